@@ -1,0 +1,36 @@
+"""action_journey_turn: record the turn in the journey and answer for the contact's stage."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import runtime
+from actions.tracker_reading import turn_from_tracker
+from journey_state.errors import StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class ActionJourneyTurn(Action):
+    def name(self) -> str:
+        return "action_journey_turn"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        turn = turn_from_tracker(tracker)
+        handler = runtime.turn_handler()
+        try:
+            result = handler.handle(turn)
+        except StoreUnavailable as exc:
+            logger.error("journey store unavailable: %s", exc)
+            dispatcher.utter_message(text=handler.replies.choose("technical_problem", None, turn.channel).text)
+            return []
+        reply = result.reply
+        dispatcher.utter_message(
+            text=reply.text,
+            buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons],
+        )
+        return [SlotSet("journey_stage", result.stage)]

@@ -1,0 +1,1 @@
+"""journeybot runtime around Rasa: settings, console/API, CLI, launcher, channels."""

@@ -1,0 +1,93 @@
+"""`journeybot up`: prepare everything, then run all processes under honcho (Procfile)."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from bot.local_secrets import ensure_local_tokens
+from bot.settings import Settings
+from bot.training import ensure_model
+from journey_state.store.migrate import upgrade
+
+
+def process_env(settings: Settings, model: Path, tokens: dict[str, str]) -> dict[str, str]:
+    """The environment every Procfile process runs with."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ)
+    env.update(tokens)
+    env.update(
+        {
+            "PATH": bin_dir + os.pathsep + env.get("PATH", ""),
+            "JOURNEYBOT_PROJECT_DIR": str(settings.project_dir),
+            "JOURNEYBOT_DATABASE_URL": settings.database_url,
+            "JOURNEYBOT_JOURNEY_MODEL": settings.journey_model,
+            "JOURNEYBOT_MODEL": str(model),
+            "JOURNEYBOT_RASA_PORT": str(settings.rasa_port),
+            "JOURNEYBOT_ACTIONS_PORT": str(settings.actions_port),
+            "JOURNEYBOT_CONSOLE_PORT": str(settings.console_port),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def prepare(settings: Settings, echo=print) -> dict[str, str]:
+    """Migrate the database and train if needed; return the process environment."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    tokens = ensure_local_tokens(settings.var_dir, dict(os.environ))
+    echo(f"journeybot: database {settings.database_url} (migrating to the latest schema)")
+    upgrade(settings.database_url)
+    echo("journeybot: checking the Rasa model (trains only if config, domain or data changed)")
+    model = ensure_model(settings.project_dir, settings.project_dir / "models")
+    echo(f"journeybot: model {model.name}")
+    return process_env(settings, model, tokens)
+
+
+def exec_honcho(settings: Settings, env: dict[str, str]) -> None:
+    honcho = shutil.which("honcho", path=env["PATH"])
+    if honcho is None:
+        raise SystemExit("journeybot: honcho is not installed; run `make run` to install the lock")
+    procfile = settings.project_dir / "Procfile"
+    os.chdir(settings.project_dir)
+    os.execvpe(honcho, [honcho, "-f", str(procfile), "-d", str(settings.project_dir), "start"], env)
+
+
+def wait_until_ready(settings: Settings, timeout: float = 300.0) -> bool:
+    checks = {
+        "rasa": f"{settings.rasa_url}/",
+        "actions": f"{settings.actions_url}/health",
+        "console": f"{settings.console_url}/api/health",
+    }
+    deadline = time.monotonic() + timeout
+    pending = dict(checks)
+    while pending and time.monotonic() < deadline:
+        for name, url in list(pending.items()):
+            try:
+                if requests.get(url, timeout=2).status_code == 200:
+                    del pending[name]
+            except requests.RequestException:
+                pass
+        if pending:
+            time.sleep(1)
+    return not pending
+
+
+def banner(settings: Settings) -> str:
+    token = os.environ.get("JOURNEYBOT_API_TOKEN", "")
+    lines = [
+        "journeybot is up:",
+        f"  Rasa server     {settings.rasa_url}   (REST channel: POST /webhooks/rest/webhook)",
+        f"  Action server   {settings.actions_url}",
+        f"  Console / API   {settings.console_url}   (e.g. GET /api/contacts/by-channel/rest/<sender>)",
+        f"  API token       {token}",
+        f"  Database        {settings.database_url}",
+        "Press Ctrl-C to stop all processes.",
+    ]
+    width = max(len(line) for line in lines) + 2
+    return "\n".join(["=" * width, *lines, "=" * width])

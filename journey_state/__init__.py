@@ -1,0 +1,1 @@
+"""journeybot's journey domain: models, engine, store. Independent of Rasa."""

@@ -1,0 +1,49 @@
+"""Engine creation for SQLite (embedded default) and PostgreSQL."""
+from __future__ import annotations
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from journey_state.errors import StoreUnavailable
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL and write-locking transactions."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreUnavailable(f"bad database URL {url!r}; expected e.g. sqlite:///var/journeybot.db or postgresql://host/db") from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            future=True,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        )
+        _sqlite_locking(engine)
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_locking(engine: Engine) -> None:
+    # pysqlite defers BEGIN until the first write, which lets two processes read the
+    # same row and then both write it. BEGIN IMMEDIATE takes the write lock up front,
+    # so read-modify-write of a contact is serialised across action-server workers.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
