@@ -51,6 +51,7 @@ RASA = Path(sys.executable).with_name("rasa")
 BOTS = ("journeybot", "vanilla", "noop")
 LABELS = {"journeybot": "journeybot", "vanilla": "vanilla rasa init", "noop": "noop-action floor"}
 START_TIMEOUT = 300.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 REQUEST_TIMEOUT = 60.0
 
 # Same number of turns per conversation for every bot, so per-message figures compare.
@@ -254,10 +255,13 @@ def ensure_baselines(tmp: Path, retrain: bool, log) -> Path:
     build_dir = tmp / "build"
     build_baselines(build_dir, log)
     staging = target.with_name(f"{target.name}.partial-{os.getpid()}")
-    for name in ("vanilla", "noop"):
-        shutil.copytree(build_dir / name, staging / name, ignore=shutil.ignore_patterns(".rasa", "__pycache__"))
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    try:
+        for name in ("vanilla", "noop"):
+            shutil.copytree(build_dir / name, staging / name, ignore=shutil.ignore_patterns(".rasa", "__pycache__"))
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     log(f"baselines: cached in {target}")
     return target
 
@@ -411,13 +415,16 @@ def figures(result: Result) -> dict[str, float]:
     }
 
 
-def machine_info() -> list[str]:
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return [
+def machine_info(load_at_start: tuple[float, float, float]) -> list[str]:
+    nproc = len(os.sched_getaffinity(0))
+    lines = [
         f"date:     {datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"machine:  {platform.platform()}, nproc {len(os.sched_getaffinity(0))}, load avg {load}",
+        f"machine:  {platform.platform()}, nproc {nproc}, load avg at start {' '.join(f'{x:.2f}' for x in load_at_start)}",
         f"python:   {platform.python_version()}, rasa {version('rasa')}, rasa-sdk {version('rasa-sdk')}",
     ]
+    if load_at_start[0] > nproc / 2:
+        lines.append("warning:  the machine was already busy before the run; expect noisy figures")
+    return lines
 
 
 def table(results: list[Result]) -> list[str]:
@@ -457,14 +464,15 @@ def error_lines(results: list[Result], limit: int = 5) -> list[str]:
     return lines
 
 
-def report(results: list[Result], args) -> str:
-    lines = ["", "== journeybot turn latency benchmark ==", *machine_info()]
+def report(results: list[Result], args, load_at_start: tuple[float, float, float]) -> str:
+    lines = ["", "== journeybot turn latency benchmark ==", *machine_info(load_at_start)]
     lines.append(f"load:     {args.conversations} conversations per bot and concurrency, {args.warmup} warm-up")
     for bot in dict.fromkeys(r.bot for r in results):
         lines.append(f"script:   {LABELS[bot]}: {' | '.join(SCRIPTS[bot])}")
     lines += ["", "latency over answered messages; msg/s = all messages sent / wall time", *table(results)]
-    if ratios(results):
-        lines += ["", "ratios (latency: higher is slower; msg/s: lower is slower)", *ratios(results)]
+    comparisons = ratios(results)
+    if comparisons:
+        lines += ["", "ratios (latency: higher is slower; msg/s: lower is slower)", *comparisons]
     errors = error_lines(results)
     lines += ["", "errors:", *(errors or ["none"])]
     lines.append("note: the baselines keep conversations in memory; journeybot uses its SQL tracker store (SQLite).")
@@ -511,15 +519,18 @@ def run(args, tmp: Path) -> list[Result]:
 
 
 def raise_interrupt(signum, frame):
+    """Turn INT/TERM/HUP into KeyboardInterrupt once, so that cleanup is not interrupted again."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, raise_interrupt)
-    signal.signal(signal.SIGHUP, raise_interrupt)
+    for sig in STOP_SIGNALS:  # SIGINT too: shells ignore it in `&` jobs
+        signal.signal(sig, raise_interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="journeybot-bench-"))
-    started = time.monotonic()
+    started, load_at_start = time.monotonic(), os.getloadavg()
     try:
         results = run(args, tmp)
     except BenchError as exc:
@@ -529,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log(f"interrupted; all processes stopped (logs kept in {tmp})")
         return 130
-    print(report(results, args))
+    print(report(results, args, load_at_start))
     log(f"done in {time.monotonic() - started:.0f}s")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

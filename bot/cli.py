@@ -34,6 +34,17 @@ def up() -> None:
 
 
 @main.command()
+def check() -> None:
+    """Validate the journey model and business configuration."""
+    from bot.launcher import check_configuration
+
+    try:
+        click.echo(check_configuration(load_settings()))
+    except JourneyError as exc:
+        _fail(str(exc))
+
+
+@main.command()
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for all processes.")
 def announce(timeout: float) -> None:
     """Wait until every process answers, print the URLs, then stay up (Procfile helper)."""
@@ -88,6 +99,21 @@ def train(force: bool) -> None:
     except RuntimeError as exc:
         _fail(str(exc))
     click.echo(str(path))
+
+
+@main.command("mark-dormant")
+def mark_dormant() -> None:
+    """Mark contacts dormant after the model's inactivity limit (run it from cron, e.g. hourly)."""
+    from journey_state.model import load_named_model
+    from journey_state.store import JourneyStore, make_engine
+
+    settings = load_settings()
+    try:
+        model = load_named_model(settings.journeys_dir, settings.journey_model)
+        count = JourneyStore(make_engine(settings.database_url), model).mark_dormant()
+    except JourneyError as exc:
+        _fail(str(exc))
+    click.echo(f"{count} contact(s) became dormant")
 
 
 @main.group()

@@ -12,6 +12,8 @@ import requests
 from bot.local_secrets import ensure_local_tokens
 from bot.settings import Settings
 from bot.training import ensure_model
+from journey_state.model import all_stage_ids, load_named_model
+from journey_state.replies import load_replies
 from journey_state.store.migrate import upgrade
 
 
@@ -37,8 +39,16 @@ def process_env(settings: Settings, model: Path, tokens: dict[str, str]) -> dict
     return env
 
 
+def check_configuration(settings: Settings) -> str:
+    """Load and validate the journey model and business configuration; raise on errors."""
+    model = load_named_model(settings.journeys_dir, settings.journey_model)
+    load_replies(settings.business_dir, all_stage_ids(settings.journeys_dir))
+    return f"journey model {model.id!r} ({len(model.stages)} stages) and business configuration are valid"
+
+
 def prepare(settings: Settings, echo=print) -> dict[str, str]:
-    """Migrate the database and train if needed; return the process environment."""
+    """Validate configuration, migrate the database and train if needed; return the process environment."""
+    echo(f"journeybot: {check_configuration(settings)}")
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     tokens = ensure_local_tokens(settings.var_dir, dict(os.environ))
     echo(f"journeybot: database {settings.database_url} (migrating to the latest schema)")

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from journey_state.engine import Signal, Source
-from journey_state.store.repository import MAX_EXTERNAL_ID, ChannelRef
+from journey_state.identifiers import MAX_EXTERNAL_ID, ChannelRef, ContactRef, InvalidIdentifier, identifier
 
 EVENT_TYPES = frozenset(
     {
@@ -22,6 +22,19 @@ EVENT_TYPES = frozenset(
 )
 MAX_KEY = 200
 
+# Known payload fields and their JSON types. Other fields are kept as they are.
+_NUMBER = (int, float)
+PAYLOAD_FIELDS: dict[str, tuple[type, ...]] = {
+    "order_id": (str,),
+    "amount": _NUMBER,
+    "currency": (str,),
+    "plan": (str,),
+    "rating": (int,),
+    "referral_code": (str,),
+    "reason": (str,),
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number"}
+
 
 class EventValidationError(ValueError):
     """The event body is invalid; `problems` maps field paths to messages."""
@@ -35,7 +48,7 @@ class EventValidationError(ValueError):
 class BusinessEvent:
     idempotency_key: str
     type: str
-    contact: ChannelRef
+    contact: ContactRef
     occurred_at: datetime
     payload: Mapping[str, Any]
 
@@ -63,6 +76,33 @@ def _text(body: Mapping, key: str, problems: dict, limit: int) -> str | None:
     return None
 
 
+def _contact_ref(contact: Any, problems: dict[str, str]) -> ContactRef | None:
+    """A channel identity ({channel, external_id}) or a verified {email} or {phone}."""
+    if not isinstance(contact, Mapping):
+        problems["contact"] = "is required: {channel, external_id}, {email} or {phone}"
+        return None
+    kinds = [k for k in ("email", "phone") if k in contact]
+    if kinds and ("channel" in contact or "external_id" in contact or len(kinds) > 1):
+        problems["contact"] = "give exactly one of {channel, external_id}, {email} or {phone}"
+        return None
+    if kinds:
+        kind = kinds[0]
+        raw = contact[kind]
+        if not isinstance(raw, str):
+            problems[f"contact.{kind}"] = "must be a string"
+            return None
+        try:
+            return identifier(kind, raw)
+        except InvalidIdentifier as exc:
+            problems[f"contact.{kind}"] = str(exc)
+            return None
+    sub: dict[str, str] = {}
+    channel = _text(contact, "channel", sub, 32)
+    external = _text(contact, "external_id", sub, MAX_EXTERNAL_ID)
+    problems.update({f"contact.{k}": v for k, v in sub.items()})
+    return ChannelRef(channel, external) if channel and external else None
+
+
 def parse_event(body: Any, now: datetime | None = None) -> BusinessEvent:
     """Validate a POST /api/events body; raise EventValidationError listing every problem."""
     if not isinstance(body, Mapping):
@@ -73,16 +113,7 @@ def parse_event(body: Any, now: datetime | None = None) -> BusinessEvent:
     if event_type is not None and event_type not in EVENT_TYPES:
         problems["type"] = f"unknown event type {event_type!r} (known: {', '.join(sorted(EVENT_TYPES))})"
 
-    contact = body.get("contact")
-    ref = None
-    if not isinstance(contact, Mapping):
-        problems["contact"] = "is required: an object with channel and external_id"
-    else:
-        channel = _text(contact, "channel", sub := {}, 32)
-        external = _text(contact, "external_id", sub, MAX_EXTERNAL_ID)
-        problems.update({f"contact.{k}": v for k, v in sub.items()})
-        if channel and external:
-            ref = ChannelRef(channel, external)
+    ref = _contact_ref(body.get("contact"), problems)
 
     occurred_at = now or datetime.now(timezone.utc)
     raw_at = body.get("occurred_at")
@@ -99,6 +130,14 @@ def parse_event(body: Any, now: datetime | None = None) -> BusinessEvent:
     payload = body.get("payload", {})
     if not isinstance(payload, Mapping):
         problems["payload"] = "must be a JSON object"
+    else:
+        for name, types in PAYLOAD_FIELDS.items():
+            value = payload.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+                problems[f"payload.{name}"] = f"must be {_TYPE_NAMES[types[0]]}, got {type(value).__name__}"
+        rating = payload.get("rating")
+        if isinstance(rating, int) and not isinstance(rating, bool) and not 1 <= rating <= 5:
+            problems["payload.rating"] = "must be between 1 and 5"
 
     if problems:
         raise EventValidationError(problems)

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from journey_state.engine import Signal, Source, Transition
 from journey_state.replies import Reply, ReplyBook
-from journey_state.store.repository import ChannelRef, JourneyStore, Touch
+from journey_state.identifiers import ChannelRef
+from journey_state.store import JourneyStore, Touch
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -61,22 +62,38 @@ def require_postgres() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url():
-    """URL of a brand-new, empty PostgreSQL database, dropped after the test."""
-    admin_url = require_postgres()
-    name = f"jb_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine(admin_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        try:
-            with admin.connect() as conn:
+@pytest.fixture(scope="session")
+def _postgres_admin():
+    """(admin engine, drop) for the session; drops run in the background and are awaited at the end."""
+    engine = _admin_engine(require_postgres())
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jb-dropdb")
+    pending = []
+
+    def drop(name: str) -> None:
+        def work():
+            with engine.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        finally:
-            admin.dispose()
+
+        pending.append((name, pool.submit(work)))
+
+    yield engine, drop
+    pool.shutdown(wait=True)
+    engine.dispose()
+    failed = [f"{name}: {future.exception()}" for name, future in pending if future.exception() is not None]
+    assert not failed, "could not drop test databases: " + "; ".join(failed)
+
+
+@pytest.fixture
+def postgres_url(_postgres_admin):
+    """URL of a brand-new, empty PostgreSQL database, dropped after the test."""
+    admin, drop = _postgres_admin
+    name = f"jb_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
+    finally:
+        drop(name)
 
 
 @pytest.fixture

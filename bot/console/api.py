@@ -6,7 +6,9 @@ from flask import Blueprint, current_app, jsonify, request
 from bot.console.auth import require_token
 from bot.console.errors import ApiError
 from journey_state.business_events import EventValidationError, parse_event
-from journey_state.store import ChannelRef, JourneyStore
+from journey_state.engine import Transition
+from journey_state.identifiers import ChannelRef, InvalidIdentifier
+from journey_state.store import EventConflict, JourneyStore
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -42,6 +44,24 @@ def contact_by_channel(channel: str, sender_id: str):
     return jsonify(view)
 
 
+def _transitions(items: tuple[Transition, ...]) -> list[dict]:
+    return [
+        {"kind": t.kind, "from": t.from_value, "to": t.to_value, "at": t.at.isoformat(), "evidence": t.evidence.as_dict()}
+        for t in items
+    ]
+
+
+def _text_field(body, name: str, required: bool = True, limit: int = 500) -> str:
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ApiError(422, "invalid_request", f"{name}: must be a non-empty string", {"fields": {name: "must be a non-empty string"}})
+    if len(value) > limit:
+        raise ApiError(422, "invalid_request", f"{name}: must be at most {limit} characters", {"fields": {name: f"must be at most {limit} characters"}})
+    return value.strip()
+
+
 @api.post("/events")
 @require_token
 def post_event():
@@ -49,20 +69,73 @@ def post_event():
         event = parse_event(_json_body())
     except EventValidationError as exc:
         raise ApiError(422, "invalid_event", str(exc), {"fields": exc.problems}) from None
-    outcome = _store().record_signal(event.contact, event.to_signal())
-    status = 200 if outcome.duplicate else 201
-    return (
-        jsonify(
-            {
-                "idempotency_key": event.idempotency_key,
-                "duplicate": outcome.duplicate,
-                "contact_id": outcome.contact_uid,
-                "stage": outcome.state.stage,
-                "transitions": [
-                    {"kind": t.kind, "from": t.from_value, "to": t.to_value, "at": t.at.isoformat(), "evidence": t.evidence.as_dict()}
-                    for t in outcome.transitions
-                ],
-            }
-        ),
-        status,
-    )
+    try:
+        result = _store().record_event(event)
+    except EventConflict as exc:
+        raise ApiError(409, "idempotency_conflict", str(exc)) from None
+    outcome = result.outcome
+    body = {
+        "idempotency_key": event.idempotency_key,
+        "duplicate": result.duplicate,
+        "contact_id": outcome.contact_uid,
+        "stage": outcome.state.stage,
+        "transitions": _transitions(outcome.transitions),
+    }
+    return jsonify(body), 200 if result.duplicate else 201
+
+
+@api.get("/contacts/<contact_id>")
+@require_token
+def get_contact(contact_id: str):
+    return jsonify(_store().contact(contact_id))
+
+
+@api.get("/contacts/<contact_id>/timeline")
+@require_token
+def get_timeline(contact_id: str):
+    store = _store()
+    contact = store.contact(contact_id)
+    return jsonify({"contact_id": contact["id"], "stage": contact["stage"], "items": store.timeline(contact_id)})
+
+
+@api.get("/contacts/<contact_id>/export")
+@require_token
+def export_contact(contact_id: str):
+    return jsonify(_store().export(contact_id))
+
+
+@api.delete("/contacts/<contact_id>")
+@require_token
+def erase_contact(contact_id: str):
+    return jsonify(_store().erase(contact_id))
+
+
+@api.post("/contacts/<contact_id>/stage")
+@require_token
+def override_stage(contact_id: str):
+    body = _json_body()
+    stage = _text_field(body, "stage", limit=64)
+    agent = _text_field(body, "agent", limit=64)
+    reason = _text_field(body, "reason", required=False)
+    try:
+        outcome = _store().override_stage(contact_id, stage, agent, reason)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc), {"fields": {"stage": str(exc)}}) from None
+    return jsonify({"contact_id": outcome.contact_uid, "stage": outcome.state.stage, "transitions": _transitions(outcome.transitions)})
+
+
+@api.post("/contacts/<contact_id>/identifiers")
+@require_token
+def verify_identifier(contact_id: str):
+    """Record a verified email or phone; merges contacts that proved the same one."""
+    body = _json_body()
+    kind = _text_field(body, "kind", limit=16)
+    value = _text_field(body, "value", limit=255)
+    store = _store()
+    try:
+        merge = store.verify_identifier_of(contact_id, kind, value)
+    except InvalidIdentifier as exc:
+        field = "value" if kind in ("email", "phone") else "kind"
+        raise ApiError(422, "invalid_request", str(exc), {"fields": {field: str(exc)}}) from None
+    survivor = merge.survivor_uid if merge else store.contact(contact_id)["id"]
+    return jsonify({"contact_id": survivor, "merged": merge is not None, "merged_contact_id": merge.merged_uid if merge else None, "contact": store.contact(survivor)})

@@ -6,7 +6,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from journey_state.errors import StoreUnavailable
+from journey_state.errors import ContactNotFound, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ def register_error_handlers(app: Flask) -> None:
             405: "method not allowed on this endpoint",
         }
         return error_response(exc.code or 500, code, messages.get(exc.code, exc.description or exc.name))
+
+    @app.errorhandler(ContactNotFound)
+    def _no_contact(exc: ContactNotFound):
+        return error_response(404, "contact_not_found", str(exc))
 
     @app.errorhandler(StoreUnavailable)
     def _store_down(exc: StoreUnavailable):

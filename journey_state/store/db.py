@@ -8,6 +8,7 @@ from sqlalchemy.exc import ArgumentError
 from journey_state.errors import StoreUnavailable
 
 SQLITE_BUSY_TIMEOUT_S = 30
+READ_ONLY = "journeybot_read_only"  # execution option for connections that never write
 
 
 def make_engine(url: str) -> Engine:
@@ -42,7 +43,9 @@ def _sqlite_locking(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (marked read_only) begin deferred, so WAL lets them run beside a writer.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:

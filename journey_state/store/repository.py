@@ -1,70 +1,38 @@
-"""JourneyStore: applies signals to contacts transactionally and reads journeys back."""
+"""JourneyStore: the one entry point for journey reads and writes (one transaction per call)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Callable, Iterator, TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from journey_state.engine import ContactState, Signal, Transition, decide, initial_state
-from journey_state.errors import StoreUnavailable
+from journey_state.business_events import BusinessEvent
+from journey_state.engine import Signal, Source
+from journey_state.errors import ContactNotFound, StoreUnavailable
+from journey_state.identifiers import identifier
 from journey_state.model import JourneyModel
-from journey_state.store.db import is_sqlite
-from journey_state.store.tables import (
-    applied_signals,
-    channel_identities,
-    contacts,
-    touchpoints,
-    transitions,
-)
+from journey_state.store import contacts as contact_rows
+from journey_state.store import erasure, events, identity, signals, views
+from journey_state.identifiers import MAX_EXTERNAL_ID, ChannelRef, ContactRef
+from journey_state.store.contacts import now
+from journey_state.store.db import READ_ONLY
+from journey_state.store.events import EventConflict, EventOutcome
+from journey_state.store.identity import MergeResult
+from journey_state.store.signals import SignalOutcome, Touch
+from journey_state.store.tables import contacts
 
-MAX_EXTERNAL_ID = 255
+T = TypeVar("T")
+RETRIES = 3
 
-
-@dataclass(frozen=True)
-class ChannelRef:
-    """A contact's identity on one channel, e.g. ('telegram', '12345')."""
-
-    channel: str
-    external_id: str
-
-    def __post_init__(self):
-        if not self.channel or not self.external_id:
-            raise ValueError("channel and external id are required")
-        if len(self.external_id) > MAX_EXTERNAL_ID:
-            raise ValueError(f"external id longer than {MAX_EXTERNAL_ID} characters")
-
-
-@dataclass(frozen=True)
-class Touch:
-    """What a conversation turn adds to the touchpoint log."""
-
-    channel: str
-    message_id: str | None
-    intent: str | None
-    confidence: float | None
-    emotion: str | None
-    excerpt: str
-
-
-@dataclass(frozen=True)
-class SignalOutcome:
-    contact_uid: str
-    state: ContactState
-    transitions: tuple[Transition, ...]
-    duplicate: bool
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+__all__ = ["MAX_EXTERNAL_ID", "ChannelRef", "EventConflict", "EventOutcome", "JourneyStore", "MergeResult", "SignalOutcome", "Touch"]
 
 
 class JourneyStore:
-    """All journey reads and writes go through here; one transaction per signal."""
+    """All journey reads and writes go through here."""
 
     def __init__(self, engine: Engine, model: JourneyModel):
         self.engine = engine
@@ -72,203 +40,156 @@ class JourneyStore:
 
     # -- writes ---------------------------------------------------------------
 
-    def record_signal(self, who: ChannelRef, signal: Signal, touch: Touch | None = None) -> SignalOutcome:
+    def record_signal(self, who: ContactRef, signal: Signal, touch: Touch | None = None) -> SignalOutcome:
         """Apply a signal to the contact behind `who`, creating the contact if new.
 
         Replaying a signal id already applied to the contact changes nothing.
         """
-        for attempt in range(3):
-            try:
-                with self._begin() as conn:
-                    return self._record(conn, who, signal, touch)
-            except IntegrityError:
-                # Two workers created the same new identity at once; the loser retries
-                # and finds the winner's contact.
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        def work(conn: Connection) -> SignalOutcome:
+            row = contact_rows.find_or_create(conn, self.model, who)
+            return signals.apply(conn, self.model, row, signal, touch)
 
-    def _record(self, conn: Connection, who: ChannelRef, signal: Signal, touch: Touch | None) -> SignalOutcome:
-        row = self._lock_contact_by_identity(conn, who)
-        if row is None:
-            row = self._create_contact(conn, who, signal.at)
-        state = ContactState(
-            stage=row.stage,
-            at_risk=row.at_risk,
-            dormant=row.dormant,
-            last_activity_at=row.last_activity_at,
-        )
-        seen = conn.execute(
-            select(applied_signals.c.signal_id).where(
-                applied_signals.c.contact_id == row.id, applied_signals.c.signal_id == signal.id
-            )
-        ).first()
-        if seen is not None:
-            return SignalOutcome(row.uid, state, (), duplicate=True)
+        return self._write(work)
 
-        decision = decide(self.model, state, signal)
-        new = decision.state
-        conn.execute(
-            update(contacts)
-            .where(contacts.c.id == row.id)
-            .values(
-                stage=new.stage,
-                at_risk=new.at_risk,
-                dormant=new.dormant,
-                last_activity_at=new.last_activity_at,
-                updated_at=_now(),
-            )
-        )
-        conn.execute(insert(applied_signals).values(contact_id=row.id, signal_id=signal.id, at=signal.at))
-        if decision.transitions:
-            conn.execute(
-                insert(transitions),
-                [
-                    {
-                        "contact_id": row.id,
-                        "kind": t.kind,
-                        "from_value": t.from_value,
-                        "to_value": t.to_value,
-                        "at": t.at,
-                        **t.evidence.as_dict(),
-                    }
-                    for t in decision.transitions
-                ],
-            )
-        if touch is not None:
-            conn.execute(
-                insert(touchpoints).values(
-                    contact_id=row.id,
-                    channel=touch.channel,
-                    message_id=touch.message_id,
-                    intent=touch.intent,
-                    confidence=touch.confidence,
-                    emotion=touch.emotion,
-                    stage=new.stage,
-                    excerpt=touch.excerpt[:500],
-                    at=signal.at,
-                )
-            )
-        return SignalOutcome(row.uid, new, decision.transitions, duplicate=False)
+    def record_event(self, event: BusinessEvent) -> EventOutcome:
+        """Apply a business event once per idempotency key (EventConflict if the key was used for another event)."""
+        return self._write(lambda conn: events.ingest(conn, self.model, event))
 
-    def _lock_contact_by_identity(self, conn: Connection, who: ChannelRef):
-        query = (
-            select(contacts)
-            .join(channel_identities, channel_identities.c.contact_id == contacts.c.id)
-            .where(channel_identities.c.channel == who.channel, channel_identities.c.external_id == who.external_id)
-        )
-        if not is_sqlite(self.engine):  # SQLite is already locked by BEGIN IMMEDIATE
-            query = query.with_for_update(of=contacts)
-        return conn.execute(query).first()
+    def verify_identifier(self, who: ContactRef, kind: str, raw_value: str, source: str = "conversation") -> MergeResult | None:
+        """The contact proved this email/phone; merges with the contact already holding it, if any."""
+        ident = identifier(kind, raw_value)
 
-    def _create_contact(self, conn: Connection, who: ChannelRef, at: datetime):
-        now = _now()
-        state = initial_state(self.model)
-        contact_id = conn.execute(
-            insert(contacts).values(
-                uid=uuid.uuid4().hex,
-                journey_model=self.model.id,
-                stage=state.stage,
-                at_risk=False,
-                dormant=False,
-                created_at=now,
-                updated_at=now,
-                last_activity_at=None,
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            insert(channel_identities).values(
-                contact_id=contact_id, channel=who.channel, external_id=who.external_id, created_at=now
-            )
+        def work(conn: Connection) -> MergeResult | None:
+            row = contact_rows.find_or_create(conn, self.model, who, source)
+            return identity.verify(conn, self.model, row, ident, now(), source)
+
+        return self._write(work)
+
+    def verify_identifier_of(self, contact_uid: str, kind: str, raw_value: str, source: str = "event") -> MergeResult | None:
+        """Like verify_identifier, for a contact known by its id."""
+        ident = identifier(kind, raw_value)
+
+        def work(conn: Connection) -> MergeResult | None:
+            row = self._require(conn, contact_uid, lock=True)
+            return identity.verify(conn, self.model, row, ident, now(), source)
+
+        return self._write(work)
+
+    def override_stage(self, contact_uid: str, stage: str, agent: str, reason: str = "") -> SignalOutcome:
+        """An agent puts the contact into `stage`; recorded as agent evidence."""
+        if not self.model.has_stage(stage):
+            raise ValueError(f"unknown stage {stage!r} (stages: {', '.join(self.model.stage_ids)})")
+        signal = Signal(
+            id=f"agent:{uuid.uuid4().hex}",
+            source=Source.AGENT,
+            at=now(),
+            target_stage=stage,
+            excerpt=f"{agent}: {reason}" if reason else agent,
         )
-        return conn.execute(select(contacts).where(contacts.c.id == contact_id)).first()
+
+        def work(conn: Connection) -> SignalOutcome:
+            row = self._require(conn, contact_uid, lock=True)
+            return signals.apply(conn, self.model, row, signal)
+
+        return self._write(work)
+
+    def mark_dormant(self, at: datetime | None = None, batch: int = 500) -> int:
+        """Apply the inactivity signal to every contact quiet for longer than the model allows; returns how many became dormant."""
+        if self.model.dormant_after is None:
+            return 0
+        at = at or now()
+        cutoff = at - self.model.dormant_after
+        changed, after_id = 0, 0
+        while True:
+            with self._connect() as conn:
+                ids = conn.execute(
+                    select(contacts.c.id)
+                    .where(contacts.c.id > after_id, contacts.c.dormant.is_(False), contacts.c.last_activity_at <= cutoff)
+                    .order_by(contacts.c.id)
+                    .limit(batch)
+                ).scalars().all()
+            if not ids:
+                return changed
+            for contact_id in ids:
+                changed += self._write(lambda conn, cid=contact_id: self._tick(conn, cid, at))
+            after_id = ids[-1]
+
+    def _tick(self, conn: Connection, contact_id: int, at: datetime) -> int:
+        row = contact_rows.by_id(conn, contact_id, lock=True)
+        if row is None or row.dormant or row.last_activity_at is None:
+            return 0
+        signal = Signal(id=f"time:dormant:{row.last_activity_at.isoformat()}", source=Source.TIME, at=at)
+        outcome = signals.apply(conn, self.model, row, signal)
+        return int(outcome.state.dormant)
+
+    def erase(self, contact_uid: str) -> dict[str, Any]:
+        """Delete the contact, its journey data and its Rasa conversations; returns a receipt."""
+        return self._write(lambda conn: erasure.erase(conn, self._require(conn, contact_uid, lock=True)))
 
     # -- reads ----------------------------------------------------------------
 
-    def contact_by_identity(self, who: ChannelRef) -> dict[str, Any] | None:
+    def contact_by_identity(self, who: ContactRef) -> dict[str, Any] | None:
         """The contact's current journey and its transitions, or None if unknown."""
         with self._connect() as conn:
-            row = conn.execute(
-                select(contacts)
-                .join(channel_identities, channel_identities.c.contact_id == contacts.c.id)
-                .where(
-                    channel_identities.c.channel == who.channel,
-                    channel_identities.c.external_id == who.external_id,
-                )
-            ).first()
-            if row is None:
-                return None
-            return self._view(conn, row)
+            row = contact_rows.find(conn, who)
+            return None if row is None else views.contact_view(conn, self.model, row)
 
-    def _view(self, conn: Connection, row) -> dict[str, Any]:
-        identities = conn.execute(
-            select(channel_identities.c.channel, channel_identities.c.external_id)
-            .where(channel_identities.c.contact_id == row.id)
-            .order_by(channel_identities.c.id)
-        ).all()
-        history = conn.execute(
-            select(transitions).where(transitions.c.contact_id == row.id).order_by(transitions.c.at, transitions.c.id)
-        ).all()
-        stage = self.model.stage(row.stage) if self.model.has_stage(row.stage) else None
-        return {
-            "id": row.uid,
-            "journey_model": row.journey_model,
-            "stage": row.stage,
-            "stage_label": stage.label if stage else row.stage,
-            "at_risk": bool(row.at_risk),
-            "dormant": bool(row.dormant),
-            "created_at": _iso(row.created_at),
-            "last_activity_at": _iso(row.last_activity_at),
-            "identities": [{"channel": c, "external_id": e} for c, e in identities],
-            "transitions": [
-                {
-                    "kind": t.kind,
-                    "from": t.from_value,
-                    "to": t.to_value,
-                    "at": _iso(t.at),
-                    "evidence": {
-                        "signal_type": t.signal_type,
-                        "source": t.source,
-                        "signal_id": t.signal_id,
-                        "excerpt": t.excerpt,
-                        "confidence": t.confidence,
-                        "rule": t.rule,
-                    },
-                }
-                for t in history
-            ],
-        }
+    def contact(self, contact_uid: str) -> dict[str, Any]:
+        with self._connect() as conn:
+            return views.contact_view(conn, self.model, self._require(conn, contact_uid))
+
+    def timeline(self, contact_uid: str) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            return views.timeline(conn, self._require(conn, contact_uid))
+
+    def export(self, contact_uid: str) -> dict[str, Any]:
+        with self._connect() as conn:
+            return views.export(conn, self.model, self._require(conn, contact_uid))
 
     # -- plumbing -------------------------------------------------------------
 
-    def _begin(self):
-        return _translate_errors(self.engine.begin)
+    @staticmethod
+    def _require(conn: Connection, contact_uid: str, lock: bool = False):
+        row = contact_rows.by_uid(conn, contact_uid, lock)
+        if row is None:
+            raise ContactNotFound(f"no contact with id {contact_uid!r}")
+        return row
 
-    def _connect(self):
-        # Pass the factory, not its result: Engine.connect() opens the connection
-        # immediately, so calling it here would escape the translation below.
-        return _translate_errors(self.engine.connect)
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        for attempt in range(RETRIES):
+            try:
+                with _unavailable_as_error():
+                    with self.engine.begin() as conn:
+                        return work(conn)
+            except IntegrityError:
+                # Two writers created the same new identity at once; the loser retries
+                # and finds the winner's contact.
+                if attempt == RETRIES - 1:
+                    raise
+            except _Retry:
+                if attempt == RETRIES - 1:
+                    raise StoreUnavailable("journey database too busy (repeated deadlocks); try again") from None
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        with _unavailable_as_error():
+            with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+                yield conn
 
 
-class _translate_errors:
-    """Turns 'database unreachable' into StoreUnavailable with a clear message."""
-
-    def __init__(self, open_ctx):
-        self.open_ctx = open_ctx
-        self.ctx = None
-
-    def __enter__(self):
-        try:
-            self.ctx = self.open_ctx()
-            return self.ctx.__enter__()
-        except OperationalError as exc:
-            raise StoreUnavailable(f"journey database unavailable: {exc.orig}") from None
-
-    def __exit__(self, *exc_info):
-        return self.ctx.__exit__(*exc_info)
+class _Retry(Exception):
+    """PostgreSQL aborted the transaction (deadlock or serialization failure); it is safe to run it again."""
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+RETRYABLE_PGCODES = frozenset({"40P01", "40001"})
 
 
+@contextmanager
+def _unavailable_as_error() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.orig, "pgcode", None) in RETRYABLE_PGCODES:
+            raise _Retry() from exc
+        raise StoreUnavailable(f"journey database unavailable: {str(exc.orig).strip().splitlines()[0]}") from None

@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import timezone
 
 from sqlalchemy import (
+    JSON,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -113,6 +115,147 @@ touchpoints = Table(
     Column("excerpt", Text, nullable=False, default=""),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_touchpoints_contact_at", "contact_id", "at"),
+)
+
+
+# -- identity -----------------------------------------------------------------
+
+contact_identifiers = Table(
+    "contact_identifiers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # email | phone
+    Column("value", String(255), nullable=False),  # normalised
+    Column("verified_at", UTCDateTime(), nullable=False),
+    Column("source", String(16), nullable=False),
+    UniqueConstraint("kind", "value", name="uq_contact_identifier"),
+    Index("ix_contact_identifiers_contact", "contact_id"),
+)
+
+contact_merges = Table(
+    "contact_merges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("survivor_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("merged_uid", String(32), nullable=False, unique=True),
+    Column("identifier_kind", String(16), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("moved", JSON, nullable=False),
+    Index("ix_contact_merges_survivor", "survivor_id"),
+)
+
+# -- business events ------------------------------------------------------------
+
+business_events = Table(
+    "business_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index("ix_business_events_contact_at", "contact_id", "occurred_at"),
+    Index("ix_business_events_type_at", "type", "occurred_at"),
+)
+
+# -- feedback, offers, referrals, loyalty, handoffs -------------------------------
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),  # nps | csat
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("stage", String(64), nullable=False),
+    Column("channel", String(32)),
+    Column("handoff_id", Integer, ForeignKey("handoffs.id", ondelete="SET NULL")),
+    Column("at", UTCDateTime(), nullable=False),
+    CheckConstraint(
+        "(kind = 'nps' AND score BETWEEN 0 AND 10) OR (kind = 'csat' AND score BETWEEN 1 AND 5)",
+        name="ck_feedback_score_range",
+    ),
+    Index("ix_feedback_contact_at", "contact_id", "at"),
+    Index("ix_feedback_kind_at", "kind", "at"),
+)
+
+offer_events = Table(
+    "offer_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("offer_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # shown | redeemed
+    Column("stage", String(64), nullable=False),
+    Column("channel", String(32)),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_offer_events_contact_offer", "contact_id", "offer_id", "at"),
+    Index("ix_offer_events_offer_kind", "offer_id", "kind", "at"),
+)
+
+referral_codes = Table(
+    "referral_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_referral_codes_contact", "contact_id"),
+)
+
+referral_attributions = Table(
+    "referral_attributions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code_id", Integer, ForeignKey("referral_codes.id", ondelete="CASCADE"), nullable=False),
+    Column("referred_contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_referral_attributions_code", "code_id"),
+)
+
+loyalty_ledger = Table(
+    "loyalty_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("reference", String(200), nullable=False),  # makes each credit idempotent
+    Column("at", UTCDateTime(), nullable=False),
+    UniqueConstraint("contact_id", "reference", name="uq_loyalty_reference"),
+)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("sender_id", String(255), nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # queued | assigned | returned | closed
+    Column("agent", String(64)),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("claimed_at", UTCDateTime()),
+    Column("closed_at", UTCDateTime()),
+    Index("ix_handoffs_status_priority", "status", "priority", "created_at"),
+    Index("ix_handoffs_contact", "contact_id", "created_at"),
+)
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("receipt_id", String(32), nullable=False, unique=True),
+    Column("contact_hash", String(64), nullable=False),  # sha256 of the erased contact's id; no personal data
+    Column("at", UTCDateTime(), nullable=False),
+    Column("deleted", JSON, nullable=False),
 )
 
 OWN_TABLES = frozenset(metadata.tables)

