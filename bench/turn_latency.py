@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import os
 import platform
 import shutil
@@ -440,7 +441,9 @@ def table(results: list[Result]) -> list[str]:
 
 
 def ratio(ours: float, theirs: float) -> str:
-    return f"x{ours / theirs:.2f}" if theirs and theirs == theirs and ours == ours else "n/a"
+    if math.isnan(ours) or math.isnan(theirs) or not theirs:
+        return "n/a"
+    return f"x{ours / theirs:.2f}"
 
 
 def ratios(results: list[Result]) -> list[str]:

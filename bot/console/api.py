@@ -1,6 +1,10 @@
 """Journey HTTP API routes (/api/...)."""
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
 from flask import Blueprint, current_app, jsonify, request
 
 from bot.console.auth import require_token
@@ -11,6 +15,12 @@ from journey_state.identifiers import ChannelRef, InvalidIdentifier
 from journey_state.store import EventConflict, JourneyStore
 
 api = Blueprint("api", __name__, url_prefix="/api")
+OPENAPI_PATH = Path(__file__).with_name("openapi.yml")
+
+
+@lru_cache(maxsize=1)
+def load_openapi() -> dict:
+    return yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
 
 
 def _store() -> JourneyStore:
@@ -29,6 +39,12 @@ def _json_body():
 @api.get("/health")
 def health():
     return jsonify({"status": "ok"})
+
+
+@api.get("/openapi.json")
+def openapi():
+    """The OpenAPI document for this API (public, like the health check)."""
+    return jsonify(load_openapi())
 
 
 @api.get("/contacts/by-channel/<channel>/<path:sender_id>")
