@@ -360,12 +360,21 @@ def load(engine: Engine, data: Dataset, progress) -> dict[str, int]:
 
 def _load_sqlite(engine: Engine, data: Dataset, counts: dict[str, int], progress) -> None:
     with engine.connect() as conn:  # one connection: the page cache stays warm between batches
-        conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB, this connection only
+        _sqlite_pragma(conn, "PRAGMA cache_size=-262144")  # 256 MiB, this connection only
         for table, batch in rows(data):
             with conn.begin():
                 conn.execute(insert(table), batch)
             _count(counts, table, batch, progress)
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        _sqlite_pragma(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _sqlite_pragma(conn, statement: str) -> None:
+    """Run a PRAGMA outside any transaction (the DB-API connection is in autocommit mode)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
 
 
 def _load_postgres(engine: Engine, data: Dataset, counts: dict[str, int], progress) -> None:

@@ -132,6 +132,8 @@ def _stage_target(model: JourneyModel, state: ContactState, signal: Signal) -> t
     forward: tuple[str, str] | None = None
     for rule in model.signals:
         index = model.index(rule.to)
+        if rule.from_stage is not None and current < model.index(rule.from_stage):
+            continue
         # Signal rules only move forward. The furthest move wins; ties keep file order.
         if index > current and _matches(rule.when, signal):
             if forward is None or index > model.index(forward[0]):

@@ -47,6 +47,7 @@ class SignalRule:
     rule: str
     to: str
     when: Match
+    from_stage: str | None = None  # fires only once the contact has reached this stage
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,15 @@ def parse_model(data: Any, source: str = "<memory>") -> JourneyModel:
         if any(r.rule == name for r in rules):
             raise v.fail(f"{key}.rule", f"duplicate rule name {name!r}")
         to = v.stage_ref(raw.get("to"), f"{key}.to", known)
-        rules.append(SignalRule(name, to, v.match(raw.get("when"), f"{key}.when")))
+        from_stage = None
+        if raw.get("from_stage") is not None:
+            from_stage = v.stage_ref(raw["from_stage"], f"{key}.from_stage", known)
+            if known.index(from_stage) >= known.index(to):
+                raise v.fail(f"{key}.from_stage", f"{from_stage!r} is not before {to!r}, so this rule can never fire")
+        unknown_keys = set(raw) - {"rule", "to", "when", "from_stage"}
+        if unknown_keys:
+            raise v.fail(f"{key}.{sorted(unknown_keys)[0]}", "unknown key (use rule, to, when, from_stage)")
+        rules.append(SignalRule(name, to, v.match(raw.get("when"), f"{key}.when"), from_stage))
 
     regressions: list[RegressionRule] = []
     for i, raw in enumerate(v.sequence(data.get("regressions", []), "regressions")):

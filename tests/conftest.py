@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -63,69 +61,36 @@ def require_postgres() -> str:
     return url
 
 
-class _PostgresDatabases:
-    """Creates and drops the per-test databases on one background thread.
-
-    CREATE DATABASE and DROP DATABASE cost a few hundred milliseconds each, mostly
-    waiting for the disk; one database is created ahead of time and drops happen
-    in the background, so tests rarely wait for either.
-    """
-
-    def __init__(self, admin_url: str):
-        self.admin_url = admin_url
-        self.engine = _admin_engine(admin_url)
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jb-test-db")
-        self.ready = deque()
-        self.dropped = []
-
-    def _execute(self, sql: str) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(text(sql))
-
-    def _create(self) -> str:
-        name = f"jb_test_{uuid.uuid4().hex[:12]}"
-        self._execute(f'CREATE DATABASE "{name}"')
-        return name
-
-    def url(self, name: str) -> str:
-        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
-
-    def take(self) -> str:
-        """The name of a new, empty database (and start creating the next one)."""
-        if not self.ready:
-            self.ready.append(self.worker.submit(self._create))
-        name = self.ready.popleft().result()
-        self.ready.append(self.worker.submit(self._create))
-        return name
-
-    def drop(self, name: str) -> None:
-        self.dropped.append((name, self.worker.submit(self._execute, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
-
-    def close(self) -> None:
-        for future in self.ready:
-            if future.exception() is None:
-                self.drop(future.result())
-        self.worker.shutdown(wait=True)
-        self.engine.dispose()
-        failed = [f"{name}: {future.exception()}" for name, future in self.dropped if future.exception() is not None]
-        assert not failed, "could not drop test databases: " + "; ".join(failed)
+def pytest_collection_modifyitems(items):
+    # Tests that ask for postgres_url directly get the marker too (database_url's
+    # postgres param carries it already), so `-m "not postgres"` deselects them.
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")
-def _postgres_databases():
-    databases = _PostgresDatabases(require_postgres())
-    yield databases
-    databases.close()
+def _postgres_admin():
+    """An AUTOCOMMIT engine on the admin URL (CREATE/DROP DATABASE cannot run in a transaction)."""
+    url = require_postgres()
+    engine = _admin_engine(url)
+    yield url, engine
+    engine.dispose()
 
 
 @pytest.fixture
-def postgres_url(_postgres_databases):
+def postgres_url(_postgres_admin):
     """URL of a brand-new, empty PostgreSQL database (jb_test_<hex>), dropped after the test."""
-    name = _postgres_databases.take()
+    admin_url, admin = _postgres_admin
+    name = f"jb_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield _postgres_databases.url(name)
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        _postgres_databases.drop(name)
+        # FORCE ends connections the test left open (e.g. an engine it did not dispose).
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -89,6 +89,9 @@ def post_event():
         result = _store().record_event(event)
     except EventConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
+    # Points are credited once per order reference, so a replayed event that failed
+    # half-way is completed here rather than skipped.
+    points = current_app.extensions["programs"].credit_order(event)
     outcome = result.outcome
     body = {
         "idempotency_key": event.idempotency_key,
@@ -96,6 +99,7 @@ def post_event():
         "contact_id": outcome.contact_uid,
         "stage": outcome.state.stage,
         "transitions": _transitions(outcome.transitions),
+        "loyalty_points": {"earned": points.points, "balance": points.balance},
     }
     return jsonify(body), 200 if result.duplicate else 201
 

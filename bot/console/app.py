@@ -8,6 +8,7 @@ from bot.console.errors import register_error_handlers
 from bot.settings import Settings
 from journey_state.model import load_named_model
 from journey_state.store import JourneyStore, make_engine
+from journey_state.store.programs import ProgramsStore
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -26,6 +27,7 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     )
     app.json.sort_keys = False
     app.extensions["journey_store"] = store
+    app.extensions["programs"] = ProgramsStore.load(store, settings.business_dir, settings.journeys_dir)
     app.extensions["journeybot_settings"] = settings
     app.register_blueprint(api)
     register_error_handlers(app)

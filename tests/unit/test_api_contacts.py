@@ -104,3 +104,16 @@ def test_wrong_payload_types_are_named(client):
     response = post_event(client, "p-1", "order_paid", {"channel": "rest", "external_id": "z"}, payload={"amount": "29", "rating": 9})
     assert response.status_code == 422
     assert set(response.get_json()["error"]["details"]["fields"]) == {"payload.amount", "payload.rating"}
+
+
+def test_paid_orders_earn_loyalty_points_once(client):
+    contact = {"channel": "rest", "external_id": "points-1"}
+    first = post_event(client, "pay-1", "order_paid", contact, payload={"order_id": "AUR-501", "amount": 29.0, "currency": "EUR"})
+    earned = first.get_json()["loyalty_points"]
+    assert earned["earned"] > 0 and earned["balance"] == earned["earned"]
+    replay = post_event(client, "pay-1", "order_paid", contact, payload={"order_id": "AUR-501", "amount": 29.0, "currency": "EUR"})
+    assert replay.get_json()["loyalty_points"] == {"earned": 0, "balance": earned["balance"]}
+    uid = first.get_json()["contact_id"]
+    assert client.get(f"/api/contacts/{uid}", headers=AUTH).get_json()["loyalty_points"] == earned["balance"]
+    refund = post_event(client, "refund-1", "order_refunded", contact, payload={"order_id": "AUR-501"})
+    assert refund.get_json()["loyalty_points"] == {"earned": -earned["earned"], "balance": 0}

@@ -423,7 +423,9 @@ def _start_states(model: JourneyModel):
 def _matching_forward(model, stage, signal):
     return [
         r for r in model.signals
-        if model.index(r.to) > model.index(stage) and r.when.matches(signal.intent, signal.event, signal.emotion)
+        if model.index(r.to) > model.index(stage)
+        and (r.from_stage is None or model.index(stage) >= model.index(r.from_stage))
+        and r.when.matches(signal.intent, signal.event, signal.emotion)
     ]
 
 

@@ -1,0 +1,62 @@
+"""Shipped journey rules that involve several parts: feedback signals and `from_stage`."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from journey_state.engine import ContactState, Signal, Source, decide
+from journey_state.errors import JourneyModelError
+from journey_state.model import parse_model
+
+AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+
+def promoter(model_id):
+    return Signal(f"fb-{model_id}", Source.CONVERSATION, AT, event="nps_promoter")
+
+
+@pytest.mark.parametrize("stage, expected", [("awareness", "awareness"), ("consideration", "consideration"), ("purchase", "advocacy"), ("retention", "advocacy")])
+def test_promoter_moves_to_advocacy_only_after_purchase(b2c_model, stage, expected):
+    decision = decide(b2c_model, ContactState(stage=stage), promoter("b2c"))
+    assert decision.state.stage == expected
+    if expected != stage:
+        assert decision.stage_transition.evidence.rule == "promoter_feedback"
+
+
+def test_b2b_promoter_reaches_loyalty_from_purchase_decision(b2b_model):
+    assert decide(b2b_model, ContactState(stage="experience"), promoter("b2b")).state.stage == "loyalty"
+    assert decide(b2b_model, ContactState(stage="active_evaluation"), promoter("b2b")).state.stage == "active_evaluation"
+
+
+@pytest.mark.parametrize("event", ["nps_detractor", "csat_low"])
+def test_bad_feedback_after_purchase_sets_at_risk(b2c_model, event):
+    decision = decide(b2c_model, ContactState(stage="retention"), Signal("x", Source.CONVERSATION, AT, event=event))
+    assert decision.state.at_risk and decision.transitions[-1].kind == "at_risk"
+    assert not decide(b2c_model, ContactState(stage="awareness"), Signal("x", Source.CONVERSATION, AT, event=event)).state.at_risk
+
+
+def test_promoter_clears_at_risk(b2c_model):
+    state = ContactState(stage="advocacy", at_risk=True)
+    assert decide(b2c_model, state, promoter("b2c")).state.at_risk is False
+
+
+def _model(from_stage):
+    return {
+        "id": "t", "label": "T",
+        "stages": [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}, {"id": "c", "label": "C"}],
+        "signals": [
+            {"rule": "to_b", "to": "b", "when": {"intents": ["x"]}},
+            {"rule": "to_c", "to": "c", "from_stage": from_stage, "when": {"intents": ["y"]}},
+        ],
+    }
+
+
+def test_from_stage_must_be_a_known_earlier_stage():
+    with pytest.raises(JourneyModelError, match=r"t.yml: signals\[1\].from_stage: unknown stage 'z'"):
+        parse_model(_model("z"), "t.yml")
+    with pytest.raises(JourneyModelError, match=r"signals\[1\].from_stage: 'c' is not before 'c'"):
+        parse_model(_model("c"), "t.yml")
+    model = parse_model(_model("b"), "t.yml")
+    assert decide(model, ContactState("a"), Signal("1", Source.CONVERSATION, AT, intent="y")).state.stage == "a"
+    assert decide(model, ContactState("b"), Signal("2", Source.CONVERSATION, AT, intent="y")).state.stage == "c"
