@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
+from actions.dispatch import send
 from actions.tracker_reading import turn_from_tracker
 from journey_state.errors import StoreUnavailable
 
@@ -21,16 +22,12 @@ class ActionJourneyTurn(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
         turn = turn_from_tracker(tracker)
-        handler = runtime.turn_handler()
+        services = runtime.services()
         try:
-            result = handler.handle(turn)
+            result = services.conversation.handle(turn)
         except StoreUnavailable as exc:
             logger.error("journey store unavailable: %s", exc)
-            dispatcher.utter_message(text=handler.replies.choose("technical_problem", None, turn.channel).text)
+            send(dispatcher, services.replies.choose("technical_problem", None, turn.channel))
             return []
-        reply = result.reply
-        dispatcher.utter_message(
-            text=reply.text,
-            buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons],
-        )
+        send(dispatcher, *result.replies)
         return [SlotSet("journey_stage", result.stage)]

@@ -1,7 +1,6 @@
 """Turns a rasa_sdk Tracker into a journey_state Turn."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 from rasa_sdk import Tracker
@@ -9,24 +8,25 @@ from rasa_sdk import Tracker
 from journey_state.conversation import Turn
 
 DEFAULT_CHANNEL = "rest"
+MAX_RECENT_INTENTS = 10
 
 
-def latest_user_event(tracker: Tracker) -> dict | None:
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return event
-    return None
+def _user_events(tracker: Tracker) -> list[dict]:
+    return [e for e in tracker.events if e.get("event") == "user"]
 
 
 def turn_from_tracker(tracker: Tracker) -> Turn:
     message = tracker.latest_message or {}
-    event = latest_user_event(tracker) or {}
-    intent = (message.get("intent") or {})
+    users = _user_events(tracker)
+    event = users[-1] if users else {}
+    intent = message.get("intent") or {}
     timestamp = event.get("timestamp")
     at = datetime.fromtimestamp(timestamp, timezone.utc) if timestamp else datetime.now(timezone.utc)
-    # Rasa gives every parsed message an id; fall back to the event time so a retried
-    # action call for the same message is still recognised as the same signal.
-    message_id = message.get("message_id") or event.get("message_id") or f"{tracker.sender_id}:{timestamp or uuid.uuid4().hex}"
+    # Rasa gives every parsed message an id; the sender and event time identify a message
+    # just as well when it has none, so a retried action still replays the same signal.
+    message_id = message.get("message_id") or event.get("message_id") or f"{tracker.sender_id}:{timestamp}"
+    emotion = message.get("emotion")
+    recent = [(u.get("parse_data") or {}).get("intent", {}).get("name") for u in users[:-1][-MAX_RECENT_INTENTS:]]
     return Turn(
         channel=tracker.get_latest_input_channel() or DEFAULT_CHANNEL,
         sender_id=tracker.sender_id,
@@ -35,5 +35,14 @@ def turn_from_tracker(tracker: Tracker) -> Turn:
         intent=intent.get("name"),
         confidence=float(intent.get("confidence") or 0.0),
         at=at,
-        emotion=(message.get("emotion") or {}).get("label") if isinstance(message.get("emotion"), dict) else None,
+        emotion=emotion.get("label") if isinstance(emotion, dict) else None,
+        recent_intents=tuple(i for i in recent if i),
     )
+
+
+def latest_entity(tracker: Tracker, entity: str) -> str | None:
+    """The value of `entity` in the latest message, if any."""
+    for item in (tracker.latest_message or {}).get("entities") or []:
+        if item.get("entity") == entity and item.get("value"):
+            return str(item["value"])
+    return None

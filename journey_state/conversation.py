@@ -1,15 +1,33 @@
-"""One conversation turn: record it as a journey signal, then pick the stage-appropriate reply."""
+"""One conversation turn: record it as a journey signal, then compose the stage-appropriate answer.
+
+The answer is the configured reply for the intent, chosen for the stage the customer was
+in when they asked, plus what the journey adds: an eligible offer, a referral prompt for
+advocates, the points balance, or, after repeated misunderstandings, an offer of a person.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Sequence
 
 from journey_state.engine import Signal, Source, Transition
-from journey_state.replies import Reply, ReplyBook
+from journey_state.errors import ContactNotFound
 from journey_state.identifiers import ChannelRef
+from journey_state.offers import Offer
+from journey_state.referrals import InvalidReferralCode, find_code
+from journey_state.replies import Reply, ReplyBook
 from journey_state.store import JourneyStore, Touch
+from journey_state.store.programs import NotAnAdvocate, ProgramsStore, ReferralError
+
+logger = logging.getLogger(__name__)
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+# Questions where a relevant offer helps the customer decide.
+OFFER_INTENTS = frozenset({"ask_pricing", "ask_offers", "compare_products", "ask_features", "product_info", "ask_payment_plans"})
+# Friendly moments where an advocate may be invited to refer a friend.
+REFERRAL_PROMPT_INTENTS = frozenset({"thanks", "goodbye", "greet"})
+FALLBACKS_BEFORE_HUMAN = 2
 
 
 @dataclass(frozen=True)
@@ -24,6 +42,11 @@ class Turn:
     confidence: float
     at: datetime
     emotion: str | None = None
+    recent_intents: Sequence[str] = ()  # this conversation's earlier user intents, oldest first
+
+    @property
+    def who(self) -> ChannelRef:
+        return ChannelRef(self.channel, self.sender_id)
 
 
 @dataclass(frozen=True)
@@ -33,50 +56,139 @@ class TurnResult:
     previous_stage: str
     transitions: tuple[Transition, ...]
     answer_id: str
-    reply: Reply
+    replies: tuple[Reply, ...]
+    offer: Offer | None = None
+    escalate: bool = False  # the customer should be offered (or handed to) a person
+    values: dict = field(default_factory=dict)
+
+    @property
+    def reply(self) -> Reply:
+        return self.replies[0]
 
 
-class TurnHandler:
-    """Records a turn in the journey store and answers it for the contact's stage."""
+def consecutive_fallbacks(recent_intents: Sequence[str], current: str | None) -> int:
+    """How many messages in a row, ending with this one, were not understood."""
+    count = 0
+    for intent in [*recent_intents, current][::-1]:
+        if intent not in FALLBACK_INTENTS:
+            break
+        count += 1
+    return count
 
-    def __init__(self, store: JourneyStore, replies: ReplyBook):
+
+class Conversation:
+    """Records turns in the journey store and answers them for the contact's stage."""
+
+    def __init__(self, store: JourneyStore, replies: ReplyBook, programs: ProgramsStore | None = None):
         self.store = store
         self.replies = replies
+        self.programs = programs
 
-    def answer_id_for(self, intent: str | None) -> str:
-        if intent and intent not in FALLBACK_INTENTS and self.replies.has(intent):
-            return intent
-        return "fallback"
-
-    def handle(self, turn: Turn) -> TurnResult:
+    def record(self, turn: Turn) -> tuple[str, str, str, tuple[Transition, ...]]:
+        """Apply the turn's signal (idempotent per message id): (contact id, stage, previous stage, transitions)."""
+        understood = turn.intent if turn.intent not in FALLBACK_INTENTS else None
         signal = Signal(
             id=f"msg:{turn.message_id}",
             source=Source.CONVERSATION,
             at=turn.at,
-            intent=turn.intent if turn.intent not in FALLBACK_INTENTS else None,
+            intent=understood,
             emotion=turn.emotion,
             confidence=turn.confidence,
             excerpt=turn.text,
         )
-        touch = Touch(
-            channel=turn.channel,
-            message_id=turn.message_id,
-            intent=turn.intent,
-            confidence=turn.confidence,
-            emotion=turn.emotion,
-            excerpt=turn.text,
-        )
-        outcome = self.store.record_signal(ChannelRef(turn.channel, turn.sender_id), signal, touch)
-        stage_change = next((t for t in outcome.transitions if t.kind == "stage"), None)
-        previous_stage = stage_change.from_value if stage_change else outcome.state.stage
-        answer_id = self.answer_id_for(turn.intent)
-        # The reply fits the stage the customer was in when they asked: a first pricing
-        # question gets the awareness answer, even though asking it moves them on.
+        touch = Touch(turn.channel, turn.message_id, turn.intent, turn.confidence, turn.emotion, turn.text)
+        outcome = self.store.record_signal(turn.who, signal, touch)
+        change = next((t for t in outcome.transitions if t.kind == "stage"), None)
+        previous = change.from_value if change else outcome.state.stage
+        if outcome.duplicate:
+            # A retried action: answer for the stage the message was first answered in.
+            first = self._first_stage_change(outcome.contact_uid, signal.id)
+            previous = first.get("from", previous) if first else previous
+        return outcome.contact_uid, outcome.state.stage, previous, outcome.transitions
+
+    def _first_stage_change(self, contact_uid: str, signal_id: str) -> dict | None:
+        for t in self.store.contact(contact_uid)["transitions"]:
+            if t["kind"] == "stage" and t["evidence"]["signal_id"] == signal_id:
+                return t
+        return None
+
+    def choose(self, answer_id: str, stage: str, channel: str, **values) -> Reply:
+        return self.replies.choose(answer_id, stage, channel, values)
+
+    def handle(self, turn: Turn) -> TurnResult:
+        contact_id, stage, previous, transitions = self.record(turn)
+        intent = turn.intent
+        extra: list[Reply] = []
+        values: dict = {}
+        offer = None
+        escalate = False
+
+        if intent in FALLBACK_INTENTS:
+            fallbacks = consecutive_fallbacks(turn.recent_intents, intent)
+            escalate = fallbacks >= FALLBACKS_BEFORE_HUMAN
+            answer_id = "fallback_offer_human" if escalate else ("out_of_scope" if intent == "out_of_scope" else "fallback")
+        elif self.replies.has(intent or ""):
+            answer_id = intent
+        else:
+            answer_id = "fallback"
+
+        if self.programs is not None:
+            answer_id, values, extra, offer = self._journey_extras(turn, contact_id, previous, answer_id)
+
+        reply = self.choose(answer_id, previous, turn.channel, **values)
         return TurnResult(
-            contact_id=outcome.contact_uid,
-            stage=outcome.state.stage,
-            previous_stage=previous_stage,
-            transitions=outcome.transitions,
+            contact_id=contact_id,
+            stage=stage,
+            previous_stage=previous,
+            transitions=transitions,
             answer_id=answer_id,
-            reply=self.replies.choose(answer_id, previous_stage, turn.channel),
+            replies=(reply, *extra),
+            offer=offer,
+            escalate=escalate or intent == "contact_human_agent",
+            values=values,
         )
+
+    def _journey_extras(self, turn: Turn, contact_id: str, stage: str, answer_id: str):
+        """Points, referral codes and offers that depend on the contact's history."""
+        programs = self.programs
+        values: dict = {}
+        extra: list[Reply] = []
+        offer = None
+        intent = turn.intent
+        try:
+            if intent == "loyalty_points":
+                summary = programs.points(contact_id)
+                values["points"] = summary.balance
+                answer_id = "loyalty_balance" if summary.balance > 0 else "loyalty_points"
+            elif intent == "use_referral_code":
+                answer_id = self._use_code(turn, contact_id, values)
+            elif intent == "refer_friend" or (intent in REFERRAL_PROMPT_INTENTS and programs.is_advocate(contact_id)):
+                try:
+                    issued = programs.issue_referral_code(contact_id)
+                except NotAnAdvocate:
+                    pass
+                else:
+                    values["referral_code"] = issued.code
+                    if intent == "refer_friend":
+                        answer_id = "referral_code"
+                    elif issued.new:  # invite once, not at every greeting
+                        extra.append(self.choose("referral_prompt", stage, turn.channel, referral_code=issued.code))
+            if intent in OFFER_INTENTS:
+                offer = programs.present_offer(contact_id, turn.channel, at=turn.at)
+                if offer is not None:
+                    extra.append(Reply(offer.text))
+        except ContactNotFound:  # erased while talking; answer without extras
+            logger.warning("contact %s vanished during a turn", contact_id)
+        return answer_id, values, extra, offer
+
+    def _use_code(self, turn: Turn, contact_id: str, values: dict) -> str:
+        code = find_code(turn.text, self.programs.referrals.code)
+        if code is None:
+            return "referral_code_missing"
+        try:
+            outcome = self.programs.attribute_referral(contact_id, code, at=turn.at)
+        except (InvalidReferralCode, ReferralError) as exc:
+            values["problem"] = str(exc)
+            return "referral_code_rejected"
+        values["points"] = outcome.referred_points
+        return "referral_welcome"

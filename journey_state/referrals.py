@@ -161,3 +161,19 @@ def load_referrals(business_dir: str | Path, models: Iterable[JourneyModel] = ()
     if "referrals" not in data:
         raise _fail(source, "referrals", "required: the referral programme settings")
     return parse_referrals(data["referrals"], source, models)
+
+
+def find_code(text: str, fmt: CodeFormat = CodeFormat()) -> str | None:
+    """The referral code mentioned in a message ('my code is aurora 7kxm2q', '/start AURORA-7KXM2Q'), or None."""
+    if not isinstance(text, str):
+        return None
+    candidates = []
+    if fmt.prefix:
+        candidates += re.findall(rf"\b{re.escape(fmt.prefix)}[\s\-_]?([A-Za-z0-9]{{{fmt.length}}})\b", text, re.IGNORECASE)
+    candidates += re.findall(rf"\bcode\W{{0,3}}(?:is\W{{1,3}})?([A-Za-z0-9]{{{fmt.length}}})\b", text, re.IGNORECASE)
+    for body in candidates:
+        try:
+            return normalise_code(body, fmt)
+        except InvalidReferralCode:
+            continue
+    return None

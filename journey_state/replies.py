@@ -64,7 +64,8 @@ class ReplyBook:
     def answer_ids(self) -> frozenset[str]:
         return frozenset(self._answers)
 
-    def choose(self, answer_id: str, stage: str | None, channel: str | None) -> Reply:
+    def choose(self, answer_id: str, stage: str | None, channel: str | None, values: Mapping[str, Any] | None = None) -> Reply:
+        """The best variant for the stage and channel, with facts and `values` filled in."""
         variants = self._answers[answer_id]
         candidates = [
             v
@@ -72,9 +73,10 @@ class ReplyBook:
             if (v.stage is None or v.stage == stage) and (v.channel is None or v.channel == channel)
         ]
         best = max(candidates, key=lambda v: v.specificity)  # the default always matches
+        fill = _SafeFacts({**self._facts, **(values or {})}) if values else self._facts
         return Reply(
-            text=best.reply.text.format_map(self._facts),
-            buttons=tuple(Button(b.title.format_map(self._facts), b.payload) for b in best.reply.buttons),
+            text=best.reply.text.format_map(fill),
+            buttons=tuple(Button(b.title.format_map(fill), b.payload) for b in best.reply.buttons),
         )
 
 

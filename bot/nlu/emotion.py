@@ -2,77 +2,92 @@
 
 Two parts live here:
 
-* ``EmotionClassifier`` - a plain, deterministic classifier with no Rasa dependency.
+* ``EmotionClassifier`` - a plain, deterministic classifier with no Rasa dependency
+  (the module imports Rasa only to define the component, and works without it).
 * ``EmotionAnnotator`` - a Rasa 3.6 graph component that runs the classifier on every
   parsed message and adds ``"emotion"`` to the parse result, so the label reaches
   ``tracker.latest_message["emotion"]`` and from there the journey engine's touchpoint
-  (``actions/tracker_reading.py``).
+  (``actions/tracker_reading.py``). In config.yml: ``- name: bot.nlu.emotion.EmotionAnnotator``.
 
 Method
 ======
-The label is a point in Russell's circumplex model of affect (valence x arousal),
-decided from three kinds of evidence:
+The label is a region of Russell's circumplex model of affect (valence x arousal),
+refined by discrete emotion categories. Three kinds of evidence:
 
-1. **Valence** - VADER (Hutto & Gilbert 2014, ``vaderSentiment``) compound score in
-   [-1, 1], which models negation ("not happy"), intensifiers ("extremely"),
-   ALL-CAPS emphasis, "!!!" / "??" and contrast ("..., but ..."). Its lexicon is
-   extended, per instance (the package's globals are never touched), with:
+1. **Valence** in [-1, 1] - VADER (Hutto & Gilbert 2014, ``vaderSentiment``) compound
+   score, which models negation ("not happy"), intensifiers ("extremely"), ALL-CAPS
+   emphasis, "!!!" / "??" and contrast ("..., but ..."). Scored per sentence (mean of the
+   sentences that carry any sentiment), with negation stopped at clause punctuation
+   (VADER alone lets "I'm not angry, just disappointed" flip "disappointed"). VADER's
+   lexicon is extended in our own analyser instance (package globals are untouched):
 
    - emoji valences (VADER only maps emoji to their CLDR names, so 😡 "pouting face"
      scores 0 and 🔥 "fire" scores negative),
-   - multi-word expressions VADER cannot see, collapsed into one token before
-     scoring ("can't wait" is not a negated "wait"; "thanks for nothing" is not
-     thanks; "I'd like to" is a request, not liking),
-   - support-domain neutralisation of words that are politeness or transaction
-     vocabulary here ("please", "yes", "ok", "cancel", "free", "help", ...).
+   - multi-word expressions VADER cannot see, collapsed into one token before scoring
+     ("can't wait" is not a negated "wait"; "thanks for nothing" is not thanks; "I'd
+     like to" is a request, not liking; "let down", "fed up", "blown away", ...),
+   - support-domain neutralisation: politeness, transaction and shop-topic words
+     ("please", "yes", "ok", "cancel", "charged", "free", "help", "holiday", "gift", ...)
+     carry no feeling in a support chat.
 
-   Sarcasm-light: a message opening with a bare positive interjection ("great,",
-   "Perfect. Just perfect.") whose remainder is negative ("another delay") is scored
-   by its remainder, and the mismatch counts as anger evidence.
+   Sarcasm-light: a message opening with bare positive interjection(s) ("great,",
+   "Perfect. Just perfect.") whose remainder is negative or reports a repeat ("another
+   delay", "charged twice again") is scored by its remainder, and counts as anger.
+   Net NRC polarity nudges the valence by ``NRC_POLARITY_WEIGHT`` per word.
 
-2. **Discrete emotions** - the NRC Emotion Lexicon (Mohammad & Turney, bundled with
+2. **Discrete emotions** - NRC Emotion Lexicon (Mohammad & Turney; bundled with
    ``nrclex``) categories anger, disgust, fear, sadness, joy, trust, anticipation,
-   surprise, counted with ``NRCLex.load_token_list`` over lower-cased tokens. Tokens
-   get light suffix normalisation ("delays" -> "delay", "sadly" -> "sad") when the
-   surface form is not in the lexicon; tokens inside a negation scope ("not happy")
-   contribute no category (NRC has no negation model; VADER carries the flipped
-   valence). The bundled NRC file is a compact subset that lacks common words such as
-   "sad", "great", "thanks", "worst", "scam"; a small documented supplement adds
-   those, and shop topic words whose NRC tags come from other senses ("mug" = anger,
-   "money" = joy, "delivery" = anticipation) are ignored.
+   surprise, counted with ``NRCLex.load_token_list`` over lower-cased tokens from a
+   small regex tokenizer (words in any script, emoji, emoticons, punctuation runs; the
+   spaCy tokenizer was not used because importing spaCy here takes ~10 s - it pulls in
+   TensorFlow via thinc - and tokenising costs ~0.1 ms per message). Tokens get light
+   suffix normalisation when the surface form is unknown ("delays" -> "delay", "sadly"
+   -> "sad", "yesss" -> "yes"), and conservative spelling correction towards
+   affect-bearing words ("rediculous", "dissapointed", "thnks"; see ``_Resources.spell``).
+   Tokens in a negation scope (a negator and the next three words, up to punctuation)
+   contribute no category: NRC has no negation model, VADER carries the flipped valence.
+   The bundled NRC file is a compact subset lacking words such as "sad", "great",
+   "thanks", "worst", "scam"; a small documented supplement adds them. Shop topic words
+   whose NRC tags come from other senses ("mug" = anger, "money" = joy, "delivery" =
+   anticipation) are ignored, and "disappointed" is read as sadness only (disappointment
+   is a sadness-family emotion, Shaver et al. 1987; NRC also tags anger and disgust).
 
-3. **Arousal** in [0, 1] from surface cues - exclamation marks, "?!"/"??", ALL-CAPS
-   words, intensifiers (VADER's booster list), elongated words ("yesss"), repeated
-   words ("love love love"), emoji arousal, and a short list of high-arousal
-   interjections/words ("omg", "wow", "thrilled", "furious", "can't wait").
-   ``arousal = 1 - exp(-sum of cue weights)``.
+3. **Arousal** in [0, 1] = ``1 - exp(-sum of cue weights)`` from surface cues:
+   exclamation marks (0.3 for the first, 0.25 each for up to three more), "?!"/"??"
+   (0.4), ALL-CAPS words other than acronyms in messages of 3+ words (0.45 each, up to
+   1.2), intensifiers from VADER's booster list (0.15 each, up to 0.45), elongated words
+   "yesss" (0.35 each, up to 0.7), a repeated word "love love love" (0.35), emoji (own
+   weight each, up to 1.2), high-arousal words and interjections ("omg", "wow": 0.5;
+   "thrilled", "furious": 0.6) and expressions ("can't wait": 0.7).
 
-Decision rule (a three-level tree; each level is a binary decision)
---------------------------------------------------------------------
-1. *Is there an emotion?*  strength = |valence| (+ complaint cues when the valence is
-   not positive: repeated-contact markers such as "again", "third time", "still",
-   "nobody", and shouting in ALL CAPS). strength < ``NEUTRAL_STRENGTH`` -> **neutral**.
-   So "where is my order" is neutral, "WHERE IS MY ORDER" is not.
-2. *Which side?*  valence < 0, or no positive valence with complaint cues -> negative,
+Decision rule (a three-level tree; each level is one binary decision)
+---------------------------------------------------------------------
+1. *Is there an emotion?*  strength = |valence|, plus, when the valence is not positive,
+   complaint cues: 0.15 per repeated-contact marker ("again", "still", "always", "third
+   time", "two weeks", "nobody", "in a row", up to 2), 0.3 for shouting (2+ ALL-CAPS
+   words) and 0.3 for sarcasm. strength < ``NEUTRAL_STRENGTH`` -> **neutral**. So "where
+   is my order" is neutral and "WHERE IS MY ORDER" is not.
+2. *Which side?*  valence < 0, or valence <= 0.05 with complaint cues -> negative;
    else positive.
 3. *Which quadrant?*
-   - negative: anger evidence = NRC anger + 0.5 x disgust + repeated-contact markers
-     + blame directed at the company (second person; appraisal theory: an
-     other-caused negative event elicits anger, a circumstance-caused one sadness)
-     + sarcasm + arousal; sadness evidence = NRC sadness + 0.5 x fear.
-     anger evidence > sadness evidence -> **angry**, else **sad** (ties go to sad:
-     without arousal or blame a negative message reads as disappointment).
+   - negative: anger evidence = NRC anger + 0.5 x disgust + 0.5 x repeated-contact
+     markers (up to 2) + 0.3 x second-person words (up to 2: blame aimed at the company;
+     in appraisal theory an other-caused negative event elicits anger, a
+     circumstance-caused one sadness) + 1 for sarcasm + 1.5 x arousal; sadness evidence
+     = NRC sadness + 0.5 x fear. anger > sadness -> **angry**, else **sad** (ties go to
+     sad: with no arousal, blame or anger words, a complaint reads as disappointment).
    - positive: arousal >= ``EXCITED_AROUSAL`` -> **excited**, else **happy**.
 
-``scores`` gives the same tree softly: each binary decision becomes a logistic
-probability of its margin, and a label's score is the product along its path (the
-five scores sum to 1). ``label`` is the leaf reached by taking every decision at
-p >= 0.5, i.e. the tree above; it is normally, but not necessarily, the arg-max of
-``scores``.
+``scores`` is the same tree made soft: each decision becomes a logistic probability of
+its margin, and a label's score is the product along its path (the five sum to 1).
+``label`` is the leaf reached by taking every decision at p >= 0.5, i.e. the tree
+above; it is usually, but not always, the arg-max of ``scores``.
 
+Thresholds were set on half of tests/data/emotion_labelled.csv; see
+tests/unit/test_emotion.py and ``bench/emotion_eval.py`` for the measured figures.
 Everything is deterministic; lexicons load once, lazily, on first use (thread-safe).
 Text is analysed up to ``MAX_CHARS`` characters. ``classify`` never raises: any input
-(None, numbers, empty, emoji-only, any script) returns a result.
+(None, numbers, empty, emoji-only, any script, 10,000 characters) returns a result.
 """
 from __future__ import annotations
 
@@ -82,7 +97,7 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +299,7 @@ _SARCASM_OPENERS = frozenset((
     "great", "wonderful", "perfect", "lovely", "fantastic", "brilliant", "awesome", "nice", "excellent",
     "marvellous", "marvelous", "terrific", "super", "superb", "splendid", "fabulous", "amazing",
 ))
-_SARCASM_FILLERS = frozenset(("oh", "just", "well", "yeah", "so", "how", "really", "simply", "absolutely", "just"))
+_SARCASM_FILLERS = frozenset(("oh", "just", "well", "yeah", "so", "how", "really", "simply", "absolutely"))
 
 _EMOJI_CLASS = (
     "\U0001F000-\U0001FAFF"  # symbols & pictographs, emoticons, transport, supplemental
@@ -307,7 +322,7 @@ _CLAUSE_FILLER = r"\g<0> XXCLAUSEXX XXCLAUSEXX XXCLAUSEXX "
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _ALPHA_WORD_RE = re.compile(r"(?<![\w'])[A-Za-z]+(?![\w'])")
 _NEGATED_CONTRACTIONS = frozenset(("cant", "dont", "wont", "didnt", "isnt", "doesnt", "wasnt", "arent", "havent"))
-_CLAUSE_BREAK_RE = re.compile(r"[,.!;:\u2026\u2014-]+|\s-\s")
+_CLAUSE_BREAK_RE = re.compile(r"[,.!;:\u2026\u2014]+|\s-\s")
 
 
 def _sigmoid(x: float) -> float:
@@ -670,7 +685,8 @@ class EmotionClassifier:
         )
         ev.sadness_evidence = emotions["sadness"] + 0.5 * emotions["fear"]
 
-        side = ev.valence if ev.valence != 0 or complaint_cues == 0 else -complaint_cues
+        # complaint cues only exist when the valence is not positive; they make it negative
+        side = min(ev.valence, -complaint_cues) if complaint_cues else ev.valence
         p_emotion = _sigmoid((ev.strength - NEUTRAL_STRENGTH) / _T_STRENGTH)
         p_negative = _sigmoid(-side / _T_SIDE) if side != 0 else 0.5
         p_angry = _sigmoid((ev.anger_evidence - ev.sadness_evidence) / _T_QUADRANT)

@@ -75,7 +75,7 @@ _PHONE_RULE = "phone_rule"
 
 _ORDER_TOKEN = r"(?i)^aur-?\d{4,8}$"
 _ORDER_DIGITS = r"^\d{4,8}$"
-_PLAIN_ORDER_DIGITS = r"^(?!00)\d{6,8}$"  # "00..." starts an international phone number
+_PLAIN_ORDER_DIGITS = r"^(?!00)\d{5,8}$"  # "00..." starts an international phone number
 _ORDER_ANCHORS = ["order", "orders", "purchase", "purchases", "number", "nr", "#"]
 _ORDER_FILLERS = ["number", "no", "nr", "num", "#", "id", "ref", "reference", "is", "was", ":", ".", "-", "'s"]
 _NUMBER_ANCHORS = {"number", "nr", "#"}

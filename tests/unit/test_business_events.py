@@ -5,9 +5,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from journey_state.business_events import EVENT_TYPES, MAX_KEY, BusinessEvent, EventValidationError, parse_event
+from journey_state.business_events import (
+    EVENT_TYPES,
+    MAX_EXTERNAL_ID,
+    MAX_KEY,
+    BusinessEvent,
+    EventValidationError,
+    parse_event,
+)
 from journey_state.engine import Source
-from journey_state.store.repository import MAX_EXTERNAL_ID, ChannelRef
+from journey_state.store import ChannelRef
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

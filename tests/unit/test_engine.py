@@ -560,3 +560,32 @@ def test_without_agents_stage_only_goes_back_through_regressions(model_name, seq
         t = decision.stage_transition
         if t is not None and model.index(t.to_value) < model.index(t.from_value):
             assert any(r.from_stage == t.from_value and r.to == t.to_value and r.rule == t.evidence.rule for r in model.regressions)
+
+
+def _model_vocabulary(model: JourneyModel):
+    matches = [r.when for r in model.signals] + [r.when for r in model.regressions]
+    if model.at_risk is not None:
+        matches += [*model.at_risk.when_any, *model.at_risk.clear_when_any]
+    intents = sorted({i for m in matches for i in m.intents}) + ["zz_unknown_intent", None]
+    events = sorted({e for m in matches for e in m.events}) + ["zz_unknown_event", None]
+    emotions = sorted({e for m in matches for e in m.emotions}) + ["zz_unknown_emotion", None]
+    return intents, events, emotions
+
+
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+def test_every_single_signal_from_every_state(model_name):
+    """Exhaustive over the model's own vocabulary: catches rare combinations (e.g. ties
+    between two matching forward rules) that random sequences may miss."""
+    model = MODELS[model_name]
+    intents, events, emotions = _model_vocabulary(model)
+    at = T0 + timedelta(hours=1)
+    checked = 0
+    for stage, (at_risk, dormant), intent, event_name, emotion in itertools.product(
+        model.stage_ids, [(False, False), (True, False), (False, True)], intents, events, emotions
+    ):
+        state = ContactState(stage, at_risk=at_risk, dormant=dormant, last_activity_at=T0)
+        source = Source.EVENT if event_name else Source.CONVERSATION
+        signal = Signal("x", source, at, intent=intent, event=event_name, emotion=emotion)
+        check_step(model, state, signal, decide(model, state, signal))
+        checked += 1
+    assert checked > 1000

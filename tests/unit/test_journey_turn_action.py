@@ -53,10 +53,12 @@ def run(tr: Tracker):
 
 
 def test_pricing_question_moves_to_consideration_and_answers_for_awareness(journey_db):
-    handler = runtime.turn_handler()
+    handler = runtime.services().conversation
     messages, events = run(tracker("u1", "how much is premium?", "ask_pricing", "m1"))
     assert events == [SlotSet("journey_stage", "consideration")]
-    assert [m["text"] for m in messages] == [handler.replies.choose("ask_pricing", "awareness", "rest").text]
+    assert messages[0]["text"] == handler.replies.choose("ask_pricing", "awareness", "rest").text
+    offer = handler.programs.offers.get("first_bag_free")
+    assert [m["text"] for m in messages[1:]] == [offer.text]  # a first pricing question earns the welcome offer
     assert messages[0]["buttons"] == [
         {"title": b.title, "payload": b.payload} for b in handler.replies.choose("ask_pricing", "awareness", "rest").buttons
     ]
@@ -66,14 +68,14 @@ def test_replayed_message_is_recorded_once(journey_db):
     run(tracker("u2", "I want to buy", "place_order", "same-id"))
     _, events = run(tracker("u2", "I want to buy", "place_order", "same-id"))
     assert events == [SlotSet("journey_stage", "purchase")]
-    contact = runtime.turn_handler().store.contact_by_identity(ChannelRef("rest", "u2"))
+    contact = runtime.services().conversation.store.contact_by_identity(ChannelRef("rest", "u2"))
     assert len(contact["transitions"]) == 1
 
 
 def test_channel_comes_from_the_tracker(journey_db):
 
     run(tracker("42", "hi", "greet", "m-tg", channel="telegram"))
-    store = runtime.turn_handler().store
+    store = runtime.services().conversation.store
     assert store.contact_by_identity(ChannelRef("telegram", "42")) is not None
     assert store.contact_by_identity(ChannelRef("rest", "42")) is None
 
@@ -81,7 +83,7 @@ def test_channel_comes_from_the_tracker(journey_db):
 def test_low_confidence_gets_fallback_and_no_stage_change(journey_db):
     messages, events = run(tracker("u3", "blorp", "nlu_fallback", "m3", confidence=0.3))
     assert events == [SlotSet("journey_stage", "awareness")]
-    assert messages[0]["text"] == runtime.turn_handler().replies.choose("fallback", "awareness", "rest").text
+    assert messages[0]["text"] == runtime.services().conversation.replies.choose("fallback", "awareness", "rest").text
 
 
 def test_unreachable_store_gets_a_polite_reply(tmp_path, monkeypatch):
@@ -104,7 +106,7 @@ def test_b2b_model_switch_keeps_the_bot_working(tmp_path, monkeypatch):
     try:
         messages, events = run(tracker("b1", "what does it cost?", "ask_pricing", "b-m1"))
         assert events == [SlotSet("journey_stage", "initial_brand_consideration")]
-        assert messages[0]["text"] == runtime.turn_handler().replies.choose("ask_pricing", "out_of_market", "rest").text
+        assert messages[0]["text"] == runtime.services().conversation.replies.choose("ask_pricing", "out_of_market", "rest").text
         _, events = run(tracker("b1", "we'll order", "place_order", "b-m2"))
         assert events == [SlotSet("journey_stage", "purchase_decision")]
     finally:

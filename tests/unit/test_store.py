@@ -8,8 +8,7 @@ from sqlalchemy import func, select
 
 from journey_state.engine import Signal, Source, decide, initial_state
 from journey_state.errors import StoreUnavailable
-from journey_state.store import ChannelRef, JourneyStore, make_engine, migrate
-from journey_state.store.repository import Touch
+from journey_state.store import ChannelRef, JourneyStore, Touch, make_engine, migrate
 from journey_state.store.tables import applied_signals, channel_identities, contacts, touchpoints, transitions
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

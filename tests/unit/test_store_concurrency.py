@@ -22,8 +22,7 @@ from sqlalchemy import func, select
 
 from journey_state.engine import Signal, Source, decide, initial_state
 from journey_state.model import load_named_model
-from journey_state.store import ChannelRef, JourneyStore, make_engine
-from journey_state.store.repository import Touch
+from journey_state.store import ChannelRef, JourneyStore, Touch, make_engine
 from journey_state.store.tables import applied_signals, channel_identities, contacts, touchpoints, transitions
 
 JOURNEYS_DIR = Path(__file__).resolve().parents[2] / "data" / "journeys"

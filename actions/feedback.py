@@ -1,0 +1,130 @@
+"""NPS and CSAT forms: ask, validate (re-ask on bad answers), store as feedback that feeds the journey."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import runtime
+from actions.dispatch import send
+from actions.turns import record_turn
+from actions.tracker_reading import turn_from_tracker
+from journey_state.errors import StoreUnavailable
+from journey_state.feedback import InvalidScore, parse_csat, parse_nps
+from journey_state.store.programs import NotAnAdvocate
+
+logger = logging.getLogger(__name__)
+SKIP_WORDS = frozenset({"skip", "no", "nope", "no thanks", "nothing", "-", "n/a", "none"})
+
+
+def _say(dispatcher: CollectingDispatcher, tracker: Tracker, answer_id: str, **values) -> None:
+    reply = runtime.services().replies.choose(answer_id, tracker.get_slot("journey_stage"), tracker.get_latest_input_channel(), values)
+    send(dispatcher, reply)
+
+
+def _validate_score(kind: str, parse, value: Any, dispatcher, tracker) -> dict:
+    record_turn(tracker)
+    slot = f"{kind}_score"
+    try:
+        return {slot: float(parse(value))}
+    except InvalidScore as exc:
+        _say(dispatcher, tracker, f"{kind}_invalid", problem=str(exc))
+        return {slot: None}
+
+
+class ValidateNpsForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_nps_form"
+
+    def validate_nps_score(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        return _validate_score("nps", parse_nps, value, dispatcher, tracker)
+
+    def validate_nps_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        record_turn(tracker)
+        text = str(value or "").strip()[:1000]
+        return {"nps_reason": "" if text.lower().strip(".! ") in SKIP_WORDS else text}
+
+
+class ValidateCsatForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_csat_form"
+
+    def validate_csat_score(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        return _validate_score("csat", parse_csat, value, dispatcher, tracker)
+
+
+class _Ask(Action):
+    answer_id = ""
+
+    def name(self) -> str:
+        return f"action_{self.answer_id}"
+
+    def run(self, dispatcher, tracker, domain) -> list[dict]:
+        _say(dispatcher, tracker, self.answer_id)
+        return []
+
+
+class ActionAskNpsScore(_Ask):
+    answer_id = "ask_nps_score"
+
+
+class ActionAskNpsReason(_Ask):
+    answer_id = "ask_nps_reason"
+
+
+class ActionAskCsatScore(_Ask):
+    answer_id = "ask_csat_score"
+
+
+def _store_feedback(tracker: Tracker, kind: str, score: float, comment: str | None):
+    turn = turn_from_tracker(tracker)
+    return runtime.services().programs.record_feedback(
+        turn.who, kind, int(score), reference=turn.message_id, comment=comment or None, channel=turn.channel, at=turn.at
+    )
+
+
+class ActionSubmitNps(Action):
+    def name(self) -> str:
+        return "action_submit_nps"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        score, reason = tracker.get_slot("nps_score"), tracker.get_slot("nps_reason")
+        reset = [SlotSet("nps_score", None), SlotSet("nps_reason", None)]
+        if score is None:
+            return reset
+        try:
+            outcome = _store_feedback(tracker, "nps", score, reason)
+        except StoreUnavailable as exc:
+            logger.error("could not store NPS: %s", exc)
+            _say(dispatcher, tracker, "technical_problem")
+            return reset
+        _say(dispatcher, tracker, f"nps_thanks_{outcome.score.category}")
+        if outcome.score.category == "promoter":
+            try:
+                issued = runtime.services().programs.issue_referral_code(outcome.contact_uid)
+                _say(dispatcher, tracker, "referral_prompt", referral_code=issued.code)
+            except NotAnAdvocate:
+                pass
+        return reset + [SlotSet("journey_stage", outcome.signal.state.stage)]
+
+
+class ActionSubmitCsat(Action):
+    def name(self) -> str:
+        return "action_submit_csat"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        score = tracker.get_slot("csat_score")
+        if score is None:
+            return [SlotSet("csat_score", None)]
+        try:
+            outcome = _store_feedback(tracker, "csat", score, None)
+        except StoreUnavailable as exc:
+            logger.error("could not store CSAT: %s", exc)
+            _say(dispatcher, tracker, "technical_problem")
+            return [SlotSet("csat_score", None)]
+        _say(dispatcher, tracker, "csat_thanks")
+        return [SlotSet("csat_score", None), SlotSet("journey_stage", outcome.signal.state.stage)]

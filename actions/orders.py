@@ -1,0 +1,92 @@
+"""Order support actions: note the request, collect order number (and email), answer via journey_state."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import runtime
+from actions.dispatch import send
+from actions.turns import record_turn
+from journey_state.commerce import InvalidOrderNumber, normalise_order_number
+from journey_state.identifiers import InvalidIdentifier, normalise_email
+from journey_state.order_support import REQUESTS, needs_owner_email
+
+class ActionStartOrderRequest(Action):
+    def name(self) -> str:
+        return "action_start_order_request"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        stage = record_turn(tracker)
+        events = [SlotSet("order_request", intent if intent in REQUESTS else "track_order")]
+        return events + ([SlotSet("journey_stage", stage)] if stage else [])
+
+
+class ValidateOrderForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_order_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        slots = ["order_id"]
+        if needs_owner_email(tracker.get_slot("order_request")):
+            slots.append("order_email")
+        return slots
+
+    def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        record_turn(tracker)
+        services = runtime.services()
+        try:
+            return {"order_id": normalise_order_number(str(value), prefix=services.orders.order_prefix)}
+        except InvalidOrderNumber:
+            stage, channel = tracker.get_slot("journey_stage"), tracker.get_latest_input_channel()
+            send(dispatcher, services.replies.choose("order_number_invalid", stage, channel, {"given": str(value)[:40]}))
+            return {"order_id": None}
+
+    def validate_order_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        record_turn(tracker)
+        try:
+            return {"order_email": normalise_email(str(value))}
+        except InvalidIdentifier:
+            dispatcher.utter_message(text=f"'{str(value)[:60]}' doesn't look like an email address.")
+            return {"order_email": None}
+
+
+class ActionAskOrderId(Action):
+    def name(self) -> str:
+        return "action_ask_order_id"
+
+    def run(self, dispatcher, tracker, domain) -> list[dict]:
+        reply = runtime.services().replies.choose("ask_order_number", tracker.get_slot("journey_stage"), tracker.get_latest_input_channel())
+        send(dispatcher, reply)
+        return []
+
+
+class ActionAskOrderEmail(Action):
+    def name(self) -> str:
+        return "action_ask_order_email"
+
+    def run(self, dispatcher, tracker, domain) -> list[dict]:
+        values = {"order_number": tracker.get_slot("order_id") or "your order"}
+        reply = runtime.services().replies.choose("ask_order_email", tracker.get_slot("journey_stage"), tracker.get_latest_input_channel(), values)
+        send(dispatcher, reply)
+        return []
+
+
+class ActionOrderSupport(Action):
+    def name(self) -> str:
+        return "action_order_support"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        answer = runtime.services().orders.handle(
+            tracker.get_slot("order_request") or "track_order",
+            tracker.get_slot("order_id") or "",
+            tracker.get_slot("journey_stage"),
+            tracker.get_latest_input_channel(),
+            owner_email=tracker.get_slot("order_email"),
+        )
+        send(dispatcher, answer.reply)
+        return [SlotSet("order_request", None)]

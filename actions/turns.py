@@ -1,0 +1,22 @@
+"""Recording a user message in the journey from any action (idempotent per message)."""
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Tracker
+
+from actions import runtime
+from actions.tracker_reading import turn_from_tracker
+from journey_state.errors import StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def record_turn(tracker: Tracker) -> str | None:
+    """Record the current message in the journey; the stage, or None if the store is down."""
+    try:
+        _, stage, _, _ = runtime.services().conversation.record(turn_from_tracker(tracker))
+        return stage
+    except StoreUnavailable as exc:
+        logger.error("journey store unavailable: %s", exc)
+        return None
