@@ -123,7 +123,7 @@ def _flag(kind: str, on: bool, signal: Signal, rule: str) -> Transition:
 def _stage_target(model: JourneyModel, state: ContactState, signal: Signal) -> tuple[str, str] | None:
     """The (stage, rule) a signal moves the contact into, or None."""
     if signal.source is Source.AGENT:
-        if signal.target_stage and model.has_stage(signal.target_stage):
+        if signal.target_stage and model.has_stage(signal.target_stage) and signal.target_stage != state.stage:
             return signal.target_stage, "agent_override"
         return None
     if signal.source is Source.TIME:

@@ -95,6 +95,19 @@ def _read_yaml(path: Path) -> Any:
         raise BusinessConfigError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
 
 
+def _check_placeholders(text: str, source: str, key: str) -> None:
+    """Only plain named placeholders like {business_name}: they are filled from facts and values."""
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise _fail(source, key, f"bad placeholder: {exc}") from None
+    for name, spec, conv in fields:
+        if not name.isidentifier():
+            raise _fail(source, key, f"placeholder {{{name}}} must be a name like {{business_name}}")
+        if spec or conv:
+            raise _fail(source, key, f"placeholder {{{name}}} cannot have a format or conversion")
+
+
 def _parse_reply(raw: Any, source: str, key: str) -> Reply:
     if isinstance(raw, str):
         raw = {"text": raw}
@@ -106,10 +119,7 @@ def _parse_reply(raw: Any, source: str, key: str) -> Reply:
     text = raw.get("text")
     if not isinstance(text, str) or not text.strip():
         raise _fail(source, f"{key}.text", "required text is missing or empty")
-    try:
-        list(string.Formatter().parse(text))
-    except ValueError as exc:
-        raise _fail(source, f"{key}.text", f"bad placeholder: {exc}") from None
+    _check_placeholders(text, source, f"{key}.text")
     buttons = []
     raw_buttons = raw.get("buttons", []) or []
     if not isinstance(raw_buttons, list):
@@ -117,6 +127,7 @@ def _parse_reply(raw: Any, source: str, key: str) -> Reply:
     for i, b in enumerate(raw_buttons):
         if not isinstance(b, Mapping) or not isinstance(b.get("title"), str) or not isinstance(b.get("payload"), str):
             raise _fail(source, f"{key}.buttons[{i}]", "a button needs a title and a payload (both text)")
+        _check_placeholders(b["title"], source, f"{key}.buttons[{i}].title")
         buttons.append(Button(b["title"], b["payload"]))
     return Reply(text.strip(), tuple(buttons))
 

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from journey_state.business_events import BusinessEvent
 from journey_state.engine import Signal, Source
@@ -183,6 +183,7 @@ class _Retry(Exception):
 
 
 RETRYABLE_PGCODES = frozenset({"40P01", "40001"})
+NOT_MIGRATED = "the journey database has no journeybot tables; run `journeybot db upgrade`"
 
 
 @contextmanager
@@ -192,4 +193,10 @@ def _unavailable_as_error() -> Iterator[None]:
     except OperationalError as exc:
         if getattr(exc.orig, "pgcode", None) in RETRYABLE_PGCODES:
             raise _Retry() from exc
+        if "no such table" in str(exc.orig):
+            raise StoreUnavailable(NOT_MIGRATED) from None
         raise StoreUnavailable(f"journey database unavailable: {str(exc.orig).strip().splitlines()[0]}") from None
+    except ProgrammingError as exc:
+        if getattr(exc.orig, "pgcode", None) == "42P01":  # undefined table
+            raise StoreUnavailable(NOT_MIGRATED) from None
+        raise

@@ -59,7 +59,9 @@ def identities(conn: Connection, contact_id: int) -> list[dict[str, str]]:
 def contact_view(conn: Connection, model: JourneyModel, row: Row) -> dict[str, Any]:
     """The contact's current journey with every transition and its evidence."""
     history = conn.execute(
-        select(transitions).where(transitions.c.contact_id == row.id).order_by(transitions.c.at, transitions.c.id)
+        # Application order, so each from→to follows the previous one even when a late
+        # business event carries an earlier occurred_at.
+        select(transitions).where(transitions.c.contact_id == row.id).order_by(transitions.c.id)
     ).all()
     stage = model.stage(row.stage) if model.has_stage(row.stage) else None
     points = conn.execute(select(loyalty_ledger.c.points).where(loyalty_ledger.c.contact_id == row.id)).scalars().all()

@@ -1,0 +1,133 @@
+"""Order-support and feedback actions with real rasa_sdk trackers, a real SQLite store and the demo shop."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import runtime
+from actions.feedback import ActionSubmitCsat, ActionSubmitNps, ValidateCsatForm, ValidateNpsForm
+from actions.orders import ActionOrderSupport, ActionStartOrderRequest, ValidateOrderForm
+from actions.tracker_reading import turn_from_tracker
+from journey_state.commerce.demo_shop import seed_demo_orders
+from journey_state.identifiers import ChannelRef
+from journey_state.store import make_engine
+from journey_state.store.migrate import upgrade
+
+OWNER = "demo@auroracoffee.example"
+
+
+@pytest.fixture()
+def services(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'orders.db'}"
+    upgrade(url)
+    orders = seed_demo_orders(make_engine(url), [OWNER])
+    monkeypatch.setenv("JOURNEYBOT_DATABASE_URL", url)
+    monkeypatch.setenv("JOURNEYBOT_JOURNEY_MODEL", "b2c")
+    runtime.reset()
+    yield runtime.services(), {o.status: o for o in orders}
+    runtime.reset()
+
+
+def tracker(text, intent, slots=None, sender="kim", message_id=None) -> Tracker:
+    message_id = message_id or f"{sender}-{intent}-{time.monotonic_ns()}"
+    message = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [], "message_id": message_id}
+    events = [{"event": "user", "text": text, "timestamp": time.time(), "parse_data": message, "input_channel": "rest", "message_id": message_id}]
+    all_slots = {"journey_stage": "awareness", "order_request": None, "order_id": None, "order_email": None,
+                 "nps_score": None, "nps_reason": None, "csat_score": None, **(slots or {})}
+    return Tracker(sender, all_slots, message, events, False, None, {}, "action_listen")
+
+
+def texts(dispatcher):
+    return [m["text"] for m in dispatcher.messages]
+
+
+def test_tracking_an_order_by_number(services):
+    svc, orders = services
+    start = ActionStartOrderRequest().run(CollectingDispatcher(), tracker("where is my order", "track_order"), {})
+    assert SlotSet("order_request", "track_order") in start
+    d = CollectingDispatcher()
+    assert ValidateOrderForm().validate_order_id("aur 10043", d, tracker("aur 10043", "track_order"), {}) == {"order_id": "AUR-10043"}
+    d = CollectingDispatcher()
+    ActionOrderSupport().run(d, tracker("aur 10043", "track_order", {"order_request": "track_order", "order_id": "AUR-10043"}), {})
+    order = svc.orders.backend.get_order("AUR-10043")
+    expected = svc.orders.handle("track_order", "AUR-10043", "awareness", "rest")
+    assert expected.answer_id == f"order_status_{order.status}"
+    assert texts(d) == [expected.reply.text] and "AUR-10043" in texts(d)[0]
+    # The customer's message was recorded as a touchpoint in their journey.
+    assert svc.store.contact_by_identity(ChannelRef("rest", "kim")) is not None
+
+
+def test_invalid_and_unknown_order_numbers_get_helpful_replies(services):
+    svc, _ = services
+    d = CollectingDispatcher()
+    assert ValidateOrderForm().validate_order_id("banana", d, tracker("banana", "track_order"), {}) == {"order_id": None}
+    assert "banana" in texts(d)[0] and "AUR-" in texts(d)[0]
+    d = CollectingDispatcher()
+    ActionOrderSupport().run(d, tracker("AUR-99999", "track_order", {"order_request": "track_order", "order_id": "AUR-99999"}), {})
+    assert texts(d) == [svc.replies.choose("order_not_found", "awareness", "rest", {"order_number": "AUR-99999"}).text]
+
+
+def test_cancel_needs_the_order_email(services):
+    svc, orders = services
+    paid = orders["paid"].number
+    required = ValidateOrderForm().required_slots
+    assert asyncio.run(required([], None, tracker("cancel", "cancel_order", {"order_request": "cancel_order"}), {})) == ["order_id", "order_email"]
+    assert asyncio.run(required([], None, tracker("track", "track_order", {"order_request": "track_order"}), {})) == ["order_id"]
+
+    d = CollectingDispatcher()
+    ActionOrderSupport().run(d, tracker("x", "cancel_order", {"order_request": "cancel_order", "order_id": paid, "order_email": "thief@example.com"}), {})
+    assert "email address it was placed with" in texts(d)[0]
+    assert svc.orders.backend.get_order(paid).status == "paid"
+
+    d = CollectingDispatcher()
+    ActionOrderSupport().run(d, tracker("x", "cancel_order", {"order_request": "cancel_order", "order_id": paid, "order_email": OWNER}), {})
+    assert texts(d)[0].startswith(f"Done: order {paid} is cancelled")
+    assert svc.orders.backend.get_order(paid).status in ("cancelled", "refunded")
+
+
+def test_refund_rules_come_from_the_shop(services):
+    svc, orders = services
+    in_transit = orders["in_transit"].number
+    d = CollectingDispatcher()
+    ActionOrderSupport().run(d, tracker("x", "get_refund", {"order_request": "get_refund", "order_id": in_transit, "order_email": OWNER}), {})
+    assert texts(d)[0].startswith(f"I can't refund order {in_transit}:")
+
+
+def test_nps_form_rejects_bad_answers_and_stores_good_ones(services):
+    svc, _ = services
+    validate = ValidateNpsForm()
+    for bad in ("11", "great", "-1", ""):
+        d = CollectingDispatcher()
+        assert validate.validate_nps_score(bad, d, tracker(bad, "give_score"), {}) == {"nps_score": None}
+        assert "0 to 10" in texts(d)[0]
+    d = CollectingDispatcher()
+    assert validate.validate_nps_score("I'd say 9", d, tracker("I'd say 9", "give_score"), {}) == {"nps_score": 9.0}
+    assert validate.validate_nps_reason("skip", d, tracker("skip", "deny"), {}) == {"nps_reason": ""}
+
+    # The customer has ordered, so a promoter's feedback moves them on to advocacy.
+    svc.conversation.handle(turn_from_tracker(tracker("I'd like to buy", "place_order")))
+
+    d = CollectingDispatcher()
+    events = ActionSubmitNps().run(d, tracker("great coffee", "inform", {"nps_score": 10.0, "nps_reason": "great coffee"}), {})
+    assert SlotSet("nps_score", None) in events and SlotSet("journey_stage", "advocacy") in events
+    assert texts(d)[0] == svc.replies.choose("nps_thanks_promoter", "awareness", "rest").text
+    assert "AURORA-" in texts(d)[1]  # a promoter is invited to refer friends
+    export = svc.store.export(svc.store.contact_by_identity(ChannelRef("rest", "kim"))["id"])
+    assert [(f["kind"], f["score"], f["comment"]) for f in export["feedback"]] == [("nps", 10, "great coffee")]
+
+
+def test_csat_form_rejects_out_of_range_and_words(services):
+    svc, _ = services
+    for bad in ("great", "6", "0"):
+        d = CollectingDispatcher()
+        assert ValidateCsatForm().validate_csat_score(bad, d, tracker(bad, "give_score"), {}) == {"csat_score": None}
+    d = CollectingDispatcher()
+    events = ActionSubmitCsat().run(d, tracker("4", "give_score", {"csat_score": 4.0}), {})
+    assert SlotSet("csat_score", None) in events
+    export = svc.store.export(svc.store.contact_by_identity(ChannelRef("rest", "kim"))["id"])
+    assert [(f["kind"], f["score"]) for f in export["feedback"]] == [("csat", 4)]
