@@ -6,13 +6,18 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install lock bench clean help
+.PHONY: run test install lock bench eval-nlu nlu-data browser-deps clean help
+EVAL ?= ../shared/eval
+BITEXT := $(EVAL)/bitext_intent_detection/Bitext_Sample_Customer_Service
+CHROMIUM ?= /usr/bin/chromium
 
 help:
 	@echo "make run    - install, migrate, train if needed, start Rasa (5005), actions (5055), console/API (5080)"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make bench  - run the turn-latency benchmark (see README)"
 	@echo "make lock   - regenerate requirements/lock.txt from requirements/requirements.in"
+	@echo "make eval-nlu  - accuracy / macro-F1 of the trained NLU on the evaluation sets in $(EVAL)"
+	@echo "make nlu-data  - regenerate data/nlu from the public training sets in $(EVAL)"
 
 install: $(INSTALLED)
 
@@ -31,13 +36,37 @@ $(INSTALLED): requirements/lock.txt pyproject.toml
 run: $(INSTALLED)
 	@$(BIN)/journeybot up || [ $$? -eq 130 ]  # 130: stopped with Ctrl-C
 
-test: $(INSTALLED)
+# Browser tests drive Debian's Chromium; install it when missing (needs root or sudo).
+browser-deps:
+	@mkdir -p var; test -x $(CHROMIUM) || { echo "journeybot: installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium > var/apt.log 2>&1 \
+		|| { tail -n 20 var/apt.log; echo "journeybot: could not install chromium"; exit 1; }; }
+
+test: $(INSTALLED) browser-deps
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "journeybot: pytest collected no tests (exit 5); nothing to run for '$(PYTEST_ARGS)'"; rc=0; fi; \
 	exit $$rc
 
 bench: $(INSTALLED)
 	@$(BIN)/python bench/turn_latency.py
+
+eval-nlu: $(INSTALLED)
+	$(BIN)/journeybot eval-nlu \
+		--bitext-csv $(BITEXT)_Testing_Dataset.csv \
+		--bitext-csv $(BITEXT)_Validation_Dataset.csv \
+		--bitext-csv $(EVAL)/bitext_20k_2020/TrainingdatasetBitextsample.csv \
+		--intent-map check_invoices=check_invoice \
+		--clinc-json $(EVAL)/clinc150/data_full.json
+
+# Held-out sets are passed only so that none of their utterances is ever trained on.
+nlu-data: $(INSTALLED)
+	$(BIN)/python tools/nlu_data/build_data.py --bitext-train $(BITEXT)_Training_Dataset.csv \
+		--holdout-csv $(BITEXT)_Testing_Dataset.csv --holdout-csv $(BITEXT)_Validation_Dataset.csv \
+		--holdout-csv $(EVAL)/bitext_20k_2020/TrainingdatasetBitextsample.csv \
+		--clinc-json $(EVAL)/clinc150/data_full.json --out data/nlu \
+		--deentity --augment 0.5 --synonyms 0.5 --paraphrases 4 --oos-per-intent 25 --seed 13
+	python3 $(EVAL)/../tools/check_leaks.py .
 
 lock:
 	$(PYTHON) -m pip install -q uv

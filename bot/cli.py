@@ -101,6 +101,15 @@ def train(force: bool) -> None:
     click.echo(str(path))
 
 
+@main.command("eval-nlu", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def eval_nlu(args: tuple[str, ...]) -> None:
+    """Accuracy and macro-F1 of the trained NLU on evaluation CSVs (run with --help for options)."""
+    from bot.nlu_eval import main as evaluate
+
+    evaluate(list(args))
+
+
 @main.command("mark-dormant")
 def mark_dormant() -> None:
     """Mark contacts dormant after the model's inactivity limit (run it from cron, e.g. hourly)."""

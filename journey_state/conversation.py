@@ -123,7 +123,10 @@ class Conversation:
         offer = None
         escalate = False
 
-        if intent in FALLBACK_INTENTS:
+        if not any(ch.isalnum() for ch in turn.text):
+            # Empty or emoji-only: nothing to answer, but the emotion is worth acknowledging.
+            answer_id = "no_words_negative" if turn.emotion in ("angry", "sad") else "no_words"
+        elif intent in FALLBACK_INTENTS:
             fallbacks = consecutive_fallbacks(turn.recent_intents, intent)
             escalate = fallbacks >= FALLBACKS_BEFORE_HUMAN
             answer_id = "fallback_offer_human" if escalate else ("out_of_scope" if intent == "out_of_scope" else "fallback")
@@ -132,7 +135,7 @@ class Conversation:
         else:
             answer_id = "fallback"
 
-        if self.programs is not None:
+        if self.programs is not None and answer_id not in ("no_words", "no_words_negative"):
             answer_id, values, extra, offer = self._journey_extras(turn, contact_id, previous, answer_id)
 
         reply = self.choose(answer_id, previous, turn.channel, **values)

@@ -112,8 +112,15 @@ def _evidence(signal: Signal, rule: str) -> Evidence:
     )
 
 
-def _matches(match: Match, signal: Signal) -> bool:
-    return match.matches(signal.intent, signal.event, signal.emotion)
+def _intent(model: JourneyModel, signal: Signal) -> str | None:
+    """The intent as evidence: one recognised with too little confidence counts as none (the emotion still does)."""
+    if signal.source is Source.CONVERSATION and signal.confidence < model.min_intent_confidence:
+        return None
+    return signal.intent
+
+
+def _matches(model: JourneyModel, match: Match, signal: Signal) -> bool:
+    return match.matches(_intent(model, signal), signal.event, signal.emotion)
 
 
 def _flag(kind: str, on: bool, signal: Signal, rule: str) -> Transition:
@@ -135,13 +142,13 @@ def _stage_target(model: JourneyModel, state: ContactState, signal: Signal) -> t
         if rule.from_stage is not None and current < model.index(rule.from_stage):
             continue
         # Signal rules only move forward. The furthest move wins; ties keep file order.
-        if index > current and _matches(rule.when, signal):
+        if index > current and _matches(model, rule.when, signal):
             if forward is None or index > model.index(forward[0]):
                 forward = (rule.to, rule.rule)
     if forward is not None:
         return forward
     for regression in model.regressions:
-        if regression.from_stage == state.stage and _matches(regression.when, signal):
+        if regression.from_stage == state.stage and _matches(model, regression.when, signal):
             return regression.to, regression.rule
     return None
 
@@ -177,10 +184,10 @@ def decide(model: JourneyModel, state: ContactState, signal: Signal) -> Decision
     risk = model.at_risk
     if risk is not None and is_activity:
         after_purchase = model.index(stage) >= model.index(risk.from_stage)
-        if not at_risk and after_purchase and any(_matches(m, signal) for m in risk.when_any):
+        if not at_risk and after_purchase and any(_matches(model, m, signal) for m in risk.when_any):
             at_risk = True
             transitions.append(_flag("at_risk", True, signal, "at_risk"))
-        elif at_risk and any(_matches(m, signal) for m in risk.clear_when_any):
+        elif at_risk and any(_matches(model, m, signal) for m in risk.clear_when_any):
             at_risk = False
             transitions.append(_flag("at_risk", False, signal, "at_risk_cleared"))
 

@@ -78,6 +78,8 @@ class JourneyModel:
     at_risk: AtRiskRule | None
     dormant_after: timedelta | None
     source: str = field(default="<memory>", compare=False)
+    # Conversation intents below this NLU confidence never move a contact between stages.
+    min_intent_confidence: float = 0.0
 
     def stage(self, stage_id: str) -> Stage:
         for stage in self.stages:
@@ -177,7 +179,7 @@ def parse_model(data: Any, source: str = "<memory>") -> JourneyModel:
     """Validate a parsed YAML document and build a JourneyModel."""
     v = _Validator(source)
     data = v.mapping(data, "(top level)")
-    allowed_top = {"id", "label", "initial_stage", "stages", "signals", "regressions", "side_states"}
+    allowed_top = {"id", "label", "initial_stage", "stages", "signals", "regressions", "side_states", "min_intent_confidence"}
     unknown = set(data) - allowed_top
     if unknown:
         raise v.fail(sorted(unknown)[0], "unknown key")
@@ -260,6 +262,10 @@ def parse_model(data: Any, source: str = "<memory>") -> JourneyModel:
         raw = v.mapping(side["dormant"], "side_states.dormant")
         dormant_after = parse_duration(raw.get("after"), f"{source}: side_states.dormant.after")
 
+    min_conf = data.get("min_intent_confidence", 0.0)
+    if isinstance(min_conf, bool) or not isinstance(min_conf, (int, float)) or not 0.0 <= min_conf <= 1.0:
+        raise v.fail("min_intent_confidence", f"must be a number from 0 to 1, got {min_conf!r}")
+
     return JourneyModel(
         id=model_id,
         label=label,
@@ -270,6 +276,7 @@ def parse_model(data: Any, source: str = "<memory>") -> JourneyModel:
         at_risk=at_risk,
         dormant_after=dormant_after,
         source=source,
+        min_intent_confidence=float(min_conf),
     )
 
 

@@ -420,19 +420,25 @@ def _start_states(model: JourneyModel):
     )
 
 
+def _intent(model, signal):
+    """The intent as the engine uses it: unsure conversation intents do not count."""
+    unsure = signal.source is Source.CONVERSATION and signal.confidence < model.min_intent_confidence
+    return None if unsure else signal.intent
+
+
 def _matching_forward(model, stage, signal):
     return [
         r for r in model.signals
         if model.index(r.to) > model.index(stage)
         and (r.from_stage is None or model.index(stage) >= model.index(r.from_stage))
-        and r.when.matches(signal.intent, signal.event, signal.emotion)
+        and r.when.matches(_intent(model, signal), signal.event, signal.emotion)
     ]
 
 
 def _matching_regressions(model, stage, signal):
     return [
         r for r in model.regressions
-        if r.from_stage == stage and r.when.matches(signal.intent, signal.event, signal.emotion)
+        if r.from_stage == stage and r.when.matches(_intent(model, signal), signal.event, signal.emotion)
     ]
 
 

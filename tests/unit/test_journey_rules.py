@@ -60,3 +60,22 @@ def test_from_stage_must_be_a_known_earlier_stage():
     model = parse_model(_model("b"), "t.yml")
     assert decide(model, ContactState("a"), Signal("1", Source.CONVERSATION, AT, intent="y")).state.stage == "a"
     assert decide(model, ContactState("b"), Signal("2", Source.CONVERSATION, AT, intent="y")).state.stage == "c"
+
+
+def test_unsure_intents_never_move_a_contact_but_their_emotion_counts(b2c_model):
+    assert b2c_model.min_intent_confidence == 0.6
+    unsure = Signal("u", Source.CONVERSATION, AT, intent="place_order", confidence=0.32)
+    assert decide(b2c_model, ContactState("awareness"), unsure).state.stage == "awareness"
+    sure = Signal("s", Source.CONVERSATION, AT, intent="place_order", confidence=0.95)
+    assert decide(b2c_model, ContactState("awareness"), sure).state.stage == "purchase"
+    angry = Signal("a", Source.CONVERSATION, AT, intent="complaint", emotion="angry", confidence=0.2)
+    decision = decide(b2c_model, ContactState("retention"), angry)
+    assert decision.state.at_risk and decision.transitions[-1].evidence.signal_type == "intent"
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "high", True])
+def test_min_intent_confidence_is_validated(value):
+    data = _model(None)
+    data["min_intent_confidence"] = value
+    with pytest.raises(JourneyModelError, match=r"t.yml: min_intent_confidence: must be a number from 0 to 1"):
+        parse_model(data, "t.yml")

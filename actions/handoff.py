@@ -1,0 +1,89 @@
+"""Human handoff actions: queue the conversation for a person and pause the bot.
+
+- action_handoff: the customer asked for a person; always hands off.
+- action_handoff_check: runs after the normal answer; hands off only if a trigger in
+  data/business/handoff.yml fires (angry complaint, repeated fallbacks, high-value question).
+
+Both tell the customer their place in the queue and the wait estimate, then return
+ConversationPaused: Rasa keeps logging the customer's messages but predicts nothing until
+the console resumes the conversation.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import runtime
+from actions.tracker_reading import turn_from_tracker
+from actions.turns import record_turn
+from bot.settings import load_settings
+from journey_state.errors import StoreUnavailable
+from journey_state.handoff import CUSTOMER_REQUEST, MessageFacts, load_handoff_config, message, trigger_for
+from journey_state.model import all_stage_ids
+from journey_state.store.handoffs import HandoffStore
+
+logger = logging.getLogger(__name__)
+CONFIG_FILE = "handoff.yml"
+
+_lock = threading.Lock()
+_cached: tuple[object, HandoffStore] | None = None
+
+
+def handoff_store() -> HandoffStore:
+    """The handoff store over the action server's journey store (rebuilt if that changes)."""
+    global _cached
+    store = runtime.services().store
+    with _lock:
+        if _cached is None or _cached[0] is not store:
+            settings = load_settings()
+            config = load_handoff_config(settings.business_dir / CONFIG_FILE, all_stage_ids(settings.journeys_dir))
+            _cached = (store, HandoffStore(store, config))
+        return _cached[1]
+
+
+def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str) -> list[dict[str, Any]]:
+    turn = turn_from_tracker(tracker)
+    handoffs = handoff_store()
+    try:
+        outcome = handoffs.open(turn.who, trigger, reason=turn.text)
+    except StoreUnavailable as exc:
+        logger.error("could not queue a handoff: %s", exc)
+        dispatcher.utter_message(text=handoffs.config.messages["unavailable"])
+        return []
+    place = outcome.place
+    message_id = "queued" if outcome.created or place.position == 0 else "already_queued"
+    if place.position == 0:  # already with an agent: they see the message; say nothing more
+        return [ConversationPaused()]
+    dispatcher.utter_message(text=message(handoffs.config, message_id, place.position, place.wait))
+    logger.info("handoff %s (%s) for %s/%s, priority %s", place.handoff.id, trigger, turn.channel, turn.sender_id, place.handoff.priority)
+    return [ConversationPaused()]
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        stage = record_turn(tracker)
+        turn = turn_from_tracker(tracker)
+        facts = MessageFacts(turn.intent, turn.emotion, stage, tuple(turn.recent_intents))
+        return _hand_off(dispatcher, tracker, trigger_for(handoff_store().config, facts) or CUSTOMER_REQUEST)
+
+
+class ActionHandoffCheck(Action):
+    def name(self) -> str:
+        return "action_handoff_check"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        # The answer before this action recorded the turn; the stage is the one it left in the slot.
+        turn = turn_from_tracker(tracker)
+        stage = tracker.get_slot("journey_stage")
+        trigger = trigger_for(handoff_store().config, MessageFacts(turn.intent, turn.emotion, stage, tuple(turn.recent_intents)))
+        if trigger is None:
+            return []
+        return _hand_off(dispatcher, tracker, trigger)

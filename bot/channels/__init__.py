@@ -1,0 +1,1 @@
+"""Custom Rasa channel connectors (input and output) for journeybot."""

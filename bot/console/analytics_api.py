@@ -1,0 +1,55 @@
+"""Journey analytics API: GET /api/analytics/{dashboard,funnel,journey-map}.
+
+Query parameters: from, to (YYYY-MM-DD or ISO time, UTC; a bare `to` date includes that
+day), channel, model, persona. A bad filter is a 422 whose message names the parameter;
+an unknown channel or persona gives empty metrics.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from bot.console.auth import require_token
+from bot.console.errors import ApiError
+from journey_state.analytics import dashboard, funnel, parse_filters
+from journey_state.analytics.filters import AnalyticsFilterError, Filters
+from journey_state.model import JourneyModel, load_named_model
+from journey_state.store.db import READ_ONLY
+
+analytics_api = Blueprint("analytics_api", __name__, url_prefix="/api/analytics")
+PARAMS = ("from", "to", "channel", "model", "persona")
+
+
+def _context() -> tuple[object, JourneyModel, Filters, object]:
+    store = current_app.extensions["journey_store"]
+    settings = current_app.extensions.get("journeybot_settings")
+    journeys_dir = settings.journeys_dir if settings else None
+    models = sorted(p.stem for p in journeys_dir.glob("*.yml")) if journeys_dir else [store.model.id]
+    try:
+        filters = parse_filters({k: request.args.get(k) for k in PARAMS}, models, store.model.id)
+    except AnalyticsFilterError as exc:
+        raise ApiError(422, "invalid_filter", str(exc), {"param": exc.param}) from None
+    model = store.model if filters.model == store.model.id else load_named_model(journeys_dir, filters.model)
+    return store, model, filters, journeys_dir
+
+
+@analytics_api.get("/dashboard")
+@require_token
+def get_dashboard():
+    store, model, filters, journeys_dir = _context()
+    return jsonify(dashboard.compute(store.engine, model, filters, journeys_dir))
+
+
+@analytics_api.get("/funnel")
+@require_token
+def get_funnel():
+    store, model, filters, _ = _context()
+    with store.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        return jsonify({"filters": filters.as_dict(), **funnel.compute(conn, model, filters)})
+
+
+@analytics_api.get("/journey-map")
+@require_token
+def get_journey_map():
+    store, model, filters, journeys_dir = _context()
+    dash = dashboard.compute(store.engine, model, filters, journeys_dir)
+    return jsonify({"filters": dash["filters"], "segments": dash["segments"], **dash["journey_map"]})

@@ -1,0 +1,445 @@
+"""Staff console: the handoff queue, conversations with their journey context, replies as an agent.
+
+HTML pages under /staff (Jinja autoescapes everything customers wrote). Agents speak in the
+customer's own channel through Rasa's HTTP API (bot/rasa_client.py); the conversation stays
+paused while a person has it, and handing back resumes the bot and asks for a CSAT score.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+
+from bot.console.staff_auth import (
+    CSRF_FIELD,
+    SESSION_KEY,
+    LoginLimiter,
+    authenticate,
+    csrf_ok,
+    csrf_token,
+    login_required,
+    start_session,
+    wants_json,
+)
+from bot.rasa_client import RasaClient, RasaError
+from bot.settings import Settings
+from journey_state.errors import ContactNotFound, StoreUnavailable
+from journey_state.handoff import AGENT_CLAIM, load_handoff_config, wait_minutes
+from journey_state.model import all_stage_ids
+from journey_state.store.handoffs import (
+    ASSIGNED,
+    QUEUED,
+    HandoffError,
+    HandoffNotFound,
+    HandoffStore,
+    NotYourHandoff,
+)
+
+logger = logging.getLogger(__name__)
+
+SECRET_ENV = "JOURNEYBOT_CONSOLE_SECRET"
+RASA_TOKEN_ENV = "JOURNEYBOT_RASA_TOKEN"
+CSAT_FORM = "csat_form"  # asks the CSAT question, then the form collects the answer
+MAX_REPLY = 4000
+RECENT_TOUCHPOINTS = 30
+
+staff = Blueprint(
+    "staff", __name__, url_prefix="/staff", template_folder="templates", static_folder="static/staff", static_url_path="/static"
+)
+
+
+def init_staff_console(app: Flask, settings: Settings, env: dict | None = None) -> None:
+    """Configure sessions and the handoff services on `app` and register the console blueprint."""
+    env = os.environ if env is None else env
+    secret = env.get(SECRET_ENV)
+    if not secret:
+        # Sessions then end when the process restarts; `journeybot up` keeps a generated secret.
+        logger.warning("%s is not set; using a random secret for this process only", SECRET_ENV)
+        secret = secrets.token_urlsafe(32)
+    app.secret_key = secret
+    app.config.update(
+        SESSION_COOKIE_NAME="journeybot_staff",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=env.get("JOURNEYBOT_CONSOLE_SECURE_COOKIE", "") == "1",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+    )
+    app.config.setdefault("STAFF_SESSION_HOURS", 12)
+    app.config.setdefault("STAFF_IDLE_MINUTES", 60)
+    config = load_handoff_config(settings.business_dir / "handoff.yml", all_stage_ids(settings.journeys_dir))
+    app.extensions["handoffs"] = HandoffStore(app.extensions["journey_store"], config)
+    app.extensions["rasa_client"] = RasaClient(settings.rasa_url, env.get(RASA_TOKEN_ENV))
+    app.extensions["staff_login_limiter"] = LoginLimiter()
+    app.register_blueprint(staff)
+
+
+def _handoffs() -> HandoffStore:
+    return current_app.extensions["handoffs"]
+
+
+def _rasa() -> RasaClient:
+    return current_app.extensions["rasa_client"]
+
+
+@staff.before_request
+def _check_csrf():
+    # Without a session only the login form can be posted; other views then redirect to
+    # the login page (or answer 401) in login_required, before doing anything.
+    if request.method == "POST" and request.endpoint != "staff.login" and not session.get(SESSION_KEY):
+        return None
+    if request.method == "POST" and not csrf_ok():
+        if wants_json():
+            return jsonify({"error": {"code": "csrf_failed", "message": "missing or wrong CSRF token; reload the page"}}), 400
+        return current_app.response_class("Bad request: missing or wrong CSRF token. Reload the page and try again.", status=400, mimetype="text/plain")
+    return None
+
+
+@staff.app_context_processor
+def _template_globals():
+    return {"csrf_token": csrf_token, "csrf_field": CSRF_FIELD}
+
+
+@staff.errorhandler(StoreUnavailable)
+def _store_down(exc):
+    logger.error("%s", exc)
+    return current_app.response_class("The journey database is unavailable; try again shortly.", status=503, mimetype="text/plain")
+
+
+@staff.errorhandler(ContactNotFound)
+@staff.errorhandler(HandoffNotFound)
+def _not_found(exc):
+    if wants_json():
+        return jsonify({"error": {"code": "not_found", "message": str(exc)}}), 404
+    return current_app.response_class(str(exc), status=404, mimetype="text/plain")
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+def _client_ip() -> str:
+    # Behind a reverse proxy, configure werkzeug's ProxyFix so remote_addr is the client.
+    return request.remote_addr or "unknown"
+
+
+@staff.route("/login", methods=["GET", "POST"])
+def login():
+    error, status = None, 200
+    if request.method == "POST":
+        username = (request.form.get("username") or "").strip()[:64]
+        password = request.form.get("password") or ""
+        keys = (f"ip:{_client_ip()}", f"user:{username.lower()}")
+        limiter: LoginLimiter = current_app.extensions["staff_login_limiter"]
+        if limiter.blocked(*keys):
+            error, status = "Too many failed logins. Wait a few minutes and try again.", 429
+        else:
+            user = authenticate(_handoffs(), username, password)
+            if user is None:
+                limiter.failed(*keys)
+                error, status = "Wrong username or password.", 401
+            else:
+                limiter.succeeded(keys[1])
+                start_session(user)
+                target = request.args.get("next") or ""
+                # Only local paths: never an open redirect.
+                if not target.startswith("/staff") or target.startswith("//"):
+                    target = url_for("staff.queue_page")
+                return redirect(target)
+    return render_template("staff/login.html", error=error), status
+
+
+@staff.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    return redirect(url_for("staff.login"))
+
+
+# -- queue --------------------------------------------------------------------------------------
+
+
+def _queue_data() -> dict[str, Any]:
+    handoffs = _handoffs()
+    at = datetime.now(timezone.utc)
+    queued = handoffs.queue((QUEUED,))
+    assigned = handoffs.queue((ASSIGNED,))
+    place = handoffs.place(queued[0].id) if queued else None
+    per_place = place.wait if place else handoffs.config.default_wait
+
+    def row(h, position=0):
+        return {
+            "id": h.id, "contact_uid": h.contact_uid, "channel": h.channel, "sender_id": h.sender_id, "trigger": h.trigger,
+            "priority": h.priority, "stage": h.stage, "at_risk": h.at_risk, "status": h.status, "agent": h.agent,
+            "reason": h.reason, "created_at": h.created_at.isoformat(), "waiting_seconds": int(h.waiting(at).total_seconds()),
+            "position": position, "estimate_minutes": wait_minutes(per_place * position) if position else 0,
+        }
+
+    return {
+        "queued": [row(h, i + 1) for i, h in enumerate(queued)],
+        "assigned": [row(h) for h in assigned],
+    }
+
+
+@staff.route("/")
+@login_required()
+def queue_page(user):
+    return render_template("staff/queue.html", user=user, data=_queue_data())
+
+
+@staff.route("/queue.json")
+@login_required()
+def queue_json(user):
+    return jsonify(_queue_data())
+
+
+def _fail(handoff_id: int | None, message: str, status: int):
+    if wants_json():
+        return jsonify({"error": {"code": "rejected", "message": message}}), status
+    flash(message, "error")
+    target = url_for("staff.handoff_page", handoff_id=handoff_id) if handoff_id else url_for("staff.queue_page")
+    return redirect(target, code=303)
+
+
+def _refuse(handoff_id: int | None, exc: HandoffError, status: int = 409):
+    """A refused handoff operation: 404 unknown, 403 someone else's, else `status`."""
+    if isinstance(exc, HandoffNotFound):
+        raise exc
+    return _fail(handoff_id, str(exc), 403 if isinstance(exc, NotYourHandoff) else status)
+
+
+@staff.route("/handoffs/<int:handoff_id>/claim", methods=["POST"])
+@login_required()
+def claim(user, handoff_id):
+    try:
+        _handoffs().claim(handoff_id, user["username"])
+    except HandoffError as exc:
+        return _refuse(None, exc)
+    if wants_json():
+        return jsonify({"claimed": handoff_id, "agent": user["username"]})
+    return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
+
+
+@staff.route("/takeover", methods=["POST"])
+@login_required()
+def takeover(user):
+    """An agent takes a conversation from the bot without the customer asking."""
+    from journey_state.identifiers import ChannelRef
+
+    channel = (request.form.get("channel") or "").strip()
+    sender_id = (request.form.get("sender_id") or "").strip()
+    if not channel or not sender_id:
+        return _fail(None, "give the channel and the sender id of the conversation to take over", 422)
+    outcome = _handoffs().open(ChannelRef(channel, sender_id), AGENT_CLAIM, reason=f"taken over by {user['username']}", agent=user["username"])
+    h = outcome.place.handoff
+    if not outcome.created and h.agent != user["username"]:
+        return _fail(None, f"that conversation already has an open handoff ({h.id}, {h.status})", 409)
+    try:
+        _rasa().pause(sender_id)
+    except RasaError as exc:
+        _handoffs().close(h.id, user["username"], admin=True)
+        return _fail(None, f"could not pause the bot: {exc}", 502)
+    return redirect(url_for("staff.handoff_page", handoff_id=h.id), code=303)
+
+
+# -- one conversation -------------------------------------------------------------------------------
+
+
+def _context(h) -> dict[str, Any]:
+    store = current_app.extensions["journey_store"]
+    exported = store.export(h.contact_uid)
+    timeline = exported["timeline"]
+    touchpoints = [t for t in timeline if t["type"] == "touchpoint"]
+    stage_changes = [t for t in exported["contact"]["transitions"] if t["kind"] == "stage"]
+    return {
+        "contact": exported["contact"],
+        "stage_evidence": stage_changes[-1]["evidence"] if stage_changes else None,
+        "timeline": timeline[-40:],
+        "touchpoints": touchpoints[-RECENT_TOUCHPOINTS:],
+        "emotions": [t["emotion"] for t in touchpoints[-10:] if t.get("emotion")],
+        "offers": exported["offers"][-10:],
+        "feedback": exported["feedback"][-10:],
+        "stages": list(store.model.stage_ids),
+    }
+
+
+def transcript(sender_id: str) -> tuple[list[dict[str, Any]], bool, str | None]:
+    """User and bot messages from Rasa's tracker; (messages, paused, problem)."""
+    try:
+        tracker = _rasa().tracker(sender_id)
+    except RasaError as exc:
+        return [], False, str(exc)
+    messages = []
+    for e in tracker.get("events") or []:
+        if e.get("event") in ("user", "bot") and e.get("text"):
+            who = "customer" if e["event"] == "user" else ("agent" if (e.get("metadata") or {}).get("agent") else "bot")
+            messages.append({
+                "from": who,
+                "agent": (e.get("metadata") or {}).get("agent"),
+                "text": e["text"],
+                "at": datetime.fromtimestamp(e.get("timestamp") or 0, timezone.utc).isoformat(),
+                "channel": e.get("input_channel"),
+            })
+    return messages, bool(tracker.get("paused")), None
+
+
+@staff.route("/handoffs/<int:handoff_id>")
+@login_required()
+def handoff_page(user, handoff_id):
+    h = _handoffs().get(handoff_id)
+    messages, paused, problem = transcript(h.sender_id)
+    return render_template(
+        "staff/handoff.html", user=user, h=h, ctx=_context(h), messages=messages, paused=paused, rasa_problem=problem,
+        notes=_handoffs().notes(h.contact_uid), history=_handoffs().history(h.contact_uid),
+        mine=h.status == ASSIGNED and (h.agent == user["username"] or user["role"] == "admin"),
+    )
+
+
+@staff.route("/handoffs/<int:handoff_id>/transcript.json")
+@login_required()
+def transcript_json(user, handoff_id):
+    h = _handoffs().get(handoff_id)
+    messages, paused, problem = transcript(h.sender_id)
+    return jsonify({"handoff": {"id": h.id, "status": h.status, "agent": h.agent}, "paused": paused, "messages": messages, "problem": problem})
+
+
+@staff.route("/handoffs/<int:handoff_id>/reply", methods=["POST"])
+@login_required()
+def reply(user, handoff_id):
+    text = (request.form.get("text") or "").strip()
+    if not text:
+        return _fail(handoff_id, "write a reply first", 422)
+    if len(text) > MAX_REPLY:
+        return _fail(handoff_id, f"a reply is at most {MAX_REPLY} characters", 422)
+    try:
+        h = _handoffs().check_reply(handoff_id, user["username"], admin=user["role"] == "admin")
+    except HandoffError as exc:
+        return _refuse(handoff_id, exc)
+    try:
+        _rasa().say_as_agent(h.sender_id, text, agent=user["username"])
+    except RasaError as exc:
+        return _fail(handoff_id, f"your reply was not delivered: {exc}", 502)
+    if wants_json():
+        return jsonify({"sent": True})
+    return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
+
+
+@staff.route("/handoffs/<int:handoff_id>/notes", methods=["POST"])
+@login_required()
+def add_note(user, handoff_id):
+    h = _handoffs().get(handoff_id)
+    try:
+        _handoffs().add_note(h.contact_uid, user["username"], request.form.get("text") or "", handoff_id)
+    except HandoffError as exc:
+        return _refuse(handoff_id, exc, 422)
+    return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
+
+
+@staff.route("/handoffs/<int:handoff_id>/stage", methods=["POST"])
+@login_required()
+def override_stage(user, handoff_id):
+    h = _handoffs().get(handoff_id)
+    stage = request.form.get("stage") or ""
+    reason = (request.form.get("reason") or "").strip()[:500]
+    try:
+        current_app.extensions["journey_store"].override_stage(h.contact_uid, stage, user["username"], reason)
+    except ValueError as exc:
+        return _fail(handoff_id, str(exc), 422)
+    flash(f"Stage set to {stage}.", "info")
+    return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
+
+
+@staff.route("/handoffs/<int:handoff_id>/offer", methods=["POST"])
+@login_required()
+def send_offer(user, handoff_id):
+    """Send the offer the journey rules pick for this contact now (and record it as shown)."""
+    programs = current_app.extensions["programs"]
+    try:
+        h = _handoffs().check_reply(handoff_id, user["username"], admin=user["role"] == "admin")
+    except HandoffError as exc:
+        return _refuse(handoff_id, exc)
+    offer = programs.choose_offer(h.contact_uid, h.channel)
+    if offer is None:
+        return _fail(handoff_id, "no offer is eligible for this customer right now", 409)
+    try:
+        _rasa().say_as_agent(h.sender_id, offer.text, agent=user["username"])
+    except RasaError as exc:
+        return _fail(handoff_id, f"the offer was not delivered: {exc}", 502)
+    programs.record_offer_shown(h.contact_uid, offer.id, h.channel)
+    flash(f"Offer {offer.id} sent.", "info")
+    return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
+
+
+@staff.route("/handoffs/<int:handoff_id>/handback", methods=["POST"])
+@login_required()
+def hand_back(user, handoff_id):
+    """Back to the bot: resume the conversation, then the bot follows up for the stage and asks for a CSAT score (csat_form via /execute)."""
+    try:
+        h = _handoffs().hand_back(handoff_id, user["username"], admin=user["role"] == "admin")
+    except HandoffError as exc:
+        return _refuse(handoff_id, exc)
+    follow_up = _handoffs().config.follow_up(_handoffs().get(handoff_id).stage)
+    try:
+        _rasa().resume(h.sender_id)
+        if follow_up:
+            _rasa().append_events(h.sender_id, [{"event": "bot", "text": follow_up}], deliver=True)
+        _rasa().execute(h.sender_id, CSAT_FORM)
+    except RasaError as exc:
+        return _fail(handoff_id, f"marked as handed back, but the bot could not be resumed: {exc}", 502)
+    return redirect(url_for("staff.queue_page"), code=303)
+
+
+@staff.route("/handoffs/<int:handoff_id>/close", methods=["POST"])
+@login_required()
+def close(user, handoff_id):
+    """Close without asking for feedback; the bot is resumed so the customer is not left unanswered."""
+    try:
+        h = _handoffs().close(handoff_id, user["username"], admin=user["role"] == "admin")
+    except HandoffError as exc:
+        return _refuse(handoff_id, exc)
+    try:
+        _rasa().resume(h.sender_id)
+    except RasaError as exc:
+        return _fail(handoff_id, f"closed, but the bot could not be resumed: {exc}", 502)
+    return redirect(url_for("staff.queue_page"), code=303)
+
+
+@staff.route("/contacts/<contact_uid>")
+@login_required()
+def contact_page(user, contact_uid):
+    contact = current_app.extensions["journey_store"].contact(contact_uid)
+    return render_template(
+        "staff/contact.html", user=user, contact=contact, history=_handoffs().history(contact_uid), notes=_handoffs().notes(contact_uid)
+    )
+
+
+# -- admin ------------------------------------------------------------------------------------------
+
+
+@staff.route("/users")
+@login_required(role="admin")
+def users_page(user):
+    return render_template("staff/users.html", user=user, users=_handoffs().users())
+
+
+@staff.route("/users/<username>/disabled", methods=["POST"])
+@login_required(role="admin")
+def set_disabled(user, username):
+    disabled = request.form.get("disabled") == "1"
+    if username == user["username"] and disabled:
+        flash("You cannot disable yourself.", "error")
+    else:
+        try:
+            _handoffs().set_disabled(username, disabled)
+        except ValueError as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("staff.users_page"), code=303)
+
+
+def minutes_since(iso_or_dt) -> int:
+    at = iso_or_dt if isinstance(iso_or_dt, datetime) else datetime.fromisoformat(iso_or_dt)
+    return int((datetime.now(timezone.utc) - at).total_seconds() // 60)
+
+
+staff.add_app_template_filter(minutes_since, "minutes_since")

@@ -1,0 +1,111 @@
+"""The demo storefront page at `/` with the chat widget (rasa-webchat over Rasa's socket.io channel).
+
+The widget's bundle is served from bot/console/web/node_modules (installed by `npm ci`, which
+`make run` and `make test` do), so the page loads nothing from a CDN.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, render_template
+
+from bot.settings import Settings
+from journey_state.replies import load_facts
+
+logger = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).with_name("web")
+WIDGET_BUNDLE = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+PUBLIC_RASA_URL_ENV = "JOURNEYBOT_PUBLIC_RASA_URL"
+# Rasa's socket.io channel listens here unless credentials.yml sets `socketio_path`.
+SOCKET_PATH = "/socket.io/"
+# The bundle's CSS imports the Inter font from Google; a shop page should not call a CDN on
+# every visit, so the import is dropped and the widget falls back to the system font.
+CDN_IMPORTS = (b"@import url(https://fonts.googleapis.com/css?family=Inter:400,500,700&display=swap);",)
+
+storefront = Blueprint(
+    "storefront",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/storefront/static",
+)
+
+
+def public_rasa_url(settings: Settings, env: dict | None = None) -> str:
+    """The Rasa URL as the visitor's browser reaches it: JOURNEYBOT_PUBLIC_RASA_URL, else settings.rasa_url."""
+    env = os.environ if env is None else env
+    url = (env.get(PUBLIC_RASA_URL_ENV) or "").strip() or settings.rasa_url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SystemExit(f"journeybot: {PUBLIC_RASA_URL_ENV}={url!r} must be an http(s):// URL, e.g. https://chat.example.com")
+    return url.rstrip("/")
+
+
+@storefront.record_once
+def _configure(state) -> None:
+    # Resolved once at registration so a bad URL or business.yml stops the console at start-up.
+    app = state.app
+    settings: Settings = app.extensions["journeybot_settings"]
+    app.extensions["storefront"] = {
+        "socket_url": public_rasa_url(settings),
+        "facts": load_facts(settings.business_dir / "business.yml"),
+    }
+    if not WIDGET_BUNDLE.is_file():
+        logger.warning(
+            "journeybot: chat widget not installed (%s missing); run `npm ci` in %s (make run does it)",
+            WIDGET_BUNDLE, WEB_DIR,
+        )
+
+
+@storefront.get("/")
+def page():
+    config = current_app.extensions["storefront"]
+    facts = config["facts"]
+    widget = {
+        "socketUrl": config["socket_url"],
+        "socketPath": SOCKET_PATH,
+        "title": facts.get("business_name", "Chat"),
+        "subtitle": "Ask us about plans, prices and deliveries",
+        "inputTextFieldHint": "Type your question…",
+    }
+    response = Response(render_template("storefront.html", facts=facts, widget=widget))
+    # Only our own origin for code; the socket goes to Rasa. Inline styles: the widget injects a <style>.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "font-src 'self' data:; "
+        f"connect-src 'self' {_ws_origins(config['socket_url'])}; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return response
+
+
+def _ws_origins(url: str) -> str:
+    parts = urlsplit(url)
+    ws = "wss" if parts.scheme == "https" else "ws"
+    return f"{parts.scheme}://{parts.netloc} {ws}://{parts.netloc}"
+
+
+@storefront.get("/storefront/webchat.js")
+def widget_bundle():
+    if not WIDGET_BUNDLE.is_file():
+        message = f"journeybot: chat widget not installed; run `npm ci` in {WEB_DIR} (make run does it)"
+        body = f"console.error({json.dumps(message)});\n"
+        return Response(body, status=503, mimetype="text/javascript")
+    response = Response(_bundle(WIDGET_BUNDLE.stat().st_mtime_ns), mimetype="text/javascript")
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
+
+
+@lru_cache(maxsize=1)
+def _bundle(mtime_ns: int) -> bytes:
+    """The widget bundle without its CDN font imports (cached until the file changes)."""
+    body = WIDGET_BUNDLE.read_bytes()
+    for cdn_import in CDN_IMPORTS:
+        body = body.replace(cdn_import, b"")
+    return body

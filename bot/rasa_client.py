@@ -1,0 +1,120 @@
+"""Client for Rasa's HTTP API (`rasa run --enable-api --auth-token`): trackers, events, intents.
+
+Used by the staff console to read a conversation and to speak in it as an agent.
+Reads are retried (safe); writes are not, since Rasa may have applied them already.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+DEFAULT_TIMEOUT = (3.05, 15.0)  # (connect, read) seconds
+READ_RETRIES = 2
+
+
+class RasaError(Exception):
+    """Rasa could not do what was asked."""
+
+
+class RasaUnavailable(RasaError):
+    """Rasa did not answer (down, refusing connections or too slow)."""
+
+
+class RasaAuthError(RasaError):
+    """Rasa refused the token (401/403)."""
+
+
+class RasaRequestError(RasaError):
+    """Rasa answered with an error status; `status` and `body` say which."""
+
+    def __init__(self, message: str, status: int, body: str):
+        super().__init__(message)
+        self.status, self.body = status, body
+
+
+class RasaClient:
+    def __init__(self, base_url: str, token: str | None, timeout=DEFAULT_TIMEOUT, session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    # -- conversations ---------------------------------------------------------------------
+
+    def tracker(self, sender_id: str) -> dict[str, Any]:
+        """The conversation's tracker with all its events."""
+        return self._request("GET", f"/conversations/{quote(sender_id, safe='')}/tracker", params={"include_events": "ALL"}, retries=READ_RETRIES)
+
+    def append_events(self, sender_id: str, events: list[dict[str, Any]], deliver: bool = False) -> dict[str, Any]:
+        """Append events; with `deliver`, bot events are also sent to the customer's latest channel."""
+        params = {"output_channel": "latest"}
+        if deliver:
+            params["execute_side_effects"] = "true"
+        return self._request("POST", f"/conversations/{quote(sender_id, safe='')}/tracker/events", params=params, json=events)
+
+    def say_as_agent(self, sender_id: str, text: str, agent: str | None = None) -> dict[str, Any]:
+        """Send `text` to the customer on their latest channel and log it in the tracker."""
+        event: dict[str, Any] = {"event": "bot", "text": text, "timestamp": time.time()}
+        if agent:
+            event["metadata"] = {"agent": agent}
+        return self.append_events(sender_id, [event], deliver=True)
+
+    def pause(self, sender_id: str) -> dict[str, Any]:
+        return self.append_events(sender_id, [{"event": "pause", "timestamp": time.time()}])
+
+    def resume(self, sender_id: str) -> dict[str, Any]:
+        return self.append_events(sender_id, [{"event": "resume", "timestamp": time.time()}])
+
+    def execute(self, sender_id: str, action: str, then_listen: bool = True) -> dict[str, Any]:
+        """Run one action (e.g. a form, which then asks its first question) on the latest channel.
+
+        Rasa's /execute runs only that action; with `then_listen`, an action_listen follows,
+        as after any bot turn. Without it the RulePolicy sees the form as the latest action
+        when the customer answers, predicts action_listen, and the form never gets the answer.
+        """
+        result = self._request(
+            "POST", f"/conversations/{quote(sender_id, safe='')}/execute", params={"output_channel": "latest"}, json={"name": action}
+        )
+        if then_listen:
+            self.append_events(sender_id, [{"event": "action", "name": "action_listen", "timestamp": time.time()}])
+        return result
+
+    def trigger_intent(self, sender_id: str, intent: str, entities: dict | None = None) -> dict[str, Any]:
+        """Run the bot as if the customer had sent `intent`; its messages go to the latest channel."""
+        body: dict[str, Any] = {"name": intent}
+        if entities:
+            body["entities"] = entities
+        return self._request(
+            "POST", f"/conversations/{quote(sender_id, safe='')}/trigger_intent", params={"output_channel": "latest"}, json=body
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, params: dict | None = None, json: Any = None, retries: int = 0) -> Any:
+        params = dict(params or {})
+        if self.token:
+            params["token"] = self.token
+        url = self.base_url + path
+        for attempt in range(retries + 1):
+            try:
+                response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+            except requests.RequestException as exc:
+                if attempt < retries:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise RasaUnavailable(f"Rasa at {self.base_url} did not answer: {type(exc).__name__}") from None
+            if response.status_code in (502, 503, 504) and attempt < retries:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            break
+        if response.status_code in (401, 403):
+            raise RasaAuthError(f"Rasa refused the API token ({response.status_code}); check JOURNEYBOT_RASA_TOKEN")
+        if response.status_code >= 400:
+            raise RasaRequestError(f"Rasa answered {response.status_code} to {method} {path}", response.status_code, response.text[:500])
+        try:
+            return response.json()
+        except ValueError:
+            raise RasaRequestError(f"Rasa answered {method} {path} with non-JSON", response.status_code, response.text[:500]) from None

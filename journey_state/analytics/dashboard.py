@@ -1,0 +1,83 @@
+"""Every metric for one filter set, as plain dicts (JSON-ready)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from journey_state.analytics import attribution, cohorts, feedback_metrics, funnel, handoffs, journey_map, offers_referrals, time_in_stage, touchpoints
+from journey_state.analytics.filters import Filters
+from journey_state.model import JourneyModel, load_model
+from journey_state.store.db import READ_ONLY
+from journey_state.store.repository import _unavailable_as_error
+from journey_state.store.tables import contacts
+
+Progress = Callable[[str], None]
+SECTIONS = ("funnel", "time_in_stage", "cohorts", "feedback", "touchpoints", "offers", "referrals", "handoffs", "attribution", "journey_map")
+
+
+def stages_shared(model: JourneyModel, journeys_dir: str | Path | None) -> bool:
+    """True when another model uses one of this model's stage ids (or we cannot tell)."""
+    if journeys_dir is None:
+        return True
+    for path in sorted(Path(journeys_dir).glob("*.yml")):
+        other = load_model(path)
+        if other.id != model.id and set(other.stage_ids) & set(model.stage_ids):
+            return True
+    return False
+
+
+def segments(conn, f: Filters) -> list[dict]:
+    """Personas of the model's contacts (all time), for switching the journey map between segments."""
+    rows = conn.execute(
+        select(contacts.c.persona, func.count()).where(contacts.c.journey_model == f.model).group_by(contacts.c.persona)
+    ).all()
+    return [{"persona": p, "contacts": n} for p, n in sorted(rows, key=lambda r: (-r[1], r[0] or ""))]
+
+
+def compute(
+    engine: Engine,
+    model: JourneyModel,
+    f: Filters,
+    journeys_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    attribution_days: int = attribution.DEFAULT_DAYS,
+) -> dict:
+    """Compute the dashboard in one read-only transaction; `progress` hears each section's name."""
+    if model.id != f.model:
+        raise ValueError(f"filters are for model {f.model!r} but model {model.id!r} was given")
+    say = progress or (lambda _name: None)
+    join = stages_shared(model, journeys_dir)
+    timings: dict[str, float] = {}
+    out: dict = {"filters": f.as_dict(), "model": {"id": model.id, "label": model.label, "stages": [{"id": s.id, "label": s.label} for s in model.stages]}}
+
+    def timed(name: str, work):
+        say(name)
+        started = time.perf_counter()
+        value = work()
+        timings[name] = round(time.perf_counter() - started, 4)
+        return value
+
+    with _unavailable_as_error(), engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        out["segments"] = timed("segments", lambda: segments(conn, f))
+        out["funnel"] = timed("funnel", lambda: funnel.compute(conn, model, f))
+        out["time_in_stage"] = timed("time_in_stage", lambda: time_in_stage.compute(conn, model, f))
+        out["cohorts"] = timed("cohorts", lambda: cohorts.compute(conn, model, f))
+        out["feedback"] = timed("feedback", lambda: feedback_metrics.compute(conn, model, f))
+        counts = timed("touchpoint_counts", lambda: touchpoints.aggregate(conn, model, f, join_contacts=join))
+        out["touchpoints"] = timed("touchpoints", lambda: touchpoints.compute(model, counts))
+        out["offers"] = timed("offers", lambda: offers_referrals.offers(conn, model, f))
+        out["referrals"] = timed("referrals", lambda: offers_referrals.referrals(conn, model, f))
+        out["handoffs"] = timed("handoffs", lambda: handoffs.compute(conn, model, f))
+        out["attribution"] = timed("attribution", lambda: attribution.compute(conn, model, f, attribution_days, join_contacts=join))
+        complaints = timed("complaints", lambda: journey_map.top_complaints(conn, model, f))
+        out["journey_map"] = timed(
+            "journey_map",
+            lambda: journey_map.compute(model, f, counts, out["touchpoints"], out["funnel"], out["handoffs"], out["attribution"], complaints),
+        )
+    out["empty"] = all(out[s].get("empty", False) for s in SECTIONS)
+    out["timings_s"] = timings
+    return out

@@ -1,0 +1,98 @@
+"""`journeybot report` and `journeybot simulate` (the click commands, run with CliRunner on a real SQLite store)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from bot.analytics_cli import report, simulate
+from journey_state.store import make_engine
+from journey_state.store.migrate import upgrade
+from journey_state.store.tables import contacts, feedback, offer_events, touchpoints
+from tests.unit.test_analytics_metrics import PERIOD, build
+
+
+@pytest.fixture
+def env(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    return {"JOURNEYBOT_DATABASE_URL": url, "JOURNEYBOT_VAR_DIR": str(tmp_path / "var"), "JOURNEYBOT_JOURNEY_MODEL": "b2c"}
+
+
+@pytest.fixture
+def built_env(env, b2c_model, business_dir, journeys_dir):
+    build(env["JOURNEYBOT_DATABASE_URL"], b2c_model, business_dir, journeys_dir).store.engine.dispose()
+    return env
+
+
+def run(command, args, env):
+    return CliRunner().invoke(command, args, env=env, catch_exceptions=False)
+
+
+def test_report_writes_self_contained_html_json_and_csv(built_env, tmp_path):
+    period = ["--from", PERIOD["from"], "--to", PERIOD["to"]]
+    html_path, json_path, csv_path = tmp_path / "r.html", tmp_path / "r.json", tmp_path / "r.csv"
+    for fmt, path in (("html", html_path), ("json", json_path), ("csv", csv_path)):
+        result = run(report, [*period, "--format", fmt, "-o", str(path)], built_env)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.strip() == str(path)
+        assert "computing funnel..." in result.stderr  # progress
+    page = html_path.read_text()
+    assert page.count("src='data:image/png;base64,") >= 5
+    assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", page), "the report must not load anything from elsewhere"
+    assert not re.search(r"""(?:src|href)=['"](?!data:)""", page)
+    assert "Journey map – all contacts" in page and "Correlation, not causation" in page
+    dash = json.loads(json_path.read_text())
+    assert [s["reached"] for s in dash["funnel"]["stages"]] == [5, 4, 3, 1, 1]
+    rows = list(csv.reader(io.StringIO(csv_path.read_text())))
+    assert rows[0] == ["section", "dimension", "key", "metric", "value"]
+    assert ["funnel", "stage", "awareness", "reached", "5"] in rows
+    assert ["feedback", "all", "all", "nps", "33.3"] in rows
+
+
+def test_report_defaults_to_var_reports_and_stdout(built_env, tmp_path):
+    result = run(report, ["--from", "2026-03-02", "--to", "2026-03-29", "--format", "json"], built_env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "var" / "reports" / "journey-report-2026-03-02-2026-03-30.json")
+    result = run(report, ["--from", "2026-03-02", "--to", "2026-03-29", "--format", "csv", "-o", "-"], built_env)
+    assert result.stdout.startswith("section,dimension,key,metric,value\n")
+
+
+def test_report_bad_input_is_a_clear_message(built_env, tmp_path):
+    result = run(report, ["--from", "2026-03-10", "--to", "2026-03-01", "-o", str(tmp_path / "x.html")], built_env)
+    assert result.exit_code == 2
+    assert "Invalid value for --from: the period is empty or inverted" in result.stderr
+    result = run(report, ["--model", "b2x", "-o", str(tmp_path / "x.html")], built_env)
+    assert result.exit_code == 2 and "unknown journey model 'b2x' (available: b2b, b2c)" in result.stderr
+    result = run(report, ["--from", "2025-01-01", "--to", "2025-01-31", "-o", str(tmp_path / "empty.html")], built_env)
+    assert result.exit_code == 0 and "no journey data" in result.stderr
+    assert "No journey data for this period" in (tmp_path / "empty.html").read_text()
+
+
+def test_simulate_writes_journeys_through_the_store_once(env):
+    result = run(simulate, ["--contacts", "25"], env)
+    assert result.exit_code == 0, result.stderr
+    assert "contacts 25, skipped 0" in result.stdout
+    engine = make_engine(env["JOURNEYBOT_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            count = lambda table: conn.execute(select(func.count()).select_from(table)).scalar_one()  # noqa: E731
+            before = {t.name: count(t) for t in (contacts, touchpoints, feedback, offer_events)}
+            personas = set(conn.execute(select(contacts.c.persona).distinct()).scalars())
+            stages = set(conn.execute(select(contacts.c.stage).distinct()).scalars())
+        assert before["contacts"] == 25 and before["touchpoints"] > 50 and before["offer_events"] > 0
+        assert personas <= {"bargain_hunter", "coffee_enthusiast", "office_manager"} and len(personas) >= 2
+        assert len(stages) >= 3  # the engine moved contacts through the funnel
+        again = run(simulate, ["--contacts", "25"], env)
+        assert "contacts 0, skipped 25" in again.stdout
+        seeded = run(simulate, ["--contacts", "5", "--if-empty"], env)
+        assert "already has 25 contact(s); no demo data added" in seeded.stdout
+        with engine.connect() as conn:
+            assert {t.name: count(t) for t in (contacts, touchpoints, feedback, offer_events)} == before
+    finally:
+        engine.dispose()

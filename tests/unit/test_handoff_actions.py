@@ -1,0 +1,64 @@
+"""action_handoff / action_handoff_check with real rasa_sdk trackers and a real SQLite journey store."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import ConversationPaused
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import runtime
+from actions.handoff import ActionHandoff, ActionHandoffCheck, handoff_store
+from journey_state.store.migrate import upgrade
+
+
+@pytest.fixture()
+def journey_db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'actions.db'}"
+    upgrade(url)
+    monkeypatch.setenv("JOURNEYBOT_DATABASE_URL", url)
+    monkeypatch.setenv("JOURNEYBOT_JOURNEY_MODEL", "b2c")
+    runtime.reset()
+    yield url
+    runtime.reset()
+
+
+def tracker(sender, text, intent, message_id, emotion=None, earlier=(), stage=None) -> Tracker:
+    message = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [], "message_id": message_id}
+    if emotion:
+        message["emotion"] = {"label": emotion}
+    events = []
+    for i, past in enumerate(earlier):
+        events.append({"event": "user", "text": past, "timestamp": time.time() - 10 + i,
+                       "parse_data": {"intent": {"name": past}}, "input_channel": "rest", "message_id": f"{message_id}-{i}"})
+    events.append({"event": "user", "text": text, "timestamp": time.time(), "parse_data": message, "input_channel": "rest", "message_id": message_id})
+    return Tracker(sender, {"journey_stage": stage}, message, events, False, None, {}, "action_listen")
+
+
+def run(action, tr):
+    dispatcher = CollectingDispatcher()
+    return dispatcher.messages, action.run(dispatcher, tr, {})
+
+
+def test_asking_for_a_person_queues_and_pauses(journey_db):
+    messages, events = run(ActionHandoff(), tracker("h1", "I want a human", "contact_human_agent", "m1"))
+    assert events == [ConversationPaused()]
+    assert "number 1 in the queue" in messages[0]["text"] and "about 5 min" in messages[0]["text"]
+    [queued] = handoff_store().queue()
+    assert (queued.sender_id, queued.trigger, queued.reason) == ("h1", "customer_request", "I want a human")
+    # Asking again (e.g. a retried action) keeps the one handoff.
+    messages, _ = run(ActionHandoff(), tracker("h1", "hello??", "contact_human_agent", "m2"))
+    assert "already in the queue" in messages[0]["text"] and len(handoff_store().queue()) == 1
+
+
+def test_check_hands_off_only_when_a_trigger_fires(journey_db):
+    assert run(ActionHandoffCheck(), tracker("c1", "bad", "complaint", "m1", emotion="sad")) == ([], [])
+    messages, events = run(ActionHandoffCheck(), tracker("c1", "this is outrageous", "complaint", "m2", emotion="angry"))
+    assert events == [ConversationPaused()] and messages
+    assert handoff_store().queue()[0].trigger == "angry_complaint"
+    _, events = run(ActionHandoffCheck(), tracker("f1", "blorp", "nlu_fallback", "m3", earlier=("nlu_fallback",)))
+    assert events == [ConversationPaused()]
+    _, events = run(ActionHandoffCheck(), tracker("p1", "I'll order", "place_order", "m4", stage="purchase"))
+    assert events == [ConversationPaused()]
+    assert [h.trigger for h in handoff_store().queue()] == ["angry_complaint", "high_value", "repeated_fallback"]

@@ -1,0 +1,184 @@
+"""Staff console (bot/console/staff.py) with Flask's test client, a real store and a fake Rasa HTTP API."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.console import create_app
+from bot.console.staff import init_staff_console
+from bot.console.staff_auth import hash_password
+from bot.settings import load_settings
+from journey_state.handoff import CUSTOMER_REQUEST
+from journey_state.store import ChannelRef, JourneyStore, make_engine
+from tests.fakes.rasa_api import FakeRasa
+
+PASSWORD = "correct horse battery"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def rasa():
+    with FakeRasa() as fake:
+        yield fake
+
+
+@pytest.fixture
+def app(migrated_url, b2c_model, tmp_path, rasa):
+    engine = make_engine(migrated_url)
+    store = JourneyStore(engine, b2c_model)
+    settings = load_settings({"JOURNEYBOT_API_TOKEN": "t", "JOURNEYBOT_VAR_DIR": str(tmp_path), "JOURNEYBOT_DATABASE_URL": migrated_url})
+    app = create_app(settings, store)
+    init_staff_console(app, settings, env={"JOURNEYBOT_CONSOLE_SECRET": "s" * 40, "JOURNEYBOT_RASA_TOKEN": rasa.token})
+    app.extensions["rasa_client"].base_url = rasa.url
+    handoffs = app.extensions["handoffs"]
+    handoffs.create_user("ann", hash_password(PASSWORD), "agent")
+    handoffs.create_user("bob", hash_password(PASSWORD), "agent")
+    handoffs.create_user("root", hash_password(PASSWORD), "admin")
+    yield app
+    engine.dispose()
+
+
+def csrf_of(client, path="/staff/login") -> str:
+    return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def login(client, username="ann", password=PASSWORD, ip="10.0.0.1"):
+    token = csrf_of(client)
+    return client.post("/staff/login", data={"username": username, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def logged_in(app, username="ann"):
+    client = app.test_client()
+    assert login(client, username).status_code == 302
+    return client, csrf_of(client, "/staff/")
+
+
+def queue_one(app, sender="cust1", text="I want a human"):
+    return app.extensions["handoffs"].open(ChannelRef("rest", sender), CUSTOMER_REQUEST, reason=text).place.handoff
+
+
+def test_pages_need_a_session(app):
+    client = app.test_client()
+    for path in ("/staff/", "/staff/handoffs/1", "/staff/users", "/staff/contacts/x"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
+    assert client.get("/staff/queue.json").status_code == 401
+    assert client.get("/staff/handoffs/1/transcript.json").status_code == 401
+    # The journey API keeps its own bearer token.
+    assert client.get("/api/contacts/by-channel/rest/x").status_code == 401
+
+
+def test_login_logout_and_generic_error(app):
+    client = app.test_client()
+    wrong_user = login(client, "nobody")
+    wrong_password = login(client, "ann", "wrong password!")
+    assert wrong_user.status_code == wrong_password.status_code == 401
+    assert "Wrong username or password." in wrong_user.get_data(as_text=True)
+    assert wrong_user.get_data(as_text=True) == wrong_password.get_data(as_text=True).replace(*(2 * [""]))
+    assert login(client).status_code == 302
+    assert client.get("/staff/").status_code == 200
+    token = csrf_of(client, "/staff/")
+    client.post("/staff/logout", data={"csrf_token": token})
+    assert client.get("/staff/").status_code == 302
+
+
+def test_post_without_or_with_wrong_csrf_is_rejected(app):
+    h = queue_one(app)
+    client, token = logged_in(app)
+    assert client.post(f"/staff/handoffs/{h.id}/claim").status_code == 400
+    assert client.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": "forged"}).status_code == 400
+    assert app.extensions["handoffs"].get(h.id).status == "queued"
+    # The login form is protected too.
+    assert app.test_client().post("/staff/login", data={"username": "ann", "password": PASSWORD}).status_code == 400
+    assert client.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token}).status_code == 303
+
+
+def test_failed_logins_are_rate_limited_per_username_and_ip(app):
+    client = app.test_client()
+    for i in range(5):
+        assert login(client, "ann", "wrong password!", ip=f"10.0.1.{i}").status_code == 401
+    # Right password, but the username is locked for a while.
+    assert login(client, "ann", ip="10.0.2.1").status_code == 429
+    for i in range(5):
+        login(client, f"guess{i}", "x", ip="10.9.9.9")
+    assert login(client, "bob", ip="10.9.9.9").status_code == 429  # this IP is locked
+    assert login(client, "bob", ip="10.9.9.10").status_code == 302
+
+
+def test_disabled_users_and_roles(app):
+    client, _ = logged_in(app, "ann")
+    assert client.get("/staff/users").status_code == 403
+    admin, token = logged_in(app, "root")
+    assert admin.get("/staff/users").status_code == 200
+    admin.post("/staff/users/ann/disabled", data={"disabled": "1", "csrf_token": token})
+    assert client.get("/staff/").status_code == 302  # the live session ends too
+    assert login(app.test_client(), "ann").status_code == 401
+
+
+def test_idle_sessions_expire(app):
+    client, _ = logged_in(app)
+    with client.session_transaction() as session:
+        session["staff"]["seen_at"] -= 2 * 3600
+    assert client.get("/staff/").status_code == 302
+
+
+def test_customer_html_is_escaped(app, rasa):
+    h = queue_one(app, "xss", "<script>alert(1)</script>")
+    rasa.events["xss"] = [{"event": "user", "text": "<script>alert(2)</script>", "timestamp": 1.0}]
+    client, token = logged_in(app)
+    queue_html = client.get("/staff/").get_data(as_text=True)
+    assert "<script>alert(1)" not in queue_html and "&lt;script&gt;alert(1)" in queue_html
+    client.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token})
+    page = client.get(f"/staff/handoffs/{h.id}").get_data(as_text=True)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(2)" in page
+
+
+def test_claim_reply_handback_and_closed_reply_rejected(app, rasa):
+    h = queue_one(app, "cust2")
+    ann, ann_token = logged_in(app, "ann")
+    bob, bob_token = logged_in(app, "bob")
+    assert ann.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": ann_token}).status_code == 303
+    taken = bob.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": bob_token}, headers={"Accept": "application/json"})
+    assert taken.status_code == 409 and "already claimed by ann" in taken.get_json()["error"]["message"]
+    not_yours = bob.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": bob_token, "text": "hi"}, headers={"Accept": "application/json"})
+    assert not_yours.status_code == 403
+
+    assert ann.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": ann_token, "text": "Hello, Ann here"}).status_code == 303
+    method, path, query = rasa.requests[-1]
+    assert (method, path) == ("POST", "/conversations/cust2/tracker/events")
+    assert query == {"execute_side_effects": "true", "output_channel": "latest", "token": rasa.token}
+    transcript = ann.get(f"/staff/handoffs/{h.id}/transcript.json").get_json()
+    assert transcript["messages"][-1] == {**transcript["messages"][-1], "from": "agent", "agent": "ann", "text": "Hello, Ann here"}
+
+    ann.post(f"/staff/handoffs/{h.id}/notes", data={"csrf_token": ann_token, "text": "wants a refund"})
+    ann.post(f"/staff/handoffs/{h.id}/stage", data={"csrf_token": ann_token, "stage": "retention", "reason": "long-time customer"})
+    contact = app.extensions["journey_store"].contact(h.contact_uid)
+    assert contact["stage"] == "retention" and contact["transitions"][-1]["evidence"]["source"] == "agent"
+
+    assert ann.post(f"/staff/handoffs/{h.id}/handback", data={"csrf_token": ann_token}).status_code == 303
+    assert [e["event"] for e in rasa.events["cust2"]][-3:] == ["resume", "bot", "action"]
+    assert "subscription" in rasa.events["cust2"][-2]["text"]  # the follow-up for retention
+    assert rasa.requests[-1][1] == "/conversations/cust2/execute" and rasa.events["cust2"][-1]["name"] == "csat_form"
+
+    late = ann.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": ann_token, "text": "one more thing"}, follow_redirects=True)
+    assert "was handed back to the bot" in late.get_data(as_text=True) and "your reply was not sent" in late.get_data(as_text=True)
+    assert not any(e.get("text") == "one more thing" for e in rasa.events["cust2"])
+    history = ann.get(f"/staff/contacts/{h.contact_uid}").get_data(as_text=True)
+    assert "returned" in history and "wants a refund" in history
+
+
+def test_unknown_handoff_is_404_not_500(app):
+    client, token = logged_in(app)
+    assert client.get("/staff/handoffs/999").status_code == 404
+    assert client.post("/staff/handoffs/999/reply", data={"csrf_token": token, "text": "x"}, headers={"Accept": "application/json"}).status_code == 404
+
+
+def test_posts_without_a_session_go_to_login(app):
+    h = queue_one(app, "nosession")
+    client = app.test_client()
+    response = client.post(f"/staff/handoffs/{h.id}/claim")
+    assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
+    assert client.post(f"/staff/handoffs/{h.id}/reply", headers={"Accept": "application/json"}).status_code == 401
+    assert app.extensions["handoffs"].get(h.id).status == "queued"
