@@ -165,7 +165,7 @@ class WhatsAppOutput(OutputChannel):
         message = render.template_message(template.name, template.language, template.parameters_for(text))
         try:
             await asyncio.to_thread(self.client.send, recipient_id, message)
-            logger.info("WhatsApp: sent template %r to %s instead of a free-form message (%s)", template.name, _mask(recipient_id), why)
+            logger.warning("WhatsApp: sent template %r to %s instead of a free-form message (%s)", template.name, _mask(recipient_id), why)
         except GraphError as exc:
             logger.error("WhatsApp: free-form message to %s replaced by template %r, which failed: %s", _mask(recipient_id), template.name, exc)
 

@@ -96,3 +96,28 @@ def test_simulate_writes_journeys_through_the_store_once(env):
             assert {t.name: count(t) for t in (contacts, touchpoints, feedback, offer_events)} == before
     finally:
         engine.dispose()
+
+
+def test_simulated_journeys_feed_every_section(migrated_url, b2c_model, business_dir, journeys_dir):
+    from datetime import datetime, timezone
+
+    from journey_state.analytics import dashboard, parse_filters
+    from journey_state.analytics.simulate import simulate as generate
+    from journey_state.store import JourneyStore
+    from journey_state.store.programs import ProgramsStore
+
+    store = JourneyStore(make_engine(migrated_url), b2c_model)
+    try:
+        now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+        counts = generate(store, ProgramsStore.load(store, business_dir, journeys_dir), 60, seed=7, days=60, now=now)
+        assert counts["contacts"] == 60 and counts["offers"] > 0 and counts["feedback"] > 0
+        dash = dashboard.compute(store.engine, b2c_model, parse_filters({"from": "2026-03-01", "to": "2026-06-01"}, ["b2b", "b2c"], "b2c"), journeys_dir)
+        assert dash["funnel"]["population"] == 60
+        reached = [s["reached"] for s in dash["funnel"]["stages"]]
+        assert reached == sorted(reached, reverse=True) and reached[2] > 0  # some bought
+        for section in ("time_in_stage", "cohorts", "feedback", "touchpoints", "offers", "attribution", "journey_map"):
+            assert dash[section]["empty"] is False, section
+        assert len(dash["cohorts"]["cohorts"]) >= 6  # first contacts spread over weeks
+        assert dash["journey_map"]["opportunities"]
+    finally:
+        store.engine.dispose()
