@@ -155,5 +155,13 @@ def db_status() -> None:
         _fail(str(exc))
 
 
+def _register_subcommands() -> None:
+    from bot.channels.telegram_setup import telegram
+
+    main.add_command(telegram)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     main()

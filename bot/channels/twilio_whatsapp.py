@@ -194,10 +194,10 @@ class TwilioWhatsAppInput(TwilioInput):
 
     async def _process(self, form: dict[str, str], sender: str, sid: str, on_new_message) -> bool:
         key = f"twilio:{sid}"
+        await asyncio.to_thread(self.store.touch, sender, PROVIDER, datetime.now(timezone.utc))  # idempotent: first
         if not await asyncio.to_thread(self.store.claim, key, sender):
             logger.info("Twilio WhatsApp: duplicate delivery of %s ignored", sid)
             return True
-        await asyncio.to_thread(self.store.touch, sender, PROVIDER, datetime.now(timezone.utc))
         text = form.get("ButtonPayload") or form.get("Body") or ""
         if form.get("Latitude") and form.get("Longitude"):
             text = "/locationData{{'Latitude': {},'Longitude': {}}}".format(form["Latitude"], form["Longitude"])

