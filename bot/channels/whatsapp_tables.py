@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, String, Table
 
-from journey_state.store.tables import UTCDateTime, metadata
+from journey_state.store.tables import UTCDateTime, metadata, register_sender_keyed
 
 whatsapp_sessions = Table(
     "whatsapp_sessions",
@@ -27,3 +27,8 @@ whatsapp_inbound = Table(
 )
 
 WHATSAPP_TABLES = frozenset({whatsapp_sessions.name, whatsapp_inbound.name})
+
+
+# GDPR erasure deletes these rows with the contact (their key is the WhatsApp sender id).
+register_sender_keyed(whatsapp_sessions, "wa_id")
+register_sender_keyed(whatsapp_inbound, "wa_id")

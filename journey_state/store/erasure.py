@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Row
 
 from journey_state.store.contacts import now
 from journey_state.store.tables import (
+    SENDER_KEYED,
     applied_signals,
     business_events,
     channel_identities,
@@ -49,6 +50,8 @@ def erase(conn: Connection, row: Row) -> dict[str, Any]:
         deleted["conversation_events"] = conn.execute(delete(RASA_EVENTS).where(RASA_EVENTS.c.sender_id.in_(senders))).rowcount
     else:
         deleted["conversation_events"] = 0
+    for table, column in SENDER_KEYED:
+        deleted[table.name] = conn.execute(delete(table).where(table.c[column].in_(senders))).rowcount if senders else 0
     codes = select(referral_codes.c.id).where(referral_codes.c.contact_id == row.id)
     deleted["referral_attributions"] = conn.execute(
         delete(referral_attributions).where(

@@ -258,9 +258,22 @@ erasures = Table(
     Column("deleted", JSON, nullable=False),
 )
 
-# Tables defined elsewhere on this metadata (the demo shop); imported here so that
+# Channel tables keyed by the sender id rather than the contact (e.g. WhatsApp sessions);
+# channel modules register them so erasure reaches them without journey_state importing bot/.
+SENDER_KEYED: list[tuple[Table, str]] = []
+
+
+def register_sender_keyed(table: Table, column: str) -> None:
+    """Erase rows of `table` whose `column` holds one of an erased contact's sender ids."""
+    if (table, column) not in SENDER_KEYED:
+        SENDER_KEYED.append((table, column))
+
+
+# Tables defined elsewhere on this metadata (the demo shop, channel state kept by the
+# connectors in bot/channels); imported here so that
 # OWN_TABLES and Alembic see them whichever module is imported first.
 import journey_state.commerce.tables  # noqa: E402,F401
 import bot.channels.telegram_tables  # noqa: E402,F401
+import bot.channels.whatsapp_tables  # noqa: E402,F401
 
 OWN_TABLES = frozenset(metadata.tables)

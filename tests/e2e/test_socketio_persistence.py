@@ -15,6 +15,9 @@ import pytest
 import requests
 import socketio
 
+from journey_state.model import load_named_model
+from journey_state.replies import load_replies
+from tests.e2e.conftest import PROJECT
 from tests.e2e.socketio_channel import socketio_env
 
 PRICING = "how much does the premium plan cost?"
@@ -53,6 +56,12 @@ class WebVisitor:
         self.client.disconnect()
 
 
+@pytest.fixture(scope="module")
+def replies():
+    model = load_named_model(PROJECT / "data/journeys", "b2c")
+    return load_replies(PROJECT / "data/business", model.stage_ids)
+
+
 @pytest.fixture
 def stack(stack_factory, sqlite_db, tmp_path):
     return stack_factory(sqlite_db, "socketio", extra_env=socketio_env(tmp_path / "channels"))
@@ -72,24 +81,15 @@ def user_texts(tracker_json: dict) -> list[str]:
     return [e.get("text") for e in tracker_json["events"] if e["event"] == "user"]
 
 
-def test_handshake_offers_no_websocket_upgrade(stack):
-    # Sanic 21.12's WebSocket recv() breaks on Python 3.11; an offered upgrade would fail in browsers.
-    response = requests.get(f"{stack.settings.rasa_url}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=10)
-    assert response.status_code == 200
-    handshake = json.loads(response.text[1:])  # engine.io "open" packet: "0" + JSON
-    assert handshake["upgrades"] == []
-    refused = requests.get(f"{stack.settings.rasa_url}/socket.io/", params={"EIO": "4", "transport": "websocket"}, timeout=10)
-    assert refused.status_code == 400
-
-
-def test_same_session_id_continues_the_conversation_on_a_new_connection(stack):
+def test_same_session_id_continues_the_conversation_on_a_new_connection(stack, replies):
     session_id = uuid.uuid4().hex
     first = WebVisitor(stack.settings.rasa_url, session_id)
     try:
         assert first.request_session() == session_id
         greeting = first.say("hi")
-        assert "welcome to Aurora Coffee Club" in greeting[0]["text"]
-        assert [b["title"] for b in greeting[0]["quick_replies"]] == ["See the plans", "Track my order"]
+        expected = replies.choose("greet", "awareness", "socketio")
+        assert greeting[0]["text"] == expected.text
+        assert [(b["title"], b["payload"]) for b in greeting[0]["quick_replies"]] == [(b.title, b.payload) for b in expected.buttons]
         first_sid = first.client.get_sid()
     finally:
         first.close()
@@ -101,13 +101,15 @@ def test_same_session_id_continues_the_conversation_on_a_new_connection(stack):
         assert second.request_session() == session_id
         pricing = second.say(PRICING) + second.drain()
         # Asked in awareness: the awareness variant of the pricing answer, sent to the new connection.
-        assert "Premium is €29 a month" in pricing[0]["text"], pricing
+        assert pricing[0]["text"] == replies.choose("ask_pricing", "awareness", "socketio").text, pricing
+        again = second.say("hi")
+        assert again[0]["text"] == replies.choose("greet", "consideration", "socketio").text
     finally:
         second.close()
 
     history = tracker(stack, session_id)
     assert history["sender_id"] == session_id
-    assert user_texts(history) == ["hi", PRICING]
+    assert user_texts(history) == ["hi", PRICING, "hi"]
     assert {e["input_channel"] for e in history["events"] if e["event"] == "user"} == {"socketio"}
 
     contact = stack.api("GET", f"/api/contacts/by-channel/socketio/{session_id}")
@@ -115,7 +117,15 @@ def test_same_session_id_continues_the_conversation_on_a_new_connection(stack):
     assert contact.json()["stage"] == "consideration"
 
 
-def test_without_a_session_id_the_server_issues_one_and_sessions_stay_apart(stack):
+def test_polling_only_server_issued_session_ids_and_sessions_kept_apart(stack):
+    # Sanic 21.12's WebSocket recv() breaks on Python 3.11; an offered upgrade would fail in browsers.
+    response = requests.get(f"{stack.settings.rasa_url}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=10)
+    assert response.status_code == 200
+    handshake = json.loads(response.text[1:])  # engine.io "open" packet: "0" + JSON
+    assert handshake["upgrades"] == []
+    refused = requests.get(f"{stack.settings.rasa_url}/socket.io/", params={"EIO": "4", "transport": "websocket"}, timeout=10)
+    assert refused.status_code == 400
+
     anonymous = WebVisitor(stack.settings.rasa_url, session_id=None)
     try:
         anonymous.client.emit("session_request", {})
