@@ -80,9 +80,14 @@ class ActionHandoffCheck(Action):
         return "action_handoff_check"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
-        # The answer before this action recorded the turn; the stage is the one it left in the slot.
+        # The answer before this action recorded the turn (recording again is a no-op). A
+        # high-value question is judged by the stage the customer asked it in, so the
+        # message that moves someone into purchase does not itself call in a person.
         turn = turn_from_tracker(tracker)
-        stage = tracker.get_slot("journey_stage")
+        try:
+            _, _, stage, _ = runtime.services().conversation.record(turn)
+        except StoreUnavailable:
+            stage = tracker.get_slot("journey_stage")
         trigger = trigger_for(handoff_store().config, MessageFacts(turn.intent, turn.emotion, stage, tuple(turn.recent_intents)))
         if trigger is None:
             return []

@@ -27,7 +27,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
-from sqlalchemy import func, insert, select, text, update  # noqa: E402
+from sqlalchemy import func, insert, select, update  # noqa: E402
 
 import _journey_store_data as data_gen  # noqa: E402
 from journey_store import DEFAULT_ADMIN_URL, Unreachable, log, postgres_database, settle_postgres, sqlite_database  # noqa: E402

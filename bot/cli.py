@@ -157,8 +157,10 @@ def db_status() -> None:
 
 def _register_subcommands() -> None:
     from bot.channels.telegram_setup import telegram
+    from bot.staff_cli import create_user
 
     main.add_command(telegram)
+    main.add_command(create_user)
 
 
 _register_subcommands()

@@ -5,6 +5,7 @@ from flask import Flask
 
 from bot.console.api import api
 from bot.console.errors import register_error_handlers
+from bot.console.staff import init_staff_console
 from bot.settings import Settings
 from journey_state.model import load_named_model
 from journey_state.store import JourneyStore, make_engine
@@ -30,5 +31,6 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     app.extensions["programs"] = ProgramsStore.load(store, settings.business_dir, settings.journeys_dir)
     app.extensions["journeybot_settings"] = settings
     app.register_blueprint(api)
+    init_staff_console(app, settings)
     register_error_handlers(app)
     return app

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import lru_cache
 import os
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 

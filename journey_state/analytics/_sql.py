@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from sqlalchemy import Float, Integer, and_, case, cast, exists, func, literal, select
+from sqlalchemy import Float, Integer, and_, case, cast, exists, func
 from sqlalchemy.sql import ColumnElement
 
 from journey_state.analytics.filters import Filters
@@ -116,5 +116,3 @@ def nps(promoters: int, detractors: int, answers: int) -> float | None:
     """Net promoter score: % promoters (9-10) minus % detractors (0-6)."""
     return None if not answers else round((promoters - detractors) * 100.0 / answers, 1)
 
-
-__all__ = ["literal", "select"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from journey_state.analytics._sql import RETENTION_STAGE, WEEK_S, contact_scope, epoch, milestone, rate, stage_index, whole

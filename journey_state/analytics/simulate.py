@@ -295,3 +295,13 @@ def simulate(store: JourneyStore, programs: ProgramsStore, contacts_n: int, seed
     if contacts_n < 0:
         raise ValueError("the number of contacts must be 0 or more")
     return Simulation(store, programs, seed, days, now).run(contacts_n, progress)
+
+
+def seed_if_empty(store: JourneyStore, programs: ProgramsStore, contacts_n: int = 200, seed: int = DEFAULT_SEED) -> dict[str, int] | None:
+    """Demo journeys for an empty database (`make run`); None when it already has contacts."""
+    from sqlalchemy import func, select
+
+    with store._connect() as conn:
+        if conn.execute(select(func.count()).select_from(contacts)).scalar_one():
+            return None
+    return simulate(store, programs, contacts_n, seed)

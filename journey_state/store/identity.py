@@ -12,6 +12,7 @@ from journey_state.identifiers import Identifier
 from journey_state.model import JourneyModel
 from journey_state.store.contacts import by_id, state_of
 from journey_state.store.signals import insert_transitions, save_state
+from journey_state.store.staff_tables import staff_notes
 from journey_state.store.tables import (
     applied_signals,
     business_events,
@@ -41,6 +42,7 @@ _FOLLOWING = (
     offer_events,
     referral_codes,
     handoffs,
+    staff_notes,
 )
 
 

@@ -273,6 +273,7 @@ def register_sender_keyed(table: Table, column: str) -> None:
 # connectors in bot/channels); imported here so that
 # OWN_TABLES and Alembic see them whichever module is imported first.
 import journey_state.commerce.tables  # noqa: E402,F401
+import journey_state.store.staff_tables  # noqa: E402,F401
 import bot.channels.telegram_tables  # noqa: E402,F401
 import bot.channels.whatsapp_tables  # noqa: E402,F401
 

@@ -33,6 +33,7 @@ class WebVisitor:
         self.client = socketio.Client(reconnection=False)
         self.client.on("bot_uttered", self.replies.put)
         self.client.on("session_confirm", self.confirmed.put)
+        # Long-polling: the channel serves nothing else, and websocket-client is not in the lock.
         self.client.connect(rasa_url, socketio_path="/socket.io/", transports=["polling"], wait_timeout=10)
 
     def request_session(self, timeout: float = 10) -> str:

@@ -121,3 +121,17 @@ def test_simulated_journeys_feed_every_section(migrated_url, b2c_model, business
         assert dash["journey_map"]["opportunities"]
     finally:
         store.engine.dispose()
+
+
+def test_seed_if_empty_seeds_only_an_empty_database(env, b2c_model, business_dir, journeys_dir):
+    from journey_state.analytics.simulate import seed_if_empty
+    from journey_state.store import JourneyStore
+    from journey_state.store.programs import ProgramsStore
+
+    store = JourneyStore(make_engine(env["JOURNEYBOT_DATABASE_URL"]), b2c_model)
+    try:
+        programs = ProgramsStore.load(store, business_dir, journeys_dir)
+        assert seed_if_empty(store, programs, 3)["contacts"] == 3
+        assert seed_if_empty(store, programs, 3) is None
+    finally:
+        store.engine.dispose()
