@@ -156,11 +156,12 @@ def db_status() -> None:
 
 
 def _register_subcommands() -> None:
+    from bot.analytics_cli import report, simulate
     from bot.channels.telegram_setup import telegram
     from bot.staff_cli import create_user
 
-    main.add_command(telegram)
-    main.add_command(create_user)
+    for command in (telegram, create_user, report, simulate):
+        main.add_command(command)
 
 
 _register_subcommands()

@@ -53,10 +53,32 @@ def prepare(settings: Settings, echo=print) -> dict[str, str]:
     tokens = ensure_local_tokens(settings.var_dir, dict(os.environ))
     echo(f"journeybot: database {settings.database_url} (migrating to the latest schema)")
     upgrade(settings.database_url)
+    seeded = seed_demo_data(settings)
+    if seeded:
+        echo(f"journeybot: the database was empty, so it now holds a demo data set ({seeded}) for the dashboards")
     echo("journeybot: checking the Rasa model (trains only if config, domain or data changed)")
     model = ensure_model(settings.project_dir, settings.project_dir / "models")
     echo(f"journeybot: model {model.name}")
     return process_env(settings, model, tokens)
+
+
+def seed_demo_data(settings: Settings, contacts: int = 200) -> str | None:
+    """Demo journeys and demo-shop orders for an empty database; None if it already had contacts."""
+    from journey_state.analytics.simulate import seed_if_empty
+    from journey_state.commerce.demo_shop import seed_demo_orders
+    from journey_state.store import JourneyStore, make_engine
+    from journey_state.store.programs import ProgramsStore
+
+    engine = make_engine(settings.database_url)
+    try:
+        store = JourneyStore(engine, load_named_model(settings.journeys_dir, settings.journey_model))
+        stats = seed_if_empty(store, ProgramsStore.load(store, settings.business_dir, settings.journeys_dir), contacts)
+        if stats is None:
+            return None
+        orders = seed_demo_orders(engine)
+        return f"{contacts} simulated contacts, {len(orders)} demo-shop orders AUR-{orders[0].number.split('-')[1]}…"
+    finally:
+        engine.dispose()
 
 
 def exec_honcho(settings: Settings, env: dict[str, str]) -> None:

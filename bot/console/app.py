@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from bot.console.analytics_api import analytics_api
 from bot.console.api import api
 from bot.console.errors import register_error_handlers
 from bot.console.staff import init_staff_console
@@ -31,6 +32,7 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     app.extensions["programs"] = ProgramsStore.load(store, settings.business_dir, settings.journeys_dir)
     app.extensions["journeybot_settings"] = settings
     app.register_blueprint(api)
+    app.register_blueprint(analytics_api)
     init_staff_console(app, settings)
     register_error_handlers(app)
     return app

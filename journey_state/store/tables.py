@@ -61,6 +61,7 @@ contacts = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("last_activity_at", UTCDateTime()),
     Index("ix_contacts_stage", "journey_model", "stage"),
+    Index("ix_contacts_model_created", "journey_model", "created_at"),
 )
 
 channel_identities = Table(
@@ -91,6 +92,7 @@ transitions = Table(
     Column("confidence", Float, nullable=False),
     Column("rule", String(64), nullable=False),
     Index("ix_transitions_contact_at", "contact_id", "at"),
+    Index("ix_transitions_contact_kind", "contact_id", "kind", "to_value", "at"),
 )
 
 applied_signals = Table(
@@ -115,6 +117,8 @@ touchpoints = Table(
     Column("excerpt", Text, nullable=False, default=""),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_touchpoints_contact_at", "contact_id", "at"),
+    Index("ix_touchpoints_analytics", "stage", "channel", "intent", "emotion", "at"),
+    Index("ix_touchpoints_contact_stage", "contact_id", "stage", "intent", "at"),
 )
 
 
@@ -195,6 +199,7 @@ offer_events = Table(
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_offer_events_contact_offer", "contact_id", "offer_id", "at"),
     Index("ix_offer_events_offer_kind", "offer_id", "kind", "at"),
+    Index("ix_offer_events_at", "at"),
 )
 
 referral_codes = Table(
@@ -246,6 +251,7 @@ handoffs = Table(
     Column("closed_at", UTCDateTime()),
     Index("ix_handoffs_status_priority", "status", "priority", "created_at"),
     Index("ix_handoffs_contact", "contact_id", "created_at"),
+    Index("ix_handoffs_created", "created_at"),
 )
 
 erasures = Table(

@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from bot.console import create_app
-from bot.console.analytics_api import analytics_api
 from bot.settings import load_settings
 from tests.unit.test_analytics_metrics import PERIOD, build
 
@@ -17,7 +16,6 @@ def client(migrated_url, b2c_model, business_dir, journeys_dir, tmp_path):
     built = build(migrated_url, b2c_model, business_dir, journeys_dir)
     settings = load_settings({"JOURNEYBOT_API_TOKEN": TOKEN, "JOURNEYBOT_VAR_DIR": str(tmp_path)})
     app = create_app(settings, built.store)
-    app.register_blueprint(analytics_api)
     yield app.test_client()
     built.store.engine.dispose()
 

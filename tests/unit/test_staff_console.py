@@ -6,7 +6,6 @@ import re
 import pytest
 
 from bot.console import create_app
-from bot.console.staff import init_staff_console
 from bot.console.staff_auth import hash_password
 from bot.settings import load_settings
 from journey_state.handoff import CUSTOMER_REQUEST
@@ -24,12 +23,13 @@ def rasa():
 
 
 @pytest.fixture
-def app(migrated_url, b2c_model, tmp_path, rasa):
+def app(migrated_url, b2c_model, tmp_path, rasa, monkeypatch):
     engine = make_engine(migrated_url)
     store = JourneyStore(engine, b2c_model)
     settings = load_settings({"JOURNEYBOT_API_TOKEN": "t", "JOURNEYBOT_VAR_DIR": str(tmp_path), "JOURNEYBOT_DATABASE_URL": migrated_url})
-    app = create_app(settings, store)
-    init_staff_console(app, settings, env={"JOURNEYBOT_CONSOLE_SECRET": "s" * 40, "JOURNEYBOT_RASA_TOKEN": rasa.token})
+    monkeypatch.setenv("JOURNEYBOT_CONSOLE_SECRET", "s" * 40)
+    monkeypatch.setenv("JOURNEYBOT_RASA_TOKEN", rasa.token)
+    app = create_app(settings, store)  # registers the staff console
     app.extensions["rasa_client"].base_url = rasa.url
     handoffs = app.extensions["handoffs"]
     handoffs.create_user("ann", hash_password(PASSWORD), "agent")

@@ -10,7 +10,7 @@ from alembic import op
 from journey_state.store.tables import UTCDateTime
 
 revision = "0007"
-down_revision = "0005"  # the lead sets "0006" once that revision lands
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
