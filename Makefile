@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install lock bench eval-nlu nlu-data browser-deps clean help
+.PHONY: run test install web lock bench eval-nlu nlu-data browser-deps clean help
 EVAL ?= ../shared/eval
 BITEXT := $(EVAL)/bitext_intent_detection/Bitext_Sample_Customer_Service
 CHROMIUM ?= /usr/bin/chromium
@@ -33,7 +33,21 @@ $(INSTALLED): requirements/lock.txt pyproject.toml
 		|| { tail -n 30 var/install.log; echo "journeybot: installing journeybot itself failed"; exit 1; }
 	@touch $@
 
-run: $(INSTALLED)
+WEB_DIR := bot/console/web
+WEB_INSTALLED := $(WEB_DIR)/node_modules/.journeybot-installed
+
+web: $(WEB_INSTALLED)
+
+# The storefront's chat widget (rasa-webchat) from the npm lock; the console serves it, no CDN.
+$(WEB_INSTALLED): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "journeybot: npm not found; install Node.js 18+ with npm (the storefront chat widget comes from npm)"; exit 1; }
+	@mkdir -p var
+	@echo "journeybot: installing the chat widget (npm ci in $(WEB_DIR); log: var/npm.log)"
+	@cd $(WEB_DIR) && npm ci --ignore-scripts --no-audit --no-fund > $(CURDIR)/var/npm.log 2>&1 \
+		|| { tail -n 30 $(CURDIR)/var/npm.log; echo "journeybot: npm ci failed; see var/npm.log"; exit 1; }
+	@touch $@
+
+run: $(INSTALLED) $(WEB_INSTALLED)
 	@$(BIN)/journeybot up || [ $$? -eq 130 ]  # 130: stopped with Ctrl-C
 
 # Browser tests drive Debian's Chromium; install it when missing (needs root or sudo).
@@ -43,7 +57,7 @@ browser-deps:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium > var/apt.log 2>&1 \
 		|| { tail -n 20 var/apt.log; echo "journeybot: could not install chromium"; exit 1; }; }
 
-test: $(INSTALLED) browser-deps
+test: $(INSTALLED) $(WEB_INSTALLED) browser-deps
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "journeybot: pytest collected no tests (exit 5); nothing to run for '$(PYTEST_ARGS)'"; rc=0; fi; \
 	exit $$rc
@@ -74,4 +88,4 @@ lock:
 		--override requirements/overrides.txt requirements/requirements.in -o requirements/lock.txt
 
 clean:
-	rm -rf $(VENV) models .pytest_cache
+	rm -rf $(VENV) models .pytest_cache $(WEB_DIR)/node_modules

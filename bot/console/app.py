@@ -6,6 +6,7 @@ from flask import Flask
 from bot.console.analytics_api import analytics_api
 from bot.console.api import api
 from bot.console.errors import register_error_handlers
+from bot.console.storefront import storefront
 from bot.console.staff import init_staff_console
 from bot.settings import Settings
 from journey_state.model import load_named_model
@@ -33,6 +34,7 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     app.extensions["journeybot_settings"] = settings
     app.register_blueprint(api)
     app.register_blueprint(analytics_api)
+    app.register_blueprint(storefront)
     init_staff_console(app, settings)
     register_error_handlers(app)
     return app

@@ -32,7 +32,7 @@ storefront = Blueprint(
     "storefront",
     __name__,
     template_folder="templates",
-    static_folder="static",
+    static_folder="static/storefront",
     static_url_path="/storefront/static",
 )
 
