@@ -59,6 +59,10 @@ def test_check_hands_off_only_when_a_trigger_fires(journey_db):
     assert handoff_store().queue()[0].trigger == "angry_complaint"
     _, events = run(ActionHandoffCheck(), tracker("f1", "blorp", "nlu_fallback", "m3", earlier=("nlu_fallback",)))
     assert events == [ConversationPaused()]
+    # The message that moves someone into purchase does not call in a person by itself...
     _, events = run(ActionHandoffCheck(), tracker("p1", "I'll order", "place_order", "m4", stage="purchase"))
+    assert events == []
+    # ...but a high-value question asked once they are in purchase does.
+    _, events = run(ActionHandoffCheck(), tracker("p1", "can I pay monthly?", "ask_payment_plans", "m5", stage="purchase"))
     assert events == [ConversationPaused()]
     assert [h.trigger for h in handoff_store().queue()] == ["angry_complaint", "high_value", "repeated_fallback"]
