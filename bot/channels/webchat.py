@@ -8,6 +8,8 @@
    calls it without `await` (rasa #13027), so the room was never joined and every bot reply was
    lost. The lock pins 5.9.0 (synchronous); this keeps session persistence working either way.
 
+It also drops the empty message the widget sends when the chat opens.
+
 The channel keeps Rasa's name "socketio", so trackers, the journey store and
 `output_channel=latest` (agent replies) see the same channel as with the built-in connector.
 """
@@ -48,4 +50,15 @@ class WebChatInput(SocketIOInput):
             logger.debug(f"User {sid} joined session {data['session_id']}.")
 
         sio.on("session_request", session_request, namespace=self.namespace)
+
+        handle_message = sio.handlers[self.namespace or "/"][self.user_message_evt]
+
+        async def drop_empty(sid: Text, data: Dict) -> None:
+            # The widget sends its (empty) init payload when the chat opens; that is not a
+            # customer message and must not become a turn or a touchpoint.
+            if isinstance(data, dict) and not str(data.get("message") or "").strip():
+                return
+            await handle_message(sid, data)
+
+        sio.on(self.user_message_evt, drop_empty, namespace=self.namespace)
         return blueprint

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import threading
 from urllib.parse import urlsplit
 
@@ -84,6 +85,21 @@ def bot_says(page, text: str):
     expect(page.locator(".rw-response", has_text=text).last).to_be_visible(timeout=TIMEOUT_MS)
 
 
+def settled(page, quiet_ms: int = 1500) -> list[str]:
+    """The chat's messages once the bot has stopped typing (an offer may follow an answer)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        texts = page.locator(".rw-message").all_inner_texts()
+        typing = page.locator(".rw-typing-indication").count()
+        if texts != last or typing:
+            last, since = texts, time.monotonic()
+        elif (time.monotonic() - since) * 1000 >= quiet_ms:
+            return texts
+        page.wait_for_timeout(200)
+    raise AssertionError("the bot kept typing")
+
+
 def send(page, text: str):
     box = page.get_by_label("Your message")
     box.fill(text)
@@ -127,13 +143,13 @@ def test_visitor_chats_on_the_storefront_and_keeps_the_conversation_after_reload
 
     session_id = chat_session(page)["session_id"]
     assert re.fullmatch(r"[0-9a-f]{32}", session_id), session_id
-    before = page.locator(".rw-message").all_inner_texts()
+    before = settled(page)
 
     page.reload()
     if not page.locator(".rw-conversation-container").is_visible():
         page.get_by_label("Open chat").click()
     bot_says(page, comparison.text)
-    assert page.locator(".rw-message").all_inner_texts()[: len(before)] == before
+    assert settled(page)[: len(before)] == before
     assert chat_session(page)["session_id"] == session_id
 
     # The new connection joins the same Rasa conversation: the greeting now knows the stage.
