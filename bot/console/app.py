@@ -5,6 +5,7 @@ from flask import Flask
 
 from bot.console.analytics_api import analytics_api
 from bot.console.api import api
+from bot.console.dashboard import staff_dashboard
 from bot.console.errors import register_error_handlers
 from bot.console.storefront import storefront
 from bot.console.staff import init_staff_console
@@ -36,5 +37,6 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     app.register_blueprint(analytics_api)
     app.register_blueprint(storefront)
     init_staff_console(app, settings)
+    app.register_blueprint(staff_dashboard)
     register_error_handlers(app)
     return app
