@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -21,6 +21,8 @@ class Settings:
     actions_port: int
     console_port: int
     host: str
+    # Signs web chat identity claims (journey_state/identity_signing.py); kept out of repr() and logs.
+    identity_secret: str | None = field(default=None, repr=False)
 
     @property
     def rasa_url(self) -> str:
@@ -66,4 +68,5 @@ def load_settings(env: dict | None = None) -> Settings:
         actions_port=_port(env, "JOURNEYBOT_ACTIONS_PORT", 5055),
         console_port=_port(env, "JOURNEYBOT_CONSOLE_PORT", 5080),
         host=env.get("JOURNEYBOT_HOST") or "localhost",
+        identity_secret=env.get("JOURNEYBOT_IDENTITY_SECRET") or None,
     )

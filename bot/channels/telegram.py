@@ -11,6 +11,9 @@ Unlike rasa.core.channels.telegram this checks `X-Telegram-Bot-Api-Secret-Token`
 calls `asyncio.run` (so agent pushes through Rasa's API work), processes each update_id
 once, answers callback queries, replies politely to non-text messages and keeps button
 payloads longer than 64 bytes behind a stored key. Webhook: POST /webhooks/telegram/webhook.
+
+A user's own contact shared in the private chat (the "Share my phone number" keyboard, offered
+on /phone) proves their phone number: the contact is merged with the one already holding it.
 """
 from __future__ import annotations
 
@@ -26,10 +29,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import identity_proof
 from bot.channels.telegram_client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, TelegramClient, TelegramError
 from bot.channels.telegram_state import TelegramState
 from bot.settings import load_settings
 from journey_state.errors import StoreUnavailable
+from journey_state.identifiers import ChannelRef
+from journey_state.identity_proof import MERGED
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +53,21 @@ DEFAULTS: dict[str, Any] = {
     "start_text": "hi",
     "non_text_reply": "Sorry, I can only read text messages for now. Please type your question.",
     "expired_button_reply": "Sorry, that button has expired. Please type your question.",
+    "share_phone_prompt": "Tap the button below to share your phone number. It lets me link this chat "
+                          "with your orders and your other conversations with us.",
+    "share_phone_button": "Share my phone number",
+    "phone_confirmed_reply": "Thanks! Your phone number is confirmed.",
+    "phone_linked_reply": "Thanks! Your phone number is confirmed, and I've linked this chat "
+                          "with your earlier conversations with us.",
+    "foreign_contact_reply": "That is someone else's contact, so I can't use it to confirm your number. "
+                             "To share your own, tap the button below.",
+    "phone_unconfirmed_reply": "Sorry, I couldn't confirm your phone number just now. Please try again later.",
 }
+PHONE_TEXTS = ("share_phone_prompt", "share_phone_button", "phone_confirmed_reply", "phone_linked_reply",
+               "foreign_contact_reply", "phone_unconfirmed_reply")
+TEXT_KEYS = ("start_text", "non_text_reply", "expired_button_reply", *PHONE_TEXTS)
+# Typed by the user: answered with the "share my phone number" keyboard instead of going to Rasa.
+SHARE_PHONE_COMMAND = "/phone"
 LAYOUTS = ("vertical", "inline")
 # Message kinds a person sends on purpose; service messages (joins, pins...) get no reply.
 NON_TEXT_CONTENT = ("photo", "sticker", "voice", "audio", "video", "video_note", "document", "animation",
@@ -66,7 +86,7 @@ def load_config(credentials: Mapping[str, Any] | None) -> dict[str, Any]:
         raise TelegramConfigError(f"credentials.yml: {CONFIG_KEY}.{unknown[0]}: unknown key "
                                   f"(known: {', '.join(sorted(DEFAULTS))})")
     config = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
-    for key in ("token_env", "secret_env", "api_base_url", "start_text", "non_text_reply", "expired_button_reply"):
+    for key in ("token_env", "secret_env", "api_base_url", *TEXT_KEYS):
         if not isinstance(config[key], str) or not config[key].strip():
             raise TelegramConfigError(f"credentials.yml: {CONFIG_KEY}.{key}: must be a non-empty string")
     if not config["api_base_url"].startswith(("https://", "http://")):
@@ -117,6 +137,10 @@ class TelegramOutput(OutputChannel):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in _chunks(text):
             await self._send("sendMessage", chat_id=recipient_id, text=part)
+
+    async def send_with_markup(self, recipient_id: str, text: str, markup: dict[str, Any]) -> None:
+        """A text with a reply keyboard (or its removal) under it."""
+        await self._send("sendMessage", chat_id=recipient_id, text=text[:MAX_TEXT_CHARS], reply_markup=markup)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self._send("sendPhoto", chat_id=recipient_id, photo=image)
@@ -170,16 +194,23 @@ class TelegramInput(InputChannel):
         return cls(token, secret, load_settings(dict(env)).database_url, api_base_url=config["api_base_url"],
                    timeout=config["timeout"], button_layout=config["button_layout"], start_text=config["start_text"],
                    non_text_reply=config["non_text_reply"], expired_button_reply=config["expired_button_reply"],
-                   token_env=config["token_env"], secret_env=config["secret_env"])
+                   token_env=config["token_env"], secret_env=config["secret_env"],
+                   **{key: config[key] for key in PHONE_TEXTS})
 
     def __init__(self, token: str | None, secret: str | None, database_url: str, *,
                  api_base_url: str = DEFAULT_BASE_URL, timeout: float = DEFAULT_TIMEOUT_S,
                  button_layout: str = "vertical", start_text: str = DEFAULTS["start_text"],
                  non_text_reply: str = DEFAULTS["non_text_reply"],
                  expired_button_reply: str = DEFAULTS["expired_button_reply"],
-                 token_env: str = DEFAULTS["token_env"], secret_env: str = DEFAULTS["secret_env"]) -> None:
+                 token_env: str = DEFAULTS["token_env"], secret_env: str = DEFAULTS["secret_env"],
+                 **texts: str) -> None:
+        unknown = set(texts) - set(PHONE_TEXTS)
+        if unknown:
+            raise TypeError(f"unknown TelegramInput text(s): {', '.join(sorted(unknown))}")
         self.token = token
         self.secret = secret
+        self.database_url = database_url
+        self.texts = {key: texts.get(key) or DEFAULTS[key] for key in PHONE_TEXTS}
         self.state = TelegramState(database_url)
         self.client = TelegramClient(token, api_base_url, timeout) if token else None
         self.button_layout = button_layout
@@ -271,13 +302,37 @@ class TelegramInput(InputChannel):
             if text is None:
                 await out.send_text_message(event.chat_id, self.expired_button_reply)
                 return
+        elif event.contact is not None:
+            await self._contact_shared(event, out)
+            return
         elif event.text is None:
             await out.send_text_message(event.chat_id, self.non_text_reply)
+            return
+        elif event.private and event.text.strip().split("@", 1)[0] == SHARE_PHONE_COMMAND:
+            await out.send_with_markup(event.chat_id, self.texts["share_phone_prompt"],
+                                      share_phone_keyboard(self.texts["share_phone_button"]))
             return
         else:
             text = self._typed_text(event.text)
         await on_new_message(UserMessage(text, out, event.chat_id, input_channel=self.name(),
                                          metadata={"telegram": event.metadata}))
+
+    async def _contact_shared(self, event: "_Event", out: TelegramOutput) -> None:
+        """Only the user's own contact, shared in their private chat with the bot, proves a phone."""
+        phone = event.contact
+        if not phone:
+            await out.send_with_markup(event.chat_id, self.texts["foreign_contact_reply"],
+                                      share_phone_keyboard(self.texts["share_phone_button"]))
+            return
+        # Telegram sends the number with or without "+"; it is always in international form.
+        raw = phone if phone.startswith("+") else "+" + phone
+        outcome = await identity_proof.prove(self.database_url, ChannelRef(CHANNEL, event.chat_id), "phone", raw,
+                                             identity_proof.TELEGRAM_CONTACT)
+        if outcome is None:
+            reply = self.texts["phone_unconfirmed_reply"]
+        else:
+            reply = self.texts["phone_linked_reply" if outcome.status == MERGED else "phone_confirmed_reply"]
+        await out.send_with_markup(event.chat_id, reply, {"remove_keyboard": True})
 
     def _typed_text(self, text: str) -> str:
         """Typed text never reaches Rasa as "/intent{...}" (users could forge intents and entities)."""
@@ -295,11 +350,35 @@ class _Malformed(ValueError):
 
 
 class _Event:
-    def __init__(self, chat_id: str, text: str | None, metadata: dict[str, Any], callback_query_id: str | None = None):
+    def __init__(self, chat_id: str, text: str | None, metadata: dict[str, Any], callback_query_id: str | None = None,
+                 contact: str | None = None, private: bool = False):
         self.chat_id = chat_id
         self.text = text
         self.metadata = metadata
         self.callback_query_id = callback_query_id
+        self.contact = contact  # a shared contact: the user's own phone number, or "" for anyone else's
+        self.private = private
+
+
+def share_phone_keyboard(label: str) -> dict[str, Any]:
+    """A one-time reply keyboard whose button shares the user's own phone number (request_contact)."""
+    return {"keyboard": [[{"text": label, "request_contact": True}]], "one_time_keyboard": True, "resize_keyboard": True}
+
+
+def own_phone(message: dict[str, Any]) -> str | None:
+    """The phone number of a contact the sender shared of themselves in a private chat, else None.
+
+    Telegram sets contact.user_id when the contact is a Telegram user; with the request_contact
+    button it is the sender's own id. A forwarded or typed-in contact of anyone else is no proof,
+    and in a group the chat is not the sender's own identity.
+    """
+    contact, sender, chat = message.get("contact"), message.get("from"), message.get("chat")
+    if not all(isinstance(x, dict) for x in (contact, sender, chat)) or chat.get("type") != "private":
+        return None
+    user_id, phone = contact.get("user_id"), contact.get("phone_number")
+    if not _is_int(user_id) or user_id != sender.get("id") or chat.get("id") != sender.get("id"):
+        return None
+    return phone.strip() if isinstance(phone, str) and phone.strip() else None
 
 
 def _is_int(value: Any) -> bool:
@@ -336,8 +415,11 @@ def _parse(update: dict[str, Any]) -> _Event | None:
         message = update["message"]
         chat_id = _chat_id(message, "message")
         meta.update(message_id=message.get("message_id"), chat_type=message["chat"].get("type"))
+        private = message["chat"].get("type") == "private"
         if isinstance(message.get("text"), str):
-            return _Event(chat_id, message["text"], meta)
+            return _Event(chat_id, message["text"], meta, private=private)
+        if "contact" in message and private:
+            return _Event(chat_id, None, meta, contact=own_phone(message) or "", private=True)
         if any(kind in message for kind in NON_TEXT_CONTENT):
             return _Event(chat_id, None, meta)
         return None  # service messages: members joining, pins, titles...

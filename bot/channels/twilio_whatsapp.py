@@ -3,7 +3,8 @@
 `bot.channels.twilio_whatsapp.TwilioWhatsAppInput` in credentials.yml; webhook at
 /webhooks/twilio_whatsapp/webhook. The channel *name* is "whatsapp" (as for the Cloud API)
 and the sender id is the bare E.164 number, so one person is one conversation and one
-journey contact whichever provider carries the message.
+journey contact whichever provider carries the message. The number is recorded as the
+contact's proven phone once the request's signature has been checked.
 """
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot.channels import identity_proof
 from bot.channels import whatsapp_render as render
 from bot.channels import whatsapp_routing as routing
 from bot.channels.whatsapp_routing import RoutedOutput
 from bot.channels.whatsapp_store import WhatsAppStore
 from bot.settings import load_settings
+from journey_state.identifiers import ChannelRef
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +137,7 @@ class TwilioWhatsAppInput(TwilioInput):
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.configured = bool(account_sid and auth_token and twilio_number and database_url)
         self.validator = RequestValidator(auth_token) if self.configured else None
+        self.database_url = database_url
         self.client: Client | None = None
         self.store: WhatsAppStore | None = None
         if self.configured:
@@ -198,6 +202,8 @@ class TwilioWhatsAppInput(TwilioInput):
         if not await asyncio.to_thread(self.store.claim, key, sender):
             logger.info("Twilio WhatsApp: duplicate delivery of %s ignored", sid)
             return True
+        # Only reached after the signature check: Twilio vouches for the WhatsApp sender number.
+        await identity_proof.prove(self.database_url, ChannelRef(CHANNEL, sender), "phone", sender, identity_proof.WHATSAPP_TWILIO)
         text = form.get("ButtonPayload") or form.get("Body") or ""
         if form.get("Latitude") and form.get("Longitude"):
             text = "/locationData{{'Latitude': {},'Longitude': {}}}".format(form["Latitude"], form["Longitude"])

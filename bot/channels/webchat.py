@@ -8,7 +8,8 @@
    calls it without `await` (rasa #13027), so the room was never joined and every bot reply was
    lost. The lock pins 5.9.0 (synchronous); this keeps session persistence working either way.
 
-It also drops the empty message the widget sends when the chat opens.
+It also drops the empty message the widget sends when the chat opens, and proves the email/phone
+of a logged-in customer whose site signed them (bot/channels/webchat_identity.py).
 
 The channel keeps Rasa's name "socketio", so trackers, the journey store and
 `output_channel=latest` (agent replies) see the same channel as with the built-in connector.
@@ -23,6 +24,9 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
+
+from bot.channels.webchat_identity import CUSTOM_DATA_KEY, SignedIdentity
+from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +56,19 @@ class WebChatInput(SocketIOInput):
         sio.on("session_request", session_request, namespace=self.namespace)
 
         handle_message = sio.handlers[self.namespace or "/"][self.user_message_evt]
+        settings = load_settings()
+        identity = SignedIdentity(self.name(), settings.identity_secret, settings.database_url)
+        claim_keys = tuple(dict.fromkeys((CUSTOM_DATA_KEY, self.metadata_key)))
 
         async def drop_empty(sid: Text, data: Dict) -> None:
             # The widget sends its (empty) init payload when the chat opens; that is not a
             # customer message and must not become a turn or a touchpoint.
             if isinstance(data, dict) and not str(data.get("message") or "").strip():
                 return
+            if isinstance(data, dict):
+                # Same sender id as Rasa's handler uses; proven before the turn is recorded.
+                sender = data.get("session_id") if self.session_persistence else sid
+                data = await identity.apply(sender, data, claim_keys)
             await handle_message(sid, data)
 
         sio.on(self.user_message_evt, drop_empty, namespace=self.namespace)

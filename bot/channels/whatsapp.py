@@ -3,7 +3,8 @@
 Webhook at /webhooks/whatsapp/webhook: GET answers Meta's verification handshake, POST takes
 signed notifications (X-Hub-Signature-256 over the raw body; fails closed). Every message of
 every change of every entry goes to Rasa once (wamids are claimed in the journey database);
-delivery statuses are ignored. The sender id is the user's number in E.164 ("+4915…").
+delivery statuses are ignored. The sender id is the user's number in E.164 ("+4915…"), which
+WhatsApp has verified: it is recorded as the contact's proven phone (merging contacts that share it).
 Replies go out through the Graph API; outside the 24-hour window the configured approved
 template is sent instead of a free-form message.
 """
@@ -25,6 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channels import identity_proof
 from bot.channels import whatsapp_render as render
 from bot.channels import whatsapp_routing as routing
 from bot.channels.whatsapp_routing import RoutedOutput
@@ -32,6 +34,7 @@ from bot.channels.whatsapp_client import DEFAULT_BASE_URL, DEFAULT_VERSION, Grap
 from bot.channels.whatsapp_config import WhatsAppConfig, load_whatsapp_config
 from bot.channels.whatsapp_store import WhatsAppStore
 from bot.settings import load_settings
+from journey_state.identifiers import ChannelRef
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +249,7 @@ class WhatsAppInput(InputChannel):
         self.app_secret = app_secret
         self.phone_number_id = phone_number_id
         self.config = config
+        self.database_url = database_url
         self.configured = all((verify_token, app_secret, access_token, phone_number_id))
         self.client = WhatsAppGraphClient(phone_number_id, access_token, base_url=graph_base_url, version=graph_version) if self.configured else None
         self.store = WhatsAppStore.from_url(database_url) if self.configured else None
@@ -318,6 +322,8 @@ class WhatsAppInput(InputChannel):
         if not await asyncio.to_thread(self.store.claim, wamid, sender):
             logger.info("WhatsApp: duplicate delivery of %s ignored", wamid)
             return True
+        # The signed webhook says WhatsApp delivered this from `sender`: the number is proven.
+        await identity_proof.prove(self.database_url, ChannelRef(CHANNEL, sender), "phone", sender, identity_proof.WHATSAPP_CLOUD)
         text = message_text(message)
         if not text:
             logger.info("WhatsApp: %s message %s has no text journeybot understands; not passed to Rasa", message.get("type"), wamid)

@@ -2,6 +2,10 @@
 
 The widget's bundle is served from bot/console/web/node_modules (installed by `npm ci`, which
 `make run` and `make test` do), so the page loads nothing from a CDN.
+
+With JOURNEYBOT_DEMO_CUSTOMER set (an email and/or phone, comma-separated) the page acts as if
+that customer were signed in: it passes their identity to the widget, signed server-side with
+JOURNEYBOT_IDENTITY_SECRET, the way a real shop would for its logged-in customer.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, render_template
 
 from bot.settings import Settings
+from journey_state.identifiers import InvalidIdentifier, identifier
+from journey_state.identity_signing import identity_hash
 from journey_state.replies import load_facts
 
 logger = logging.getLogger(__name__)
@@ -22,6 +28,7 @@ logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).with_name("web")
 WIDGET_BUNDLE = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 PUBLIC_RASA_URL_ENV = "JOURNEYBOT_PUBLIC_RASA_URL"
+DEMO_CUSTOMER_ENV = "JOURNEYBOT_DEMO_CUSTOMER"
 # Rasa's socket.io channel listens here unless credentials.yml sets `socketio_path`.
 SOCKET_PATH = "/socket.io/"
 # The bundle's CSS imports the Inter font from Google; a shop page should not call a CDN on
@@ -47,6 +54,26 @@ def public_rasa_url(settings: Settings, env: dict | None = None) -> str:
     return url.rstrip("/")
 
 
+def demo_customer(settings: Settings, env: dict | None = None) -> dict | None:
+    """The widget's customData for the signed-in demo customer, or None when the mode is off."""
+    env = os.environ if env is None else env
+    raw = (env.get(DEMO_CUSTOMER_ENV) or "").strip()
+    if not raw:
+        return None
+    claims = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        kind = "email" if "@" in part else "phone"
+        try:
+            identifier(kind, part)
+        except InvalidIdentifier as exc:
+            raise SystemExit(f"journeybot: {DEMO_CUSTOMER_ENV}: {exc}") from None
+        claims[kind] = part
+    if not settings.identity_secret:
+        raise SystemExit(f"journeybot: {DEMO_CUSTOMER_ENV} is set but JOURNEYBOT_IDENTITY_SECRET is not; "
+                         "the demo customer's identity is signed with it")
+    return {**claims, "user_hash": identity_hash(settings.identity_secret, **claims)}
+
+
 @storefront.record_once
 def _configure(state) -> None:
     # Resolved once at registration so a bad URL or business.yml stops the console at start-up.
@@ -55,6 +82,7 @@ def _configure(state) -> None:
     app.extensions["storefront"] = {
         "socket_url": public_rasa_url(settings),
         "facts": load_facts(settings.business_dir / "business.yml"),
+        "customer": demo_customer(settings),
     }
     if not WIDGET_BUNDLE.is_file():
         logger.warning(
@@ -74,7 +102,11 @@ def page():
         "subtitle": "Ask us about plans, prices and deliveries",
         "inputTextFieldHint": "Type your question…",
     }
-    response = Response(render_template("storefront.html", facts=facts, widget=widget))
+    customer = config["customer"]
+    if customer:
+        widget["customData"] = customer
+    signed_in = customer and (customer.get("email") or customer.get("phone"))
+    response = Response(render_template("storefront.html", facts=facts, widget=widget, signed_in=signed_in))
     # Only our own origin for code; the socket goes to Rasa. Inline styles: the widget injects a <style>.
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

@@ -240,3 +240,14 @@ def deliver(webhook_url: str, update: Any, secret: str | None, timeout: float = 
         headers["X-Telegram-Bot-Api-Secret-Token"] = secret
     body = update if isinstance(update, (bytes, str)) else json.dumps(update)
     return requests.post(webhook_url, data=body, headers=headers, timeout=timeout)
+
+
+def contact_update(update_id: int, chat_id: int, phone: str, user_id: int | None = None,
+                   chat_type: str = "private") -> dict[str, Any]:
+    """A shared contact; with user_id == chat_id it is the user's own (the request_contact button)."""
+    contact: dict[str, Any] = {"phone_number": phone, "first_name": "Ann"}
+    if user_id is not None:
+        contact["user_id"] = user_id
+    update = message_update(update_id, chat_id, contact=contact)
+    update["message"]["chat"]["type"] = chat_type
+    return update

@@ -9,6 +9,8 @@
   var host = document.getElementById("webchat");
   window.WebChat.default({
     socketUrl: config.socketUrl,
+    // Set when the shop's server signed in a customer: their email/phone and its user_hash.
+    customData: config.customData || {},
     socketPath: config.socketPath,
     title: config.title,
     subtitle: config.subtitle,
