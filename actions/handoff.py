@@ -3,6 +3,9 @@
 - action_handoff: the customer asked for a person; always hands off.
 - action_handoff_check: runs after the normal answer; hands off only if a trigger in
   data/business/handoff.yml fires (angry complaint, repeated fallbacks, high-value question).
+- hand_off_if_triggered: the same check from the answering actions themselves
+  (action_journey_turn, action_start_order_request), so a trigger that may fire on any
+  intent (strong anger) is not limited to the intents whose rules run action_handoff_check.
 
 Both tell the customer their place in the queue and the wait estimate, then return
 ConversationPaused: Rasa keeps logging the customer's messages but predicts nothing until
@@ -64,15 +67,35 @@ def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str) 
     return [ConversationPaused()]
 
 
+def message_facts(tracker: Tracker, stage: str | None) -> MessageFacts:
+    """What the handoff rules look at in the tracker's latest message, asked in `stage`."""
+    turn = turn_from_tracker(tracker)
+    emotion = (tracker.latest_message or {}).get("emotion")
+    scores = emotion.get("scores") if isinstance(emotion, dict) else None
+    return MessageFacts(turn.intent, turn.emotion, stage, tuple(turn.recent_intents), scores if isinstance(scores, dict) else None)
+
+
+def hand_off_if_triggered(dispatcher: CollectingDispatcher, tracker: Tracker, stage: str | None) -> list[dict[str, Any]]:
+    """Hand off (queue message + ConversationPaused) if a trigger fires for the latest message; else [].
+
+    `stage` is the contact's stage when they wrote. Never raises: an action calling this
+    has already answered, and that answer must still reach the customer.
+    """
+    try:
+        trigger = trigger_for(handoff_store().config, message_facts(tracker, stage))
+        return [] if trigger is None else _hand_off(dispatcher, tracker, trigger)
+    except Exception:  # noqa: BLE001 - logged; the customer keeps the bot's answer
+        logger.exception("handoff check failed for %s", tracker.sender_id)
+        return []
+
+
 class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
         stage = record_turn(tracker)
-        turn = turn_from_tracker(tracker)
-        facts = MessageFacts(turn.intent, turn.emotion, stage, tuple(turn.recent_intents))
-        return _hand_off(dispatcher, tracker, trigger_for(handoff_store().config, facts) or CUSTOMER_REQUEST)
+        return _hand_off(dispatcher, tracker, trigger_for(handoff_store().config, message_facts(tracker, stage)) or CUSTOMER_REQUEST)
 
 
 class ActionHandoffCheck(Action):
@@ -83,12 +106,8 @@ class ActionHandoffCheck(Action):
         # The answer before this action recorded the turn (recording again is a no-op). A
         # high-value question is judged by the stage the customer asked it in, so the
         # message that moves someone into purchase does not itself call in a person.
-        turn = turn_from_tracker(tracker)
         try:
-            _, _, stage, _ = runtime.services().conversation.record(turn)
+            _, _, stage, _ = runtime.services().conversation.record(turn_from_tracker(tracker))
         except StoreUnavailable:
             stage = tracker.get_slot("journey_stage")
-        trigger = trigger_for(handoff_store().config, MessageFacts(turn.intent, turn.emotion, stage, tuple(turn.recent_intents)))
-        if trigger is None:
-            return []
-        return _hand_off(dispatcher, tracker, trigger)
+        return hand_off_if_triggered(dispatcher, tracker, stage)

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
 from actions.dispatch import send
+from actions.handoff import hand_off_if_triggered
 from actions.tracker_reading import turn_from_tracker
 from journey_state.errors import StoreUnavailable
 
@@ -30,4 +31,5 @@ class ActionJourneyTurn(Action):
             send(dispatcher, services.replies.choose("technical_problem", None, turn.channel))
             return []
         send(dispatcher, *result.replies)
-        return [SlotSet("journey_stage", result.stage)]
+        # A trigger may fire on any intent (strong anger): hand off after the answer.
+        return [SlotSet("journey_stage", result.stage), *hand_off_if_triggered(dispatcher, tracker, result.previous_stage)]

@@ -10,6 +10,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
+from actions.handoff import hand_off_if_triggered
 from actions.turns import record_turn
 from journey_state.commerce import InvalidOrderNumber, normalise_order_number
 from journey_state.identifiers import InvalidIdentifier, normalise_email
@@ -23,7 +24,9 @@ class ActionStartOrderRequest(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         stage = record_turn(tracker)
         events = [SlotSet("order_request", intent if intent in REQUESTS else "track_order")]
-        return events + ([SlotSet("journey_stage", stage)] if stage else [])
+        # "My order is late again, I'm furious" is a track_order: strong anger calls in a
+        # person (the pause stops the order form from asking for the number).
+        return events + ([SlotSet("journey_stage", stage)] if stage else []) + hand_off_if_triggered(dispatcher, tracker, stage)
 
 
 class ValidateOrderForm(FormValidationAction):

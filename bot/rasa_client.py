@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 DEFAULT_TIMEOUT = (3.05, 15.0)  # (connect, read) seconds
 READ_RETRIES = 2
@@ -20,7 +21,15 @@ class RasaError(Exception):
 
 
 class RasaUnavailable(RasaError):
-    """Rasa did not answer (down, refusing connections or too slow)."""
+    """Rasa did not answer (down, refusing connections or too slow).
+
+    `maybe_applied`: a write reached Rasa but no answer came back in time, so Rasa may
+    have applied it (sending it again could repeat it); False when it was never sent.
+    """
+
+    def __init__(self, message: str, maybe_applied: bool = False):
+        super().__init__(message)
+        self.maybe_applied = maybe_applied
 
 
 class RasaAuthError(RasaError):
@@ -33,6 +42,14 @@ class RasaRequestError(RasaError):
     def __init__(self, message: str, status: int, body: str):
         super().__init__(message)
         self.status, self.body = status, body
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached Rasa (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
 class RasaClient:
@@ -105,7 +122,8 @@ class RasaClient:
                 if attempt < retries:
                     time.sleep(0.2 * (attempt + 1))
                     continue
-                raise RasaUnavailable(f"Rasa at {self.base_url} did not answer: {type(exc).__name__}") from None
+                maybe_applied = method != "GET" and not _never_sent(exc)
+                raise RasaUnavailable(f"Rasa at {self.base_url} did not answer: {type(exc).__name__}", maybe_applied) from None
             if response.status_code in (502, 503, 504) and attempt < retries:
                 time.sleep(0.2 * (attempt + 1))
                 continue

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +124,26 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.processes.clear()
+
+    @contextmanager
+    def rasa_stopped(self, timeout: float = 240.0):
+        """Stop the Rasa server, run the with-block while it is down, then start it again (same port, same tracker store)."""
+        proc = self.processes["rasa"]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        try:
+            yield self
+        finally:
+            self.start(("rasa",), timeout)
+
+    def restart_rasa(self, timeout: float = 240.0) -> None:
+        with self.rasa_stopped(timeout):
+            pass
 
     # -- clients ---------------------------------------------------------------
 

@@ -28,11 +28,24 @@ MESSAGE_IDS = ("queued", "already_queued", "unavailable")
 
 
 @dataclass(frozen=True)
+class AnyIntent:
+    """Fires whatever the intent when one of the rule's emotions is the label and scores >= min_score.
+
+    The NLU files an angry "my order is late again, I'm furious" under track_order, not
+    complaint; strong enough anger still calls in a person.
+    """
+
+    min_score: float
+    stages: frozenset[str] = frozenset()  # empty: any stage
+
+
+@dataclass(frozen=True)
 class TriggerRule:
     intents: frozenset[str] = frozenset()
     emotions: frozenset[str] = frozenset()  # empty: any emotion
     stages: frozenset[str] = frozenset()  # empty: any stage
     in_a_row: int = 1
+    any_intent: AnyIntent | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ class MessageFacts:
     emotion: str | None = None
     stage: str | None = None  # the contact's stage when they wrote
     recent_intents: Sequence[str] = ()  # earlier intents of this conversation, oldest first
+    emotion_scores: Mapping[str, float] | None = None  # the emotion classifier's score per label
 
 
 def _consecutive(recent: Sequence[str], current: str | None, intents: frozenset[str]) -> int:
@@ -71,19 +85,33 @@ def _consecutive(recent: Sequence[str], current: str | None, intents: frozenset[
     return count
 
 
+def _fires_on_intent(rule: TriggerRule, facts: MessageFacts) -> bool:
+    if facts.intent not in rule.intents:
+        return False
+    if rule.emotions and facts.emotion not in rule.emotions:
+        return False
+    if rule.stages and facts.stage not in rule.stages:
+        return False
+    return rule.in_a_row <= 1 or _consecutive(facts.recent_intents, facts.intent, rule.intents) >= rule.in_a_row
+
+
+def _fires_on_emotion(rule: TriggerRule, facts: MessageFacts) -> bool:
+    strong = rule.any_intent
+    if strong is None or facts.emotion not in rule.emotions:
+        return False
+    if strong.stages and facts.stage not in strong.stages:
+        return False
+    # Without scores (an older model) the strength is unknown: the label alone is not enough.
+    score = (facts.emotion_scores or {}).get(facts.emotion)
+    return isinstance(score, (int, float)) and score >= strong.min_score
+
+
 def trigger_for(config: HandoffConfig, facts: MessageFacts) -> str | None:
     """The first configured trigger this message fires (in MESSAGE_TRIGGERS order), or None."""
     for name in MESSAGE_TRIGGERS:
         rule = config.triggers.get(name)
-        if rule is None or facts.intent not in rule.intents:
-            continue
-        if rule.emotions and facts.emotion not in rule.emotions:
-            continue
-        if rule.stages and facts.stage not in rule.stages:
-            continue
-        if rule.in_a_row > 1 and _consecutive(facts.recent_intents, facts.intent, rule.intents) < rule.in_a_row:
-            continue
-        return name
+        if rule is not None and (_fires_on_intent(rule, facts) or _fires_on_emotion(rule, facts)):
+            return name
     return None
 
 
@@ -155,6 +183,24 @@ def _int(value: Any, path: Path, key: str, minimum: int) -> int:
     return value
 
 
+def _score(value: Any, path: Path, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise _fail(path, key, "must be a number above 0 and at most 1")
+    return float(value)
+
+
+def _any_intent(raw: Any, emotions: frozenset[str], stages: set[str], path: Path, key: str) -> AnyIntent | None:
+    if raw is None:
+        return None
+    raw = _mapping(raw, path, key)
+    _allow_only(raw, ("min_score", "stages"), path, key)
+    if not emotions:
+        raise _fail(path, key, "needs the trigger's `emotions` (which emotion must be strong)")
+    if "min_score" not in raw:
+        raise _fail(path, f"{key}.min_score", "is required (the emotion score, 0-1, that counts as strong)")
+    return AnyIntent(_score(raw["min_score"], path, f"{key}.min_score"), _names(raw.get("stages"), path, f"{key}.stages", stages))
+
+
 def _allow_only(data: dict, allowed: Iterable[str], path: Path, key: str) -> None:
     unknown = sorted(set(data) - set(allowed))
     if unknown:
@@ -175,15 +221,17 @@ def load_handoff_config(path: str | Path, known_stages: Iterable[str]) -> Handof
         if name not in MESSAGE_TRIGGERS:
             raise _fail(path, key, f"unknown trigger (known: {', '.join(MESSAGE_TRIGGERS)})")
         raw = _mapping(raw, path, key)
-        _allow_only(raw, ("intents", "emotions", "stages", "in_a_row"), path, key)
+        _allow_only(raw, ("intents", "emotions", "stages", "in_a_row", "any_intent"), path, key)
         intents = _names(raw.get("intents"), path, f"{key}.intents")
         if not intents:
             raise _fail(path, f"{key}.intents", "must list at least one intent")
+        emotions = _names(raw.get("emotions"), path, f"{key}.emotions", EMOTIONS)
         triggers[name] = TriggerRule(
             intents=intents,
-            emotions=_names(raw.get("emotions"), path, f"{key}.emotions", EMOTIONS),
+            emotions=emotions,
             stages=_names(raw.get("stages"), path, f"{key}.stages", stages),
             in_a_row=_int(raw.get("in_a_row", 1), path, f"{key}.in_a_row", 1),
+            any_intent=_any_intent(raw.get("any_intent"), emotions, stages, path, f"{key}.any_intent"),
         )
 
     prio = _mapping(data.get("priority"), path, "priority")

@@ -25,14 +25,16 @@ from bot.console.staff_auth import (
     start_session,
     wants_json,
 )
-from bot.rasa_client import RasaClient, RasaError
+from bot.rasa_client import RasaClient, RasaError, RasaUnavailable
 from bot.settings import Settings
 from journey_state.errors import ContactNotFound, StoreUnavailable
 from journey_state.handoff import AGENT_CLAIM, load_handoff_config, wait_minutes
 from journey_state.model import all_stage_ids
 from journey_state.store.handoffs import (
     ASSIGNED,
+    CLOSED,
     QUEUED,
+    RETURNED,
     HandoffError,
     HandoffNotFound,
     HandoffStore,
@@ -284,16 +286,21 @@ def transcript(sender_id: str) -> tuple[list[dict[str, Any]], bool, str | None]:
     return messages, bool(tracker.get("paused")), None
 
 
-@staff.route("/handoffs/<int:handoff_id>")
-@login_required()
-def handoff_page(user, handoff_id):
-    h = _handoffs().get(handoff_id)
+def _render_handoff(user, h, draft: str = "", reply_error: str | None = None, status: int = 200):
     messages, paused, problem = transcript(h.sender_id)
-    return render_template(
+    page = render_template(
         "staff/handoff.html", user=user, h=h, ctx=_context(h), messages=messages, paused=paused, rasa_problem=problem,
         notes=_handoffs().notes(h.contact_uid), history=_handoffs().history(h.contact_uid),
         mine=h.status == ASSIGNED and (h.agent == user["username"] or user["role"] == "admin"),
+        draft=draft, reply_error=reply_error,
     )
+    return page, status
+
+
+@staff.route("/handoffs/<int:handoff_id>")
+@login_required()
+def handoff_page(user, handoff_id):
+    return _render_handoff(user, _handoffs().get(handoff_id))
 
 
 @staff.route("/handoffs/<int:handoff_id>/transcript.json")
@@ -319,10 +326,34 @@ def reply(user, handoff_id):
     try:
         _rasa().say_as_agent(h.sender_id, text, agent=user["username"])
     except RasaError as exc:
-        return _fail(handoff_id, f"your reply was not delivered: {exc}", 502)
+        return _not_delivered(user, h, text, exc)
     if wants_json():
         return jsonify({"sent": True})
     return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
+
+
+def _not_delivered(user, h, text: str, exc: RasaError):
+    """Rasa did not take the reply: say so plainly and give the text back, never drop it.
+
+    Nothing is queued to be sent later: the agent decides whether the words still fit once
+    the bot server is back (the customer may have written meanwhile).
+    """
+    if isinstance(exc, RasaUnavailable) and exc.maybe_applied:
+        message, status = (f"Rasa did not confirm your reply in time ({exc}); it may still reach the customer. "
+                           "Check the transcript before sending it again; your text is kept below."), 504
+    elif isinstance(exc, RasaUnavailable):
+        message, status = (f"Your reply was NOT sent: the bot server is not answering ({exc}). "
+                           "Your text is kept below; send it again when the server is back."), 503
+    else:
+        message, status = f"Your reply was NOT sent: {exc}. Your text is kept below.", 502
+    logger.warning("reply in handoff %s not delivered: %s", h.id, exc)
+    if wants_json():
+        return jsonify({"error": {"code": "not_delivered", "message": message, "text": text}}), status
+    return _render_handoff(user, h, draft=text, reply_error=message, status=status)
+
+
+def _rasa_down_status(exc: RasaError) -> int:
+    return 503 if isinstance(exc, RasaUnavailable) else 502
 
 
 @staff.route("/handoffs/<int:handoff_id>/notes", methods=["POST"])
@@ -375,18 +406,29 @@ def send_offer(user, handoff_id):
 @login_required()
 def hand_back(user, handoff_id):
     """Back to the bot: resume the conversation, then the bot follows up for the stage and asks for a CSAT score (csat_form via /execute)."""
+    admin = user["role"] == "admin"
+    # Resume the bot before marking the handoff returned: if Rasa is down the conversation
+    # stays with the agent (still paused, still theirs) instead of with nobody.
     try:
-        h = _handoffs().hand_back(handoff_id, user["username"], admin=user["role"] == "admin")
+        h = _handoffs().check_finish(handoff_id, RETURNED, user["username"], admin=admin)
     except HandoffError as exc:
         return _refuse(handoff_id, exc)
-    follow_up = _handoffs().config.follow_up(_handoffs().get(handoff_id).stage)
     try:
         _rasa().resume(h.sender_id)
+    except RasaError as exc:
+        return _fail(handoff_id, f"Not handed back: the bot could not be resumed ({exc}). "
+                                 "The conversation is still yours; try again in a moment.", _rasa_down_status(exc))
+    try:
+        h = _handoffs().hand_back(handoff_id, user["username"], admin=admin)
+    except HandoffError as exc:
+        return _refuse(handoff_id, exc)
+    follow_up = _handoffs().config.follow_up(h.stage)
+    try:
         if follow_up:
             _rasa().append_events(h.sender_id, [{"event": "bot", "text": follow_up}], deliver=True)
         _rasa().execute(h.sender_id, CSAT_FORM)
     except RasaError as exc:
-        return _fail(handoff_id, f"marked as handed back, but the bot could not be resumed: {exc}", 502)
+        return _fail(handoff_id, f"Handed back to the bot, but the follow-up or the CSAT question was not sent: {exc}", _rasa_down_status(exc))
     return redirect(url_for("staff.queue_page"), code=303)
 
 
@@ -394,14 +436,19 @@ def hand_back(user, handoff_id):
 @login_required()
 def close(user, handoff_id):
     """Close without asking for feedback; the bot is resumed so the customer is not left unanswered."""
-    try:
-        h = _handoffs().close(handoff_id, user["username"], admin=user["role"] == "admin")
+    admin = user["role"] == "admin"
+    try:  # as for hand back: resume first, so a Rasa outage leaves the handoff open
+        h = _handoffs().check_finish(handoff_id, CLOSED, user["username"], admin=admin)
     except HandoffError as exc:
         return _refuse(handoff_id, exc)
     try:
         _rasa().resume(h.sender_id)
     except RasaError as exc:
-        return _fail(handoff_id, f"closed, but the bot could not be resumed: {exc}", 502)
+        return _fail(handoff_id, f"Not closed: the bot could not be resumed ({exc}); try again in a moment.", _rasa_down_status(exc))
+    try:
+        _handoffs().close(handoff_id, user["username"], admin=admin)
+    except HandoffError as exc:
+        return _refuse(handoff_id, exc)
     return redirect(url_for("staff.queue_page"), code=303)
 
 

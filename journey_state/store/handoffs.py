@@ -254,8 +254,8 @@ def check_reply(conn: Connection, handoff_id: int, agent: str, admin: bool = Fal
     return h
 
 
-def finish(conn: Connection, handoff_id: int, status: str, agent: str, admin: bool = False, at: datetime | None = None) -> Handoff:
-    """Hand back to the bot (returned, from assigned) or close (from queued or assigned)."""
+def check_finish(conn: Connection, handoff_id: int, status: str, agent: str, admin: bool = False) -> Handoff:
+    """The handoff if `agent` may finish it as `status` now; otherwise a HandoffError saying why."""
     if status not in (RETURNED, CLOSED):
         raise HandoffError(f"cannot finish a handoff as {status!r}")
     h = get(conn, handoff_id)
@@ -264,6 +264,12 @@ def finish(conn: Connection, handoff_id: int, status: str, agent: str, admin: bo
         raise HandoffClosed(f"handoff {handoff_id} is {h.status}; it cannot be {'handed back' if status == RETURNED else 'closed'}")
     if h.status == ASSIGNED and h.agent != agent and not admin:
         raise NotYourHandoff(f"handoff {handoff_id} belongs to {h.agent}")
+    return h
+
+
+def finish(conn: Connection, handoff_id: int, status: str, agent: str, admin: bool = False, at: datetime | None = None) -> Handoff:
+    """Hand back to the bot (returned, from assigned) or close (from queued or assigned)."""
+    h = check_finish(conn, handoff_id, status, agent, admin)
     changed = conn.execute(
         update(handoffs)
         .where(handoffs.c.id == handoff_id, handoffs.c.status == h.status)
@@ -369,6 +375,10 @@ class HandoffStore:
     def check_reply(self, handoff_id: int, agent: str, admin: bool = False) -> Handoff:
         with self.store._connect() as conn:
             return check_reply(conn, handoff_id, agent, admin)
+
+    def check_finish(self, handoff_id: int, status: str, agent: str, admin: bool = False) -> Handoff:
+        with self.store._connect() as conn:
+            return check_finish(conn, handoff_id, status, agent, admin)
 
     def hand_back(self, handoff_id: int, agent: str, admin: bool = False) -> Handoff:
         return self.store._write(lambda conn: finish(conn, handoff_id, RETURNED, agent, admin))

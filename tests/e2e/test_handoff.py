@@ -88,3 +88,21 @@ def test_customer_asks_for_a_human_agent_replies_and_hands_back(stack, monkeypat
     assert stack.say(sender, "how much does the premium plan cost?"), "the bot answers normally again"
     rejected = console.post(f"/staff/handoffs/{queued.id}/reply", data={"csrf_token": token, "text": "late"}, follow_redirects=True)
     assert "your reply was not sent" in rejected.get_data(as_text=True)
+
+
+def test_strong_anger_hands_a_customer_off_whatever_the_nlu_calls_it(stack):
+    """The known gap: the NLU does not read this as a complaint (out_of_scope or track_order); strong anger still calls in a person."""
+    sender = "angry-e2e"
+    stack.say(sender, "I'd like to order the premium plan")
+    contact = stack.api("GET", f"/api/contacts/by-channel/rest/{sender}").json()
+    assert contact["stage"] == "purchase", contact
+    furious = "my order is late again, this is ridiculous, I'm furious"
+    answer = stack.say(sender, furious)
+    state = tracker(stack, sender)
+    parsed = [e for e in state["events"] if e["event"] == "user"][-1]["parse_data"]
+    assert "number 1 in the queue" in texts(answer), (parsed["intent"], parsed.get("emotion"), answer)
+    assert state["paused"] is True
+    items = stack.api("GET", f"/api/contacts/{contact['id']}/timeline").json()["items"]
+    [handoff] = [i for i in items if i["type"] == "handoff"]
+    assert (handoff["trigger"], handoff["status"], handoff["priority"]) == ("angry_complaint", "queued", 1)
+    assert stack.say(sender, "hello??") == []  # paused: the order form does not ask for a number

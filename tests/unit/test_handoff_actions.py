@@ -10,6 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
 from actions.handoff import ActionHandoff, ActionHandoffCheck, handoff_store
+from actions.journey_turn import ActionJourneyTurn
+from actions.orders import ActionStartOrderRequest
+from bot.nlu.emotion import EmotionClassifier
 from journey_state.store.migrate import upgrade
 
 
@@ -24,10 +27,12 @@ def journey_db(tmp_path, monkeypatch):
     runtime.reset()
 
 
-def tracker(sender, text, intent, message_id, emotion=None, earlier=(), stage=None) -> Tracker:
+def tracker(sender, text, intent, message_id, emotion=None, earlier=(), stage=None, classify=False) -> Tracker:
     message = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [], "message_id": message_id}
     if emotion:
         message["emotion"] = {"label": emotion}
+    if classify:  # what the NLU pipeline's EmotionAnnotator adds to the parse data
+        message["emotion"] = EmotionClassifier().classify(text).as_dict()
     events = []
     for i, past in enumerate(earlier):
         events.append({"event": "user", "text": past, "timestamp": time.time() - 10 + i,
@@ -66,3 +71,32 @@ def test_check_hands_off_only_when_a_trigger_fires(journey_db):
     _, events = run(ActionHandoffCheck(), tracker("p1", "can I pay monthly?", "ask_payment_plans", "m5", stage="purchase"))
     assert events == [ConversationPaused()]
     assert [h.trigger for h in handoff_store().queue()] == ["angry_complaint", "high_value", "repeated_fallback"]
+
+
+FURIOUS = "my order is late again, this is ridiculous, I'm furious"
+
+
+def test_strong_anger_on_an_order_question_hands_off_after_a_purchase(journey_db):
+    # Not a customer yet: the furious order question starts the order form as usual.
+    _, events = run(ActionStartOrderRequest(), tracker("a1", FURIOUS, "track_order", "m1", classify=True))
+    assert ConversationPaused() not in events and handoff_store().queue() == []
+
+    # A customer who has ordered (place_order moves them to purchase)...
+    _, events = run(ActionJourneyTurn(), tracker("a2", "I'd like to order the premium plan", "place_order", "m2", classify=True))
+    assert ConversationPaused() not in events
+    # ...is handed to a person when the NLU files their anger under track_order.
+    messages, events = run(ActionStartOrderRequest(), tracker("a2", FURIOUS, "track_order", "m3", classify=True))
+    assert events[-1] == ConversationPaused() and "number 1 in the queue" in messages[-1]["text"]
+    [queued] = handoff_store().queue()
+    assert (queued.sender_id, queued.trigger, queued.reason, queued.priority) == ("a2", "angry_complaint", FURIOUS, 1)
+
+    # The same from an answering action (delivery_period): the answer first, then the handoff.
+    run(ActionJourneyTurn(), tracker("a3", "I'd like to order", "place_order", "m4", classify=True))
+    messages, events = run(ActionJourneyTurn(), tracker("a3", "when will it arrive? this is ridiculous, I'm furious", "delivery_period", "m5", classify=True))
+    assert events[-1] == ConversationPaused() and len(messages) == 2 and "in the queue" in messages[1]["text"]
+    # A calm (or merely annoyed) question from a customer does not.
+    run(ActionJourneyTurn(), tracker("a4", "I'd like to order", "place_order", "m6", classify=True))
+    for i, calm in enumerate(("how long does delivery take?", "my order is late again")):
+        _, events = run(ActionJourneyTurn(), tracker("a4", calm, "delivery_period", f"m7{i}", classify=True))
+        assert ConversationPaused() not in events
+    assert [h.sender_id for h in handoff_store().queue()] == ["a2", "a3"]

@@ -49,6 +49,65 @@ def test_triggers(config, facts, expected):
     assert trigger_for(config, facts) == expected
 
 
+FURIOUS = "my order is late again, this is ridiculous, I'm furious"
+
+
+def scores_of(text: str) -> tuple[str, dict]:
+    from bot.nlu.emotion import EmotionClassifier
+
+    result = EmotionClassifier().classify(text)
+    return result.label, result.scores
+
+
+@pytest.mark.parametrize(
+    "text, intent, stage, expected",
+    [
+        # The NLU reads these as order questions, not complaints: strong anger still hands off...
+        (FURIOUS, "track_order", "retention", ANGRY_COMPLAINT),
+        (FURIOUS, "track_order", "purchase", ANGRY_COMPLAINT),
+        ("cancel my order, you are useless", "cancel_order", "purchase", ANGRY_COMPLAINT),
+        # ...once the customer has bought (stages in any_intent.stages)...
+        (FURIOUS, "track_order", "awareness", None),
+        (FURIOUS, "track_order", None, None),
+        # ...and only when it is strong: mild annoyance or sadness on another intent does not.
+        ("WHERE IS MY ORDER", "track_order", "retention", None),
+        ("my order is late again", "track_order", "retention", None),
+        ("my order is late, I am sad", "track_order", "retention", None),
+        ("where is my order", "track_order", "retention", None),
+        # A complaint needs no strength: the angry label is enough (as before).
+        ("WHERE IS MY ORDER", "complaint", "awareness", ANGRY_COMPLAINT),
+    ],
+)
+def test_strong_anger_hands_off_whatever_the_intent(config, text, intent, stage, expected):
+    label, scores = scores_of(text)
+    assert trigger_for(config, MessageFacts(intent, label, stage, (), scores)) == expected, (label, scores)
+
+
+def test_strong_emotion_needs_the_label_and_a_score(config):
+    strong = {"angry": 0.99, "sad": 0.0, "neutral": 0.0, "happy": 0.0, "excited": 0.0}
+    assert trigger_for(config, MessageFacts("track_order", "angry", "retention", (), strong)) == ANGRY_COMPLAINT
+    # Scores without the angry label (the label decides the emotion), or a label without scores
+    # (an older model): not strong anger.
+    assert trigger_for(config, MessageFacts("track_order", "sad", "retention", (), strong)) is None
+    assert trigger_for(config, MessageFacts("track_order", "angry", "retention")) is None
+    threshold = config.triggers[ANGRY_COMPLAINT].any_intent.min_score
+    at = {**strong, "angry": threshold}
+    below = {**strong, "angry": threshold - 0.01}
+    assert trigger_for(config, MessageFacts("track_order", "angry", "retention", (), at)) == ANGRY_COMPLAINT
+    assert trigger_for(config, MessageFacts("track_order", "angry", "retention", (), below)) is None
+    # The person the customer asked for comes first, whatever their mood.
+    assert trigger_for(config, MessageFacts("contact_human_agent", "angry", "retention", (), strong)) == CUSTOMER_REQUEST
+
+
+def test_any_intent_without_stages_fires_in_any_stage(tmp_path):
+    path = tmp_path / "handoff.yml"
+    path.write_text("triggers: {angry_complaint: {intents: [complaint], emotions: [angry], any_intent: {min_score: 0.5}}}")
+    config = load_handoff_config(path, STAGES)
+    facts = MessageFacts("ask_pricing", "angry", "awareness", (), {"angry": 0.6})
+    assert trigger_for(config, facts) == ANGRY_COMPLAINT
+    assert trigger_for(config, MessageFacts("ask_pricing", "angry", "awareness", (), {"angry": 0.4})) is None
+
+
 def test_priority_takes_the_most_urgent_that_applies(config):
     assert priority_for(config, "awareness", False, CUSTOMER_REQUEST) == 3
     assert priority_for(config, "retention", False, CUSTOMER_REQUEST) == 2
@@ -85,6 +144,14 @@ def test_message_fills_position_and_minutes(config):
         ("wait: {default_minutes: -1}", "wait.default_minutes"),
         ("messages: {queued: 'wait {hours}'}", "messages.queued"),
         ("colour: blue", "colour"),
+        ("triggers: {angry_complaint: {intents: [complaint], any_intent: {min_score: 0.8}}}", "triggers.angry_complaint.any_intent"),
+        ("triggers: {angry_complaint: {intents: [complaint], emotions: [angry], any_intent: {}}}", "triggers.angry_complaint.any_intent.min_score"),
+        ("triggers: {angry_complaint: {intents: [complaint], emotions: [angry], any_intent: {min_score: 1.5}}}", "triggers.angry_complaint.any_intent.min_score"),
+        ("triggers: {angry_complaint: {intents: [complaint], emotions: [angry], any_intent: {min_score: high}}}", "triggers.angry_complaint.any_intent.min_score"),
+        ("triggers: {angry_complaint: {intents: [complaint], emotions: [angry], any_intent: {min_score: 0}}}", "triggers.angry_complaint.any_intent.min_score"),
+        ("triggers: {angry_complaint: {intents: [complaint], emotions: [angry], any_intent: {min_score: 0.8, stages: [moon]}}}", "triggers.angry_complaint.any_intent.stages"),
+        ("triggers: {angry_complaint: {intents: [complaint], emotions: [angry], any_intent: {min_score: 0.8, mood: x}}}", "triggers.angry_complaint.any_intent.mood"),
+        ("triggers: {angry_complaint: {intents: [complaint], emotions: [angry], any_intent: 0.8}}", "triggers.angry_complaint.any_intent"),
     ],
 )
 def test_config_errors_name_file_and_key(tmp_path, yaml_text, key):

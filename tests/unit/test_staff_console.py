@@ -70,6 +70,36 @@ def test_pages_need_a_session(app):
     assert client.get("/api/contacts/by-channel/rest/x").status_code == 401
 
 
+# Routes anyone may call: the storefront and its widget, static files, the login form,
+# logging out, and the API's health check and description; the dashboard's chart library
+# is a static vendor file like staff.static.
+PUBLIC_ENDPOINTS = {
+    "storefront.page", "storefront.static", "storefront.widget_bundle", "static", "staff.static", "staff_dashboard.chart_bundle",
+    "staff.login", "staff.logout", "api.health", "api.openapi",
+}
+
+
+def _example_path(rule) -> str:
+    return rule.build({name: 1 if "int" in type(rule._converters[name]).__name__.lower() else "x" for name in rule.arguments}, append_unknown=False)[1]
+
+
+def test_every_other_route_needs_a_session_or_token(app):
+    client = app.test_client()
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        path = _example_path(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for headers in ({"Accept": "application/json"}, {"Accept": "application/json", "Authorization": "Bearer wrong-token"}):
+                response = client.open(path, method=method, headers=headers)
+                assert response.status_code in (401, 403), (method, path, headers, response.status_code)
+            page = client.open(path, method=method, headers={"Accept": "text/html"})  # a browser: 401/403 or the login page
+            assert page.status_code in (401, 403) or (page.status_code == 302 and "/staff/login" in page.headers["Location"]), (method, path, page.status_code)
+            checked.append(f"{method} {path}")
+    assert len(checked) >= 25 and "POST /staff/handoffs/1/reply" in checked and "DELETE /api/contacts/x" in checked, checked
+
+
 def test_login_logout_and_generic_error(app):
     client = app.test_client()
     wrong_user = login(client, "nobody")
@@ -209,3 +239,51 @@ def test_send_offer_delivers_and_records_it(app, rasa):
     assert client.post(f"/staff/handoffs/{h.id}/offer", data={"csrf_token": token}).status_code == 303
     assert rasa.events["shopper"][-1]["text"] == expected.text
     assert [e.offer_id for e in app.extensions["programs"].offer_history(h.contact_uid)] == [expected.id]
+
+
+def test_rasa_down_reply_is_refused_with_the_text_kept_and_hand_back_keeps_the_handoff(app, rasa):
+    from bot.stack import free_port
+
+    h = queue_one(app, "down")
+    client, token = logged_in(app)
+    client.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token})
+    app.extensions["rasa_client"].base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    text = 'Your <refund> is on its way & "soon"'
+    page = client.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": token, "text": text})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 503 and "Your reply was NOT sent" in body
+    assert "&lt;refund&gt; is on its way &amp; &#34;soon&#34;</textarea>" in body  # given back, escaped
+    as_json = client.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": token, "text": text}, headers={"Accept": "application/json"})
+    assert as_json.status_code == 503 and as_json.get_json()["error"]["text"] == text
+    for action in ("handback", "close"):
+        refused = client.post(f"/staff/handoffs/{h.id}/{action}", data={"csrf_token": token}, headers={"Accept": "application/json"})
+        assert refused.status_code == 503, refused.get_data(as_text=True)
+        assert app.extensions["handoffs"].get(h.id).status == "assigned"  # still the agent's, bot still paused
+    assert not any(e.get("text") == text for e in rasa.events.get("down", []))
+
+    app.extensions["rasa_client"].base_url = rasa.url  # back: the same text goes out, and hand back works
+    assert client.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": token, "text": text}).status_code == 303
+    assert [e["text"] for e in rasa.events["down"] if e["event"] == "bot"][-1] == text
+    assert client.post(f"/staff/handoffs/{h.id}/handback", data={"csrf_token": token}).status_code == 303
+    assert app.extensions["handoffs"].get(h.id).status == "returned"
+
+
+def test_rasa_timeout_on_a_reply_warns_it_may_have_been_delivered(app, rasa, monkeypatch):
+    import requests
+
+    h = queue_one(app, "slow")
+    client, token = logged_in(app)
+    client.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token})
+    session = app.extensions["rasa_client"].session
+    original = session.request
+
+    def slow(method, url, **kwargs):
+        if method == "POST":
+            raise requests.ReadTimeout("read timed out")
+        return original(method, url, **kwargs)
+
+    monkeypatch.setattr(session, "request", slow)
+    response = client.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": token, "text": "hello"}, headers={"Accept": "application/json"})
+    assert response.status_code == 504
+    error = response.get_json()["error"]
+    assert "may still reach the customer" in error["message"] and error["text"] == "hello"
