@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from sqlalchemy import Float, Integer, and_, case, cast, exists, func
+from sqlalchemy import Float, Integer, and_, case, cast, exists, func, literal_column
 from sqlalchemy.sql import ColumnElement
 
 from journey_state.analytics.filters import Filters
@@ -25,6 +25,16 @@ def epoch(column, dialect: str) -> ColumnElement:
     if dialect == "sqlite":
         return (func.julianday(column) - 2440587.5) * 86400.0
     return cast(func.extract("epoch", column), Float)
+
+
+def unindexed(column, dialect: str) -> ColumnElement:
+    """The column, kept out of index selection on SQLite (a unary +, SQLite's documented way).
+
+    For scans whose grouping an index can stream: without statistics SQLite otherwise picks
+    the index of a barely selective WHERE term and sorts (measured 2-3x slower)."""
+    if dialect != "sqlite":
+        return column
+    return literal_column(f"+{column.table.name}.{column.name}", type_=column.type)
 
 
 def whole(expr, dialect: str) -> ColumnElement:

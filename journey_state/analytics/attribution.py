@@ -9,10 +9,12 @@ has no next stage and is left out.
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, func, literal, null, select, union_all
+from typing import NamedTuple
+
+from sqlalchemy import exists, func, literal, select
 from sqlalchemy.engine import Connection
 
-from journey_state.analytics._sql import contact_scope, epoch, flag, rate, stage_index
+from journey_state.analytics._sql import contact_scope, epoch, flag, rate, stage_index, unindexed
 from journey_state.analytics.filters import Filters
 from journey_state.model import JourneyModel
 from journey_state.store.tables import offer_events, touchpoints, transitions
@@ -25,8 +27,12 @@ CAVEAT = (
 )
 
 
-def _touch_clauses(f: Filters, model: JourneyModel, join_contacts: bool) -> list:
-    clauses = [touchpoints.c.at >= f.start, touchpoints.c.at < f.end, touchpoints.c.stage.in_(model.stage_ids[:-1])]
+def _touch_clauses(f: Filters, model: JourneyModel, join_contacts: bool, dialect: str) -> list:
+    # On SQLite the period and stage tests stay off the indexes: the grouping by (contact,
+    # stage) then streams along ix_touchpoints_contact_stage, 2-3x faster than reading the
+    # range of another index and sorting it.
+    at, stage = unindexed(touchpoints.c.at, dialect), unindexed(touchpoints.c.stage, dialect)
+    clauses = [at >= f.start, at < f.end, stage.in_(model.stage_ids[:-1])]
     if join_contacts or f.persona is not None:
         clauses += contact_scope(Filters(f.start, f.end, f.model, None, f.persona), touchpoints.c.contact_id)
     if f.channel is not None:
@@ -34,39 +40,69 @@ def _touch_clauses(f: Filters, model: JourneyModel, join_contacts: bool) -> list
     return clauses
 
 
+SEP = "\x1f"  # joins a (contact, stage)'s intents on PostgreSQL; never part of an intent name
+
+
+class _Row(NamedTuple):
+    kind: str  # stage | intent | offer
+    stage: str
+    item: str | None
+    n: int
+    conv: int
+
+
+def _converted(model: JourneyModel, dialect: str, days: int, contact_id, stage, first_at):
+    """1 when the contact entered a later stage than `stage` within `days` of `first_at`."""
+    return flag(
+        exists().where(
+            transitions.c.contact_id == contact_id,
+            transitions.c.kind == "stage",
+            transitions.c.at >= first_at,
+            stage_index(transitions.c.to_value, model) > stage_index(stage, model),
+            epoch(transitions.c.at, dialect) - epoch(first_at, dialect) <= days * 86400.0,
+        )
+    )
+
+
 def compute(conn: Connection, model: JourneyModel, f: Filters, days: int = DEFAULT_DAYS, min_exposed: int = 1, join_contacts: bool = True) -> dict:
+    """One pass over the period's touchpoints gives, per (contact, stage), the first touch,
+    the conversion after it, the set of intents asked and the set of offers shown; grouped
+    by (stage, converted, intents, offers) only a few hundred rows come back, and the
+    exposures per intent and offer are summed here."""
     dialect = conn.dialect.name
-    tclauses = _touch_clauses(f, model, join_contacts)
+    t, o = touchpoints.c, offer_events.c
+
+    def distinct_list(column):
+        # SQLite's group_concat(DISTINCT ...) takes no separator: it is ",", which intent and offer names never contain.
+        return func.group_concat(column.distinct()) if dialect == "sqlite" else func.string_agg(column.distinct(), literal(SEP))
+
     first = (
-        select(touchpoints.c.contact_id, touchpoints.c.stage, func.min(touchpoints.c.at).label("first_at"))
-        .where(*tclauses)
-        .group_by(touchpoints.c.contact_id, touchpoints.c.stage)
+        select(t.contact_id, t.stage, func.min(t.at).label("first_at"), distinct_list(t.intent).label("asked"))
+        .where(*_touch_clauses(f, model, join_contacts, dialect))
+        .group_by(t.contact_id, t.stage)
         .subquery("first_touch")
     )
-    converted = exists().where(
-        transitions.c.contact_id == first.c.contact_id,
-        transitions.c.kind == "stage",
-        transitions.c.at >= first.c.first_at,
-        stage_index(transitions.c.to_value, model) > stage_index(first.c.stage, model),
-        epoch(transitions.c.at, dialect) - epoch(first.c.first_at, dialect) <= days * 86400.0,
-    )
-    st = select(first.c.contact_id, first.c.stage, flag(converted).label("converted")).cte("stage_population")
-    intents = select(touchpoints.c.contact_id, touchpoints.c.stage, touchpoints.c.intent.label("item")).where(*tclauses, touchpoints.c.intent.is_not(None)).distinct().subquery()
-    oclauses = [offer_events.c.kind == "shown", offer_events.c.at >= f.start, offer_events.c.at < f.end]
+    oclauses = [o.contact_id == first.c.contact_id, o.stage == first.c.stage, o.kind == "shown", o.at >= f.start, o.at < f.end]
     if f.channel is not None:
-        oclauses.append(offer_events.c.channel == f.channel)
-    offers = select(offer_events.c.contact_id, offer_events.c.stage, offer_events.c.offer_id.label("item")).where(*oclauses).distinct().subquery()
-
-    def exposed(kind: str, sub):
-        on = and_(sub.c.contact_id == st.c.contact_id, sub.c.stage == st.c.stage)
-        return (
-            select(literal(kind).label("kind"), st.c.stage, sub.c.item, func.count().label("n"), func.sum(st.c.converted).label("conv"))
-            .select_from(st.join(sub, on))
-            .group_by(st.c.stage, sub.c.item)
-        )
-
-    totals = select(literal("stage").label("kind"), st.c.stage, null().label("item"), func.count().label("n"), func.sum(st.c.converted).label("conv")).group_by(st.c.stage)
-    rows = conn.execute(union_all(totals, exposed("intent", intents), exposed("offer", offers))).all()
+        oclauses.append(o.channel == f.channel)
+    offered = select(distinct_list(o.offer_id)).where(*oclauses).scalar_subquery()
+    population = select(
+        first.c.stage, _converted(model, dialect, days, first.c.contact_id, first.c.stage, first.c.first_at).label("conv"), first.c.asked, offered.label("offered")
+    ).subquery()
+    p = population.c
+    sep = "," if dialect == "sqlite" else SEP
+    totals: dict[str, list[int]] = {}
+    exposed: dict[tuple[str, str, str], list[int]] = {}
+    for stage, conv, asked, offers, n in conn.execute(select(p.stage, p.conv, p.asked, p.offered, func.count()).group_by(p.stage, p.conv, p.asked, p.offered)):
+        keys = [(stage, totals)]
+        keys += [(("intent", stage, i), exposed) for i in (asked.split(sep) if asked else ())]
+        keys += [(("offer", stage, i), exposed) for i in (offers.split(sep) if offers else ())]
+        for key, into in keys:
+            entry = into.setdefault(key, [0, 0])
+            entry[0] += n
+            entry[1] += n * conv
+    rows = [_Row("stage", stage, None, n, c) for stage, (n, c) in totals.items()]
+    rows += [_Row(kind, stage, item, n, c) for (kind, stage, item), (n, c) in sorted(exposed.items())]
 
     base = {r.stage: (r.n, int(r.conv or 0)) for r in rows if r.kind == "stage"}
     stages = []

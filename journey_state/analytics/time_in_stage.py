@@ -1,6 +1,7 @@
 """Time in stage: median and p90 (nearest rank) of completed stays that began in the period.
 
-The ranks are picked in SQL (window functions), so only a few rows per stage come back.
+The ranks are picked in SQL (LIMIT/OFFSET along an index on the duration), so only a few
+rows per stage come back.
 
 A stay begins when the contact enters a stage (its creation for the initial stage) and ends
 at its next stage transition; stays still open at the end of the period count as `ongoing`.
@@ -9,61 +10,62 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 
-from journey_state.analytics._sql import contact_scope, duration_stats, epoch, ranked_stats
+from journey_state.analytics._sql import duration_stats, ranked_stats
 from journey_state.analytics.filters import Filters
 from journey_state.model import JourneyModel
-from journey_state.store.tables import contacts, transitions
+from journey_state.store.tables import channel_identities, stage_stays
 
 
 def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict:
-    dialect = conn.dialect.name
-    entries = union_all(
-        select(contacts.c.id.label("contact_id"), literal(model.initial_stage).label("stage"), contacts.c.created_at.label("at"), literal(0).label("seq"))
-        .where(*contact_scope(f), contacts.c.created_at < f.end),
-        select(transitions.c.contact_id, transitions.c.to_value, transitions.c.at, transitions.c.id)
-        .where(*contact_scope(f, transitions.c.contact_id), transitions.c.kind == "stage", transitions.c.at < f.end),
-    ).subquery()
-    left = func.lead(entries.c.at).over(partition_by=entries.c.contact_id, order_by=(entries.c.at, entries.c.seq))
-    stays = select(entries.c.stage, entries.c.at.label("entered"), left.label("left")).subquery()
-    seconds = epoch(stays.c.left, dialect) - epoch(stays.c.entered, dialect)
-    is_open = case((stays.c.left.is_(None), 1), else_=0)
-    in_period = select(stays.c.stage, is_open.label("open"), seconds.label("seconds")).where(stays.c.entered >= f.start, stays.c.entered < f.end).subquery()
-    part = (in_period.c.stage, in_period.c.open)
-    ranked = select(
-        in_period.c.stage,
-        in_period.c.open,
-        in_period.c.seconds,
-        func.row_number().over(partition_by=part, order_by=in_period.c.seconds).label("rn"),
-        func.count().over(partition_by=part).label("n"),
-    ).subquery()
-    n, rn = ranked.c.n, ranked.c.rn
-    # Only the rows at the ranks we need come back: the two middle ones (median) and the
-    # nearest rank ceil(0.9 n) (p90); for open stays just their count. Integer operands:
-    # "/" is integer division on SQLite and PostgreSQL alike.
-    wanted = or_(rn == (n + 1) / 2, rn == (n + 2) / 2, rn == (9 * n + 9) / 10)
-    rows = conn.execute(
-        select(ranked.c.stage, ranked.c.open, rn, n, ranked.c.seconds).where(or_(and_(ranked.c.open == 1, rn == 1), and_(ranked.c.open == 0, wanted)))
-    ).all()
-    at_rank: dict[str, dict[int, float]] = defaultdict(dict)
+    """Read from stage_stays (journey_state/store/rollups.py, kept exact by triggers): a stay
+    that ends at or after the end of the period is ongoing, as if later transitions were unseen."""
+    ss = stage_stays.c
+    clauses = [ss.journey_model == f.model, ss.entered_at >= f.start, ss.entered_at < f.end]
+    if f.persona is not None:
+        clauses.append(ss.persona == f.persona)
+    if f.channel is not None:
+        clauses.append(ss.contact_id.in_(select(channel_identities.c.contact_id).where(channel_identities.c.channel == f.channel)))
+    is_open = case((or_(ss.left_at.is_(None), ss.left_at >= f.end), 1), else_=0)
     counts: dict[str, int] = defaultdict(int)
     ongoing: dict[str, int] = defaultdict(int)
-    for stage, open_, r, total, value in rows:
-        if open_:
-            ongoing[stage] = total
-        else:
-            counts[stage] = total
-            at_rank[stage][r] = max(0.0, float(value))
+    stored: dict[str, set[str]] = defaultdict(set)  # model stage -> stage values stored for it
+    for raw, open_, total in conn.execute(select(ss.stage, is_open, func.count()).where(*clauses).group_by(ss.stage, is_open)):
+        stage_id = raw or model.initial_stage  # "" is the creation stay, in the initial stage
+        (ongoing if open_ else counts)[stage_id] += total
+        stored[stage_id].add(raw)
+    closed = and_(ss.left_at.is_not(None), ss.left_at < f.end)
 
-    def stats(stage: str) -> dict:
-        total = counts.get(stage, 0)
+    def at_ranks(stage_id: str, first: int, last: int) -> list[float]:
+        """Seconds of the closed stays at ranks first..last (1-based), read in index order.
+
+        With one stored value the index gives the order; the initial stage stored both as ""
+        and by name needs a sort."""
+        values = sorted(stored[stage_id])
+        match = ss.stage == values[0] if len(values) == 1 else ss.stage.in_(values)
+        # The period test goes through coalesce() so that SQLite walks the seconds index
+        # (ix_stage_stays_seconds) instead of sorting the range of ix_stage_stays_entered.
+        entered = func.coalesce(ss.entered_at, ss.entered_at)
+        period = [entered >= f.start, entered < f.end, *clauses[3:]]
+        query = (
+            select(ss.seconds)
+            .where(ss.journey_model == f.model, match, closed, *period)
+            .order_by(ss.seconds)
+            .offset(first - 1)
+            .limit(last - first + 1)
+        )
+        return [max(0.0, float(v)) for v in conn.execute(query).scalars()]
+
+    def stats(stage_id: str) -> dict:
+        total = counts.get(stage_id, 0)
         if not total:
             return duration_stats([])
-        ranks = at_rank[stage]
-        med = (ranks[(total + 1) // 2] + ranks[(total + 2) // 2]) / 2
-        return ranked_stats(total, med, ranks[(9 * total + 9) // 10])
+        # Nearest ranks: the two middle ones (median) and ceil(0.9 n) (p90).
+        middle = at_ranks(stage_id, (total + 1) // 2, (total + 2) // 2)
+        p90 = at_ranks(stage_id, (9 * total + 9) // 10, (9 * total + 9) // 10)
+        return ranked_stats(total, (middle[0] + middle[-1]) / 2, p90[0])
 
     stages = [
         {"stage": s.id, "label": s.label, **stats(s.id), "ongoing": ongoing.get(s.id, 0)}

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from journey_state.analytics._sql import COMPLAINT_INTENTS, FALLBACK_INTENTS, VALENCE, contact_scope, rate
+from journey_state.analytics._sql import COMPLAINT_INTENTS, FALLBACK_INTENTS, VALENCE, contact_scope, rate, unindexed
 from journey_state.analytics.filters import Filters
 from journey_state.model import JourneyModel
-from journey_state.store.tables import touchpoints
+from journey_state.store.tables import touch_rollup, touchpoints
 
 TOP = 5
 NOT_QUESTIONS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", *FALLBACK_INTENTS})
@@ -35,20 +36,83 @@ class TouchCounts:
 
 
 def aggregate(conn: Connection, model: JourneyModel, f: Filters, join_contacts: bool = True) -> TouchCounts:
-    """One GROUP BY over the period's touchpoints.
+    """Touchpoint counts by (stage, channel, intent, emotion) in the period.
+
+    Whole UTC months and days of the period come from touch_rollup (kept exact by triggers,
+    journey_state/store/rollups.py); the partial days at either end from the raw touchpoints.
+    `join_contacts` only matters for the raw part (see `_raw`).
+    """
+    counts: Counter = Counter()
+    day0 = _ceil_day(f.start)
+    day1 = f.end.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    if day0 >= day1:  # less than a whole day: raw only
+        _raw(conn, model, f, f.start, f.end, join_contacts, counts)
+    else:
+        _rolled(conn, model, f, day0, day1, counts)
+        if f.start < day0:
+            _raw(conn, model, f, f.start, day0, join_contacts, counts)
+        if day1 < f.end:
+            _raw(conn, model, f, day1, f.end, join_contacts, counts)
+    return TouchCounts(tuple((*key, n) for key, n in sorted(counts.items(), key=lambda kv: tuple("" if v is None else v for v in kv[0])) if n))
+
+
+def _ceil_day(at: datetime) -> datetime:
+    day = at.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if day == at else day + timedelta(days=1)
+
+
+def _month_after(day: datetime) -> datetime:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _buckets(day0: datetime, day1: datetime) -> tuple[list[str], list[tuple[str, str]]]:
+    """Whole months inside [day0, day1) and the day ranges around them, as rollup buckets."""
+    first = day0 if day0.day == 1 else _month_after(day0)
+    months, at = [], first
+    while _month_after(at) <= day1:
+        months.append(at.strftime("%Y-%m"))
+        at = _month_after(at)
+    if not months:
+        return [], [(day0.date().isoformat(), day1.date().isoformat())]
+    days = [(day0.date().isoformat(), first.date().isoformat()), (at.date().isoformat(), day1.date().isoformat())]
+    return months, [(a, b) for a, b in days if a < b]
+
+
+def _rolled(conn: Connection, model: JourneyModel, f: Filters, day0: datetime, day1: datetime, counts: Counter) -> None:
+    r = touch_rollup.c
+    months, days = _buckets(day0, day1)
+    # One query per bucket range, so that each is a range of the primary key (an OR is a scan).
+    ranges = [and_(r.grain == "d", r.bucket >= a, r.bucket < b) for a, b in days]
+    if months:
+        ranges.append(and_(r.grain == "m", r.bucket >= months[0], r.bucket <= months[-1]))
+    clauses = [r.journey_model == f.model, r.stage.in_(model.stage_ids)]
+    if f.persona is not None:
+        clauses.append(r.persona == f.persona)
+    if f.channel is not None:
+        clauses.append(r.channel == f.channel)
+    cols = (r.stage, r.channel, r.intent, r.emotion)
+    for bucket_range in ranges:
+        for stage, channel, intent, emotion, n in conn.execute(select(*cols, func.sum(r.n)).where(bucket_range, *clauses).group_by(*cols)):
+            counts[(stage, channel, intent or None, emotion or None)] += int(n)
+
+
+def _raw(conn: Connection, model: JourneyModel, f: Filters, start: datetime, end: datetime, join_contacts: bool, counts: Counter) -> None:
+    """One GROUP BY over the touchpoints in [start, end).
 
     `join_contacts=False` skips the join to contacts when the model's stage ids belong to no
     other model (then the stage alone says the model) and no persona filter is set.
     """
-    clauses = [touchpoints.c.at >= f.start, touchpoints.c.at < f.end, touchpoints.c.stage.in_(model.stage_ids)]
+    # The period is the selective test (ix_touchpoints_at); keep SQLite off the stage indexes.
+    stage = unindexed(touchpoints.c.stage, conn.dialect.name)
+    clauses = [touchpoints.c.at >= start, touchpoints.c.at < end, stage.in_(model.stage_ids)]
     if join_contacts or f.persona is not None:
         # The channel filter is on the touchpoint's own channel, so the contact scope goes without it.
         clauses += contact_scope(Filters(f.start, f.end, f.model, None, f.persona), touchpoints.c.contact_id)
     if f.channel is not None:
         clauses.append(touchpoints.c.channel == f.channel)
     cols = (touchpoints.c.stage, touchpoints.c.channel, touchpoints.c.intent, touchpoints.c.emotion)
-    rows = conn.execute(select(*cols, func.count()).where(*clauses).group_by(*cols)).all()
-    return TouchCounts(tuple(tuple(r) for r in rows))
+    for *key, n in conn.execute(select(*cols, func.count()).where(*clauses).group_by(*cols)):
+        counts[tuple(key)] += n
 
 
 def compute(model: JourneyModel, counts: TouchCounts) -> dict:

@@ -62,6 +62,7 @@ contacts = Table(
     Column("last_activity_at", UTCDateTime()),
     Index("ix_contacts_stage", "journey_model", "stage"),
     Index("ix_contacts_model_created", "journey_model", "created_at"),
+    Index("ix_contacts_model_persona", "journey_model", "persona"),
 )
 
 channel_identities = Table(
@@ -74,6 +75,7 @@ channel_identities = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("channel", "external_id", name="uq_channel_identity"),
     Index("ix_channel_identities_contact", "contact_id"),
+    Index("ix_channel_identities_channel", "channel", "contact_id"),  # the analytics channel filter
 )
 
 transitions = Table(
@@ -118,7 +120,43 @@ touchpoints = Table(
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_touchpoints_contact_at", "contact_id", "at"),
     Index("ix_touchpoints_analytics", "stage", "channel", "intent", "emotion", "at"),
-    Index("ix_touchpoints_contact_stage", "contact_id", "stage", "intent", "at"),
+    Index("ix_touchpoints_contact_stage", "contact_id", "stage", "intent", "at", "channel"),
+    Index("ix_touchpoints_intent_at", "intent", "at"),
+    Index("ix_touchpoints_at", "at", "stage", "channel", "intent", "emotion"),
+)
+
+
+# Touchpoint counts per day/month for analytics, maintained by triggers (journey_state/store/rollups.py).
+touch_rollup = Table(
+    "touch_rollup",
+    metadata,
+    Column("grain", String(1), primary_key=True),  # d | m
+    Column("bucket", String(10), primary_key=True),  # YYYY-MM-DD | YYYY-MM (UTC)
+    Column("journey_model", String(64), primary_key=True),
+    Column("persona", String(64), primary_key=True),  # "" for none
+    Column("stage", String(64), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("intent", String(64), primary_key=True),  # "" for none
+    Column("emotion", String(16), primary_key=True),  # "" for none
+    Column("n", Integer, nullable=False),
+)
+
+# Each contact's stays in a stage (creation, then one per stage transition), maintained by
+# triggers (journey_state/store/rollups.py). stage "" is the model's initial stage.
+stage_stays = Table(
+    "stage_stays",
+    metadata,
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # 0 for the creation, else the transition id
+    Column("journey_model", String(64), nullable=False),
+    Column("persona", String(64), nullable=False),  # "" for none
+    Column("stage", String(64), nullable=False),
+    Column("entered_at", UTCDateTime(), nullable=False),
+    Column("left_at", UTCDateTime()),  # the next stay's start; NULL while open
+    Column("seconds", Float),
+    # Covering indexes: counts by period, and ranks along the duration.
+    Index("ix_stage_stays_entered", "journey_model", "entered_at", "stage", "left_at", "persona", "contact_id"),
+    Index("ix_stage_stays_seconds", "journey_model", "stage", "seconds", "entered_at", "left_at", "persona", "contact_id"),
 )
 
 
