@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 
 from journey_state.engine import ContactState, Signal, Transition, decide
@@ -45,6 +47,22 @@ def already_applied(conn: Connection, contact_id: int, signal_id: str) -> bool:
     )
 
 
+def claim_signal(conn: Connection, contact_id: int, signal_id: str, at) -> bool:
+    """Record the signal id as applied to the contact; False if it already was (a replay).
+
+    One INSERT ... ON CONFLICT DO NOTHING instead of a lookup plus an insert: this runs on
+    every chat turn, under the contact's lock.
+    """
+    dialect_insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}.get(conn.dialect.name)
+    if dialect_insert is None:
+        if already_applied(conn, contact_id, signal_id):
+            return False
+        conn.execute(insert(applied_signals).values(contact_id=contact_id, signal_id=signal_id, at=at))
+        return True
+    statement = dialect_insert(applied_signals).values(contact_id=contact_id, signal_id=signal_id, at=at)
+    return conn.execute(statement.on_conflict_do_nothing()).rowcount == 1
+
+
 def insert_transitions(conn: Connection, contact_id: int, items: tuple[Transition, ...] | list[Transition]) -> None:
     if items:
         conn.execute(
@@ -73,12 +91,11 @@ def save_state(conn: Connection, contact_id: int, state: ContactState) -> None:
 def apply(conn: Connection, model: JourneyModel, row: Row, signal: Signal, touch: Touch | None = None) -> SignalOutcome:
     """Apply `signal` to the contact in `row`, which the caller has locked. Replays change nothing."""
     state = state_of(row)
-    if already_applied(conn, row.id, signal.id):
+    if not claim_signal(conn, row.id, signal.id, signal.at):
         return SignalOutcome(row.uid, state, (), duplicate=True)
     decision = decide(model, state, signal)
     if decision.state != state:
         save_state(conn, row.id, decision.state)
-    conn.execute(insert(applied_signals).values(contact_id=row.id, signal_id=signal.id, at=signal.at))
     insert_transitions(conn, row.id, decision.transitions)
     if touch is not None:
         conn.execute(
