@@ -20,7 +20,8 @@ from journey_state.errors import JourneyError
 from journey_state.identifiers import ChannelRef, InvalidIdentifier, identifier
 from journey_state.identity_proof import MERGED, ProofOutcome, ProofRecorder
 from journey_state.model import load_named_model
-from journey_state.store import JourneyStore, make_engine
+from journey_state.store import JourneyStore
+from journey_state.store.db import shared_engine
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def recorder_for(database_url: str) -> ProofRecorder:
         if recorder is None:
             settings = load_settings()
             model = load_named_model(settings.journeys_dir, settings.journey_model)
-            recorder = _recorders[database_url] = ProofRecorder(JourneyStore(make_engine(database_url), model))
+            recorder = _recorders[database_url] = ProofRecorder(JourneyStore(shared_engine(database_url), model))
         return recorder
 
 

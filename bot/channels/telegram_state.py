@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.channels.telegram_tables import telegram_callbacks, telegram_updates
 from journey_state.errors import StoreUnavailable
-from journey_state.store.db import READ_ONLY, make_engine
+from journey_state.store.db import READ_ONLY, shared_engine
 
 CALLBACK_DATA_MAX_BYTES = 64  # Bot API limit for InlineKeyboardButton.callback_data
 CALLBACK_PREFIX = "jb:"  # marks a stored payload; 3 + 43 base64url chars of sha256 = 46 bytes
@@ -52,7 +52,7 @@ class TelegramState:
     def engine(self) -> Engine:
         with self._lock:
             if self._engine is None:
-                self._engine = make_engine(self.database_url)
+                self._engine = shared_engine(self.database_url)
             return self._engine
 
     def dispose(self) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.channels.whatsapp_tables import whatsapp_inbound, whatsapp_sessions
-from journey_state.store.db import READ_ONLY, make_engine
+from journey_state.store.db import READ_ONLY, shared_engine
 
 # Meta redelivers for up to 7 days; ids older than this cannot come back.
 KEEP_INBOUND_IDS = timedelta(days=14)
@@ -25,7 +25,7 @@ class WhatsAppStore:
 
     @classmethod
     def from_url(cls, url: str) -> "WhatsAppStore":
-        return cls(make_engine(url))
+        return cls(shared_engine(url))
 
     def claim(self, message_id: str, wa_id: str, now: datetime | None = None) -> bool:
         """True the first time `message_id` is seen (across processes: the primary key decides)."""

@@ -8,11 +8,8 @@ journey map downloads as HTML and PNG. Chart.js is served from bot/console/web/n
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
-from functools import lru_cache
-from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 from sqlalchemy import select
@@ -20,6 +17,7 @@ from sqlalchemy import select
 from bot.console.analytics_api import _context
 from bot.console.dashboard_export import map_html, map_png, period
 from bot.console.errors import ApiError
+from bot.console.npm_assets import NODE_MODULES, script_response, warn_if_missing
 from bot.console.staff_auth import login_required
 from journey_state.analytics import dashboard as analytics
 from journey_state.store.db import READ_ONLY
@@ -28,8 +26,7 @@ from journey_state.store.tables import channel_identities
 
 logger = logging.getLogger(__name__)
 
-WEB_DIR = Path(__file__).with_name("web")
-CHART_BUNDLE = WEB_DIR / "node_modules" / "chart.js" / "dist" / "chart.umd.js"
+CHART_BUNDLE = NODE_MODULES / "chart.js" / "dist" / "chart.umd.js"
 # Only our own origin; Chart.js styles its canvases through the CSSOM, which CSP allows.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -41,8 +38,7 @@ staff_dashboard = Blueprint("staff_dashboard", __name__, url_prefix="/staff/dash
 
 @staff_dashboard.record_once
 def _check_bundle(state) -> None:
-    if not CHART_BUNDLE.is_file():
-        logger.warning("journeybot: Chart.js not installed (%s missing); run `npm ci` in %s (make run does it)", CHART_BUNDLE, WEB_DIR)
+    warn_if_missing(CHART_BUNDLE, "Chart.js")
 
 
 def _compute():
@@ -132,19 +128,7 @@ def journey_map_png(user):
 
 @staff_dashboard.get("/chart.js")
 def chart_bundle():
-    if not CHART_BUNDLE.is_file():
-        message = f"journeybot: Chart.js not installed; run `npm ci` in {WEB_DIR} (make run does it)"
-        return Response(f"console.error({json.dumps(message)});\n", status=503, mimetype="text/javascript")
-    response = Response(_bundle(CHART_BUNDLE.stat().st_mtime_ns), mimetype="text/javascript")
-    response.cache_control.public = True
-    response.cache_control.max_age = 3600
-    return response
-
-
-@lru_cache(maxsize=1)
-def _bundle(mtime_ns: int) -> bytes:
-    """The bundle's bytes (cached until the file changes)."""
-    return CHART_BUNDLE.read_bytes()
+    return script_response(CHART_BUNDLE, "Chart.js")
 
 
 def urls() -> dict[str, str]:

@@ -9,15 +9,13 @@ JOURNEYBOT_IDENTITY_SECRET, the way a real shop would for its logged-in customer
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-from functools import lru_cache
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, render_template
 
+from bot.console.npm_assets import NODE_MODULES, script_response, warn_if_missing
 from bot.settings import Settings
 from journey_state.identifiers import InvalidIdentifier, identifier
 from journey_state.identity_signing import identity_hash
@@ -25,8 +23,7 @@ from journey_state.replies import load_facts
 
 logger = logging.getLogger(__name__)
 
-WEB_DIR = Path(__file__).with_name("web")
-WIDGET_BUNDLE = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+WIDGET_BUNDLE = NODE_MODULES / "rasa-webchat" / "lib" / "index.js"
 PUBLIC_RASA_URL_ENV = "JOURNEYBOT_PUBLIC_RASA_URL"
 DEMO_CUSTOMER_ENV = "JOURNEYBOT_DEMO_CUSTOMER"
 # Rasa's socket.io channel listens here unless credentials.yml sets `socketio_path`.
@@ -84,11 +81,7 @@ def _configure(state) -> None:
         "facts": load_facts(settings.business_dir / "business.yml"),
         "customer": demo_customer(settings),
     }
-    if not WIDGET_BUNDLE.is_file():
-        logger.warning(
-            "journeybot: chat widget not installed (%s missing); run `npm ci` in %s (make run does it)",
-            WIDGET_BUNDLE, WEB_DIR,
-        )
+    warn_if_missing(WIDGET_BUNDLE, "chat widget")
 
 
 @storefront.get("/")
@@ -124,20 +117,10 @@ def _ws_origins(url: str) -> str:
 
 @storefront.get("/storefront/webchat.js")
 def widget_bundle():
-    if not WIDGET_BUNDLE.is_file():
-        message = f"journeybot: chat widget not installed; run `npm ci` in {WEB_DIR} (make run does it)"
-        body = f"console.error({json.dumps(message)});\n"
-        return Response(body, status=503, mimetype="text/javascript")
-    response = Response(_bundle(WIDGET_BUNDLE.stat().st_mtime_ns), mimetype="text/javascript")
-    response.cache_control.public = True
-    response.cache_control.max_age = 3600
-    return response
+    return script_response(WIDGET_BUNDLE, "chat widget", _without_cdn_imports)
 
 
-@lru_cache(maxsize=1)
-def _bundle(mtime_ns: int) -> bytes:
-    """The widget bundle without its CDN font imports (cached until the file changes)."""
-    body = WIDGET_BUNDLE.read_bytes()
+def _without_cdn_imports(body: bytes) -> bytes:
     for cdn_import in CDN_IMPORTS:
         body = body.replace(cdn_import, b"")
     return body

@@ -1,6 +1,8 @@
 """Engine creation for SQLite (embedded default) and PostgreSQL."""
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
@@ -59,6 +61,23 @@ def _sqlite_locking(engine: Engine) -> None:
         # Reads (marked read_only) begin deferred, so WAL lets them run beside a writer.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_shared: dict[str, Engine] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_engine(url: str) -> Engine:
+    """One engine (and connection pool) per database URL for the whole process.
+
+    The channels in the Rasa server (Telegram state, WhatsApp sessions, identity proofs)
+    share it instead of each opening its own pool on the same database.
+    """
+    with _shared_lock:
+        engine = _shared.get(url)
+        if engine is None:
+            engine = _shared[url] = make_engine(url)
+        return engine
 
 
 def is_sqlite(engine: Engine) -> bool:

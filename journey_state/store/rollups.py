@@ -33,6 +33,11 @@ def _bucket_sql(dialect: str, at: str, grain: str) -> str:
     return f"to_char({at} AT TIME ZONE 'UTC', '{'YYYY-MM-DD' if grain == DAY else 'YYYY-MM'}')"
 
 
+def _upsert(selects: str) -> str:
+    """Add the selected (key..., n) rows to touch_rollup."""
+    return f"INSERT INTO touch_rollup ({_PK}, n) {selects} ON CONFLICT ({_PK}) DO UPDATE SET n = touch_rollup.n + excluded.n"
+
+
 def _add(dialect: str, row: str, delta: str, contact_id: str) -> str:
     """One upsert statement adding `delta` for touchpoint `row` (NEW/OLD) at both grains."""
     selects = " UNION ALL ".join(
@@ -41,7 +46,7 @@ def _add(dialect: str, row: str, delta: str, contact_id: str) -> str:
         f"FROM contacts c WHERE c.id = {contact_id}"
         for grain in (DAY, MONTH)
     )
-    return f"INSERT INTO touch_rollup ({_PK}, n) {selects} ON CONFLICT ({_PK}) DO UPDATE SET n = touch_rollup.n + excluded.n"
+    return _upsert(selects)
 
 
 def _move_contact(dialect: str, contact: str, sign: str) -> str:
@@ -53,7 +58,7 @@ def _move_contact(dialect: str, contact: str, sign: str) -> str:
         f"GROUP BY b, t.stage, t.channel, COALESCE(t.intent, ''), COALESCE(t.emotion, '')"
         for grain in (DAY, MONTH)
     )
-    return f"INSERT INTO touch_rollup ({_PK}, n) {selects} ON CONFLICT ({_PK}) DO UPDATE SET n = touch_rollup.n + excluded.n"
+    return _upsert(selects)
 
 
 def _persona_changed(old: str, new: str, dialect: str) -> str:

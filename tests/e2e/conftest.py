@@ -5,12 +5,22 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from bot.stack import Stack
 from bot.training import ensure_model
+from journey_state.model import load_named_model
+from journey_state.replies import load_replies
 from journey_state.store.migrate import upgrade
+from tests.fakes import whatsapp as wa
 
 PROJECT = Path(__file__).resolve().parents[2]
+# Debian's Chromium, headless, with nothing that would reach the internet.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
 
 
 def pytest_collection_modifyitems(items):
@@ -50,3 +60,29 @@ def stack_factory(trained_model, tmp_path):
     yield start
     for stack in started:
         stack.stop()
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (Playwright), closed after the test."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def replies():
+    """The shipped reply book for the B2C model (what the bot should say at each stage)."""
+    model = load_named_model(PROJECT / "data/journeys", "b2c")
+    return load_replies(PROJECT / "data/business", model.stage_ids)
+
+
+@pytest.fixture()
+def graph():
+    """A fake WhatsApp Cloud API (Graph) server on 127.0.0.1."""
+    fake = wa.FakeGraph().start()
+    yield fake
+    fake.stop()

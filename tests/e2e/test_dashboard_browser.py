@@ -9,7 +9,7 @@ import threading
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from bot.console.app import create_app
@@ -22,11 +22,6 @@ from journey_state.store.migrate import upgrade
 from tests.e2e.conftest import PROJECT
 from tests.unit.test_analytics_metrics import PERIOD, build, t
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
-]
 PASSWORD = "correct horse battery"
 XSS = "<img src=x onerror=alert(1)> the bag was torn"
 TIMEOUT_MS = 20_000
@@ -57,16 +52,6 @@ def console(tmp_path, monkeypatch):
         server.shutdown()
         thread.join(10)
         built.store.engine.dispose()
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def loaded(page, state: str = "ready", **filters) -> None:

@@ -16,12 +16,11 @@ from bot.console.staff_auth import hash_password
 from bot.console.storefront import WIDGET_BUNDLE
 from journey_state.handoff import HandoffConfig
 from journey_state.model import load_named_model
-from journey_state.replies import load_replies
 from journey_state.store import JourneyStore, make_engine
 from journey_state.store.handoffs import HandoffStore
 from tests.e2e.conftest import PROJECT
 from tests.e2e.socketio_channel import socketio_env
-from tests.e2e.test_web_chat import TIMEOUT_MS, bot_says, browser, chat_session, send, settled  # noqa: F401 (fixture)
+from tests.e2e.test_web_chat import TIMEOUT_MS, bot_says, chat_session, send, settled
 
 AGENT, PASSWORD = "ann", "agent password 1"
 PRICING = "how much does the premium plan cost?"
@@ -42,11 +41,6 @@ def stack(stack_factory, sqlite_db, tmp_path):
     finally:
         engine.dispose()
     return stack
-
-
-@pytest.fixture(scope="module")
-def replies():
-    return load_replies(PROJECT / "data/business", load_named_model(PROJECT / "data/journeys", "b2c").stage_ids)
 
 
 def tracker(stack, sender: str) -> dict:

@@ -15,28 +15,12 @@ import requests
 import socketio
 
 from journey_state.identity_signing import identity_hash
-from journey_state.model import load_named_model
-from journey_state.replies import load_replies
-from tests.e2e.conftest import PROJECT
 from tests.fakes import telegram as tg
 from tests.fakes import whatsapp as wa
 
 IDENTITY_SECRET = "e2e-identity-secret-0123456789abcdef"
 TG_SECRET = "e2e-webhook-secret_0123456789"
 PRICING = "how much does the premium plan cost?"
-
-
-@pytest.fixture(scope="module")
-def replies():
-    model = load_named_model(PROJECT / "data/journeys", "b2c")
-    return load_replies(PROJECT / "data/business", model.stage_ids)
-
-
-@pytest.fixture()
-def graph():
-    fake = wa.FakeGraph().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture()

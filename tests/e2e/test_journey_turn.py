@@ -3,20 +3,10 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 
-from journey_state.replies import load_replies
-from journey_state.model import load_named_model
 
-from tests.e2e.conftest import PROJECT
 
 PRICING = "how much does the premium plan cost?"
-
-
-@pytest.fixture(scope="module")
-def replies():
-    model = load_named_model(PROJECT / "data/journeys", "b2c")
-    return load_replies(PROJECT / "data/business", model.stage_ids)
 
 
 def texts(messages):

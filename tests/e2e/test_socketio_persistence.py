@@ -15,9 +15,6 @@ import pytest
 import requests
 import socketio
 
-from journey_state.model import load_named_model
-from journey_state.replies import load_replies
-from tests.e2e.conftest import PROJECT
 from tests.e2e.socketio_channel import socketio_env
 
 PRICING = "how much does the premium plan cost?"
@@ -55,12 +52,6 @@ class WebVisitor:
 
     def close(self) -> None:
         self.client.disconnect()
-
-
-@pytest.fixture(scope="module")
-def replies():
-    model = load_named_model(PROJECT / "data/journeys", "b2c")
-    return load_replies(PROJECT / "data/business", model.stage_ids)
 
 
 @pytest.fixture

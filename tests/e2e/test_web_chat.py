@@ -9,30 +9,16 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from bot.console.app import create_app
 from bot.console.storefront import WIDGET_BUNDLE, storefront
 from bot.stack import free_port
-from journey_state.model import load_named_model
-from journey_state.replies import load_replies
-from tests.e2e.conftest import PROJECT
 from tests.e2e.socketio_channel import socketio_env
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
-]
 PRICING = "how much does the premium plan cost?"
 TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def replies():
-    model = load_named_model(PROJECT / "data/journeys", "b2c")
-    return load_replies(PROJECT / "data/business", model.stage_ids)
 
 
 @pytest.fixture
@@ -63,16 +49,6 @@ def storefront_url(stack):
     finally:
         server.shutdown()
         thread.join(10)
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def chat_session(page) -> dict:

@@ -11,28 +11,12 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from journey_state.model import load_named_model
-from journey_state.replies import load_replies
-from tests.e2e.conftest import PROJECT
 from tests.fakes import twilio as tw
 from tests.fakes import whatsapp as wa
 
 WEBHOOK = "/webhooks/whatsapp/webhook"
 TWILIO_WEBHOOK = "/webhooks/twilio_whatsapp/webhook"
 PUBLIC_BASE = "https://bot.example.com"
-
-
-@pytest.fixture(scope="module")
-def replies():
-    model = load_named_model(PROJECT / "data/journeys", "b2c")
-    return load_replies(PROJECT / "data/business", model.stage_ids)
-
-
-@pytest.fixture()
-def graph():
-    fake = wa.FakeGraph().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture()
