@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.settings import load_settings
+from journey_state.analytics.facts import WINDOWS as ATTRIBUTION_WINDOWS
 from journey_state.errors import JourneyError
 
 
@@ -24,7 +25,7 @@ def _models(journeys_dir: Path) -> list[str]:
 @click.option("--model", help="Journey model id (default: JOURNEYBOT_JOURNEY_MODEL).")
 @click.option("--channel", help="Only this channel (e.g. whatsapp).")
 @click.option("--persona", help="Only this persona / segment.")
-@click.option("--attribution-days", type=click.IntRange(1, 365), default=14, show_default=True, help="Window N of the bot attribution.")
+@click.option("--attribution-days", type=click.Choice([str(d) for d in ATTRIBUTION_WINDOWS]), default="14", show_default=True, help="Window N (days) of the bot attribution.")
 def report(from_, to, fmt, output, model, channel, persona, attribution_days) -> None:
     """Write the journey analytics report (HTML with embedded charts, JSON or CSV)."""
     from journey_state.analytics import dashboard, parse_filters
@@ -39,7 +40,7 @@ def report(from_, to, fmt, output, model, channel, persona, attribution_days) ->
         journey = load_named_model(settings.journeys_dir, filters.model)
         engine = make_engine(settings.database_url)
         started = time.perf_counter()
-        dash = dashboard.compute(engine, journey, filters, settings.journeys_dir, progress=lambda name: click.echo(f"computing {name}...", err=True), attribution_days=attribution_days)
+        dash = dashboard.compute(engine, journey, filters, settings.journeys_dir, progress=lambda name: click.echo(f"computing {name}...", err=True), attribution_days=int(attribution_days))
         click.echo(f"computed in {time.perf_counter() - started:.2f} s; rendering {fmt}...", err=True)
         text = render(dash, fmt)
     except AnalyticsFilterError as exc:

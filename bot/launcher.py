@@ -56,6 +56,7 @@ def prepare(settings: Settings, echo=print) -> dict[str, str]:
     seeded = seed_demo_data(settings)
     if seeded:
         echo(f"journeybot: the database was empty, so it now holds a demo data set ({seeded}) for the dashboards")
+    refresh_analytics(settings, echo)
     echo("journeybot: checking the Rasa model (trains only if config, domain or data changed)")
     model = ensure_model(settings.project_dir, settings.project_dir / "models")
     echo(f"journeybot: model {model.name}")
@@ -79,6 +80,23 @@ def seed_demo_data(settings: Settings, contacts: int = 200) -> str | None:
         return f"{contacts} simulated contacts, {len(orders)} demo-shop orders AUR-{orders[0].number.split('-')[1]}…"
     finally:
         engine.dispose()
+
+
+def refresh_analytics(settings: Settings, echo=print) -> int:
+    """Bring the dashboard's per-contact facts up to date now (long once after an upgrade or an
+    import), so that the first dashboard does not wait for it."""
+    from journey_state.analytics.dashboard import refresh_facts
+    from journey_state.store import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        model = load_named_model(settings.journeys_dir, settings.journey_model)
+        done = refresh_facts(engine, model, settings.journeys_dir, progress=lambda n, total: echo(f"journeybot: analytics facts {n}/{total} contacts") if n % 10_000 == 0 else None)
+    finally:
+        engine.dispose()
+    if done:
+        echo(f"journeybot: analytics facts brought up to date for {done} contacts")
+    return done
 
 
 def exec_honcho(settings: Settings, env: dict[str, str]) -> None:

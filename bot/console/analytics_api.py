@@ -42,7 +42,8 @@ def get_dashboard():
 @analytics_api.get("/funnel")
 @require_token
 def get_funnel():
-    store, model, filters, _ = _context()
+    store, model, filters, journeys_dir = _context()
+    dashboard.refresh_facts(store.engine, model, journeys_dir)
     with store.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return jsonify({"filters": filters.as_dict(), **funnel.compute(conn, model, filters)})
 

@@ -1,23 +1,28 @@
 """Bot attribution (CORRELATION, not causation): did contacts who got a bot answer or an offer
 in stage S reach a later stage within N days more often than those in S who did not?
 
-Population of stage S: contacts with a touchpoint in S in the period. A contact converts
-when it enters a later stage within N days of its first touchpoint in S. Exposed to intent I
-(the bot's answer to I) / offer O: had a touchpoint with intent I / was shown O in stage S in
-the period. `lift` = exposed conversion rate - unexposed conversion rate. The final stage
-has no next stage and is left out.
+Population of stage S: contacts whose first touchpoint in S (on the filtered channel) falls
+in the period. A contact converts when it enters a later stage within N days of that first
+touchpoint. Exposed to intent I (the bot's answer to I) / offer O: asked I / was shown O in
+stage S (on that channel). `lift` = exposed conversion rate - unexposed conversion rate. The
+final stage has no next stage and is left out. N is one of facts.WINDOWS.
+
+The counts come from attribution_rollup (whole UTC months and days of the period) and
+attribution_facts (the partial days at either end), both kept by journey_state/analytics/facts.py.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import exists, func, literal, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from journey_state.analytics._sql import contact_scope, epoch, flag, rate, stage_index, unindexed
-from journey_state.analytics.filters import Filters
+from journey_state.analytics import periods
+from journey_state.analytics._sql import rate
+from journey_state.analytics.facts import WINDOWS, split_items
+from journey_state.analytics.filters import AnalyticsFilterError, Filters
 from journey_state.model import JourneyModel
-from journey_state.store.tables import offer_events, touchpoints, transitions
+from journey_state.store.tables import attribution_facts, attribution_rollup
 
 DEFAULT_DAYS = 14
 TOP = 10
@@ -25,22 +30,6 @@ CAVEAT = (
     "Correlation, not causation: contacts who ask a question or are shown an offer differ from "
     "those who do not in many ways; a positive lift does not prove the answer or offer caused it."
 )
-
-
-def _touch_clauses(f: Filters, model: JourneyModel, join_contacts: bool, dialect: str) -> list:
-    # On SQLite the period and stage tests stay off the indexes: the grouping by (contact,
-    # stage) then streams along ix_touchpoints_contact_stage, 2-3x faster than reading the
-    # range of another index and sorting it.
-    at, stage = unindexed(touchpoints.c.at, dialect), unindexed(touchpoints.c.stage, dialect)
-    clauses = [at >= f.start, at < f.end, stage.in_(model.stage_ids[:-1])]
-    if join_contacts or f.persona is not None:
-        clauses += contact_scope(Filters(f.start, f.end, f.model, None, f.persona), touchpoints.c.contact_id)
-    if f.channel is not None:
-        clauses.append(touchpoints.c.channel == f.channel)
-    return clauses
-
-
-SEP = "\x1f"  # joins a (contact, stage)'s intents on PostgreSQL; never part of an intent name
 
 
 class _Row(NamedTuple):
@@ -51,58 +40,32 @@ class _Row(NamedTuple):
     conv: int
 
 
-def _converted(model: JourneyModel, dialect: str, days: int, contact_id, stage, first_at):
-    """1 when the contact entered a later stage than `stage` within `days` of `first_at`."""
-    return flag(
-        exists().where(
-            transitions.c.contact_id == contact_id,
-            transitions.c.kind == "stage",
-            transitions.c.at >= first_at,
-            stage_index(transitions.c.to_value, model) > stage_index(stage, model),
-            epoch(transitions.c.at, dialect) - epoch(first_at, dialect) <= days * 86400.0,
-        )
-    )
+def counts(conn: Connection, f: Filters, days: int) -> dict[tuple[str, str, str], list[int]]:
+    """(kind, stage, item) -> [contacts whose first touchpoint in the stage is in the period,
+    of which converted within `days`]."""
+    whole, partial = periods.split(f.start, f.end)
+    r, a = attribution_rollup.c, attribution_facts.c
+    out: dict[tuple[str, str, str], list[int]] = {}
+    if whole:
+        cols = (r.kind, r.stage, r.item)
+        totals = periods.read_days(conn, attribution_rollup, periods.scope(attribution_rollup, f), whole, cols, sums=(r.n, r[f"c{days}"]))
+        for key, (n, conv) in totals.items():
+            out[key] = [n, conv]
+    for start, end in partial:
+        for stage, conv, exposures in conn.execute(select(a.stage, a.conv_window, a.exposures).where(*periods.scope(attribution_facts, f), a.first_at >= start, a.first_at < end)).all():
+            hit = int(0 < conv <= days)
+            for kind, item in (("stage", ""), *split_items(exposures)):
+                entry = out.setdefault((kind, stage, item), [0, 0])
+                entry[0] += 1
+                entry[1] += hit
+    return out
 
 
-def compute(conn: Connection, model: JourneyModel, f: Filters, days: int = DEFAULT_DAYS, min_exposed: int = 1, join_contacts: bool = True) -> dict:
-    """One pass over the period's touchpoints gives, per (contact, stage), the first touch,
-    the conversion after it, the set of intents asked and the set of offers shown; grouped
-    by (stage, converted, intents, offers) only a few hundred rows come back, and the
-    exposures per intent and offer are summed here."""
-    dialect = conn.dialect.name
-    t, o = touchpoints.c, offer_events.c
-
-    def distinct_list(column):
-        # SQLite's group_concat(DISTINCT ...) takes no separator: it is ",", which intent and offer names never contain.
-        return func.group_concat(column.distinct()) if dialect == "sqlite" else func.string_agg(column.distinct(), literal(SEP))
-
-    first = (
-        select(t.contact_id, t.stage, func.min(t.at).label("first_at"), distinct_list(t.intent).label("asked"))
-        .where(*_touch_clauses(f, model, join_contacts, dialect))
-        .group_by(t.contact_id, t.stage)
-        .subquery("first_touch")
-    )
-    oclauses = [o.contact_id == first.c.contact_id, o.stage == first.c.stage, o.kind == "shown", o.at >= f.start, o.at < f.end]
-    if f.channel is not None:
-        oclauses.append(o.channel == f.channel)
-    offered = select(distinct_list(o.offer_id)).where(*oclauses).scalar_subquery()
-    population = select(
-        first.c.stage, _converted(model, dialect, days, first.c.contact_id, first.c.stage, first.c.first_at).label("conv"), first.c.asked, offered.label("offered")
-    ).subquery()
-    p = population.c
-    sep = "," if dialect == "sqlite" else SEP
-    totals: dict[str, list[int]] = {}
-    exposed: dict[tuple[str, str, str], list[int]] = {}
-    for stage, conv, asked, offers, n in conn.execute(select(p.stage, p.conv, p.asked, p.offered, func.count()).group_by(p.stage, p.conv, p.asked, p.offered)):
-        keys = [(stage, totals)]
-        keys += [(("intent", stage, i), exposed) for i in (asked.split(sep) if asked else ())]
-        keys += [(("offer", stage, i), exposed) for i in (offers.split(sep) if offers else ())]
-        for key, into in keys:
-            entry = into.setdefault(key, [0, 0])
-            entry[0] += n
-            entry[1] += n * conv
-    rows = [_Row("stage", stage, None, n, c) for stage, (n, c) in totals.items()]
-    rows += [_Row(kind, stage, item, n, c) for (kind, stage, item), (n, c) in sorted(exposed.items())]
+def compute(conn: Connection, model: JourneyModel, f: Filters, days: int = DEFAULT_DAYS, min_exposed: int = 1) -> dict:
+    if days not in WINDOWS:
+        raise AnalyticsFilterError("attribution_days", f"{days} is not an attribution window; use one of {', '.join(map(str, WINDOWS))}")
+    totals = {key: v for key, v in counts(conn, f, days).items() if v[0]}
+    rows = [_Row(kind, stage, item or None, n, c) for (kind, stage, item), (n, c) in sorted(totals.items())]
 
     base = {r.stage: (r.n, int(r.conv or 0)) for r in rows if r.kind == "stage"}
     stages = []

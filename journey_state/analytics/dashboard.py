@@ -9,7 +9,7 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from journey_state.analytics import attribution, cohorts, feedback_metrics, funnel, handoffs, journey_map, offers_referrals, time_in_stage, touchpoints
+from journey_state.analytics import attribution, cohorts, facts, feedback_metrics, funnel, handoffs, journey_map, offers_referrals, time_in_stage, touchpoints
 from journey_state.analytics.filters import Filters
 from journey_state.model import JourneyModel, load_model
 from journey_state.store.db import READ_ONLY
@@ -59,15 +59,26 @@ def _big_reads(conn):
             cursor.close()
 
 
-def stages_shared(model: JourneyModel, journeys_dir: str | Path | None) -> bool:
-    """True when another model uses one of this model's stage ids (or we cannot tell)."""
-    if journeys_dir is None:
-        return True
-    for path in sorted(Path(journeys_dir).glob("*.yml")):
+def all_models(model: JourneyModel, journeys_dir: str | Path | None) -> dict[str, JourneyModel]:
+    """This model and the others in `journeys_dir`, by id."""
+    models = {model.id: model}
+    for path in sorted(Path(journeys_dir).glob("*.yml")) if journeys_dir is not None else ():
         other = load_model(path)
-        if other.id != model.id and set(other.stage_ids) & set(model.stage_ids):
-            return True
-    return False
+        models.setdefault(other.id, other)
+    return models
+
+
+def stages_shared(model: JourneyModel, models: dict[str, JourneyModel] | None) -> bool:
+    """True when another model uses one of this model's stage ids (or we cannot tell)."""
+    if models is None:
+        return True
+    return any(other.id != model.id and set(other.stage_ids) & set(model.stage_ids) for other in models.values())
+
+
+def refresh_facts(engine: Engine, model: JourneyModel, journeys_dir: str | Path | None = None, progress=None) -> int:
+    """Bring the per-contact facts up to date (journey_state/analytics/facts.py) before reading them."""
+    with _unavailable_as_error():
+        return facts.refresh(engine, all_models(model, journeys_dir), progress=progress)
 
 
 def segments(conn, f: Filters) -> list[dict]:
@@ -90,7 +101,8 @@ def compute(
     if model.id != f.model:
         raise ValueError(f"filters are for model {f.model!r} but model {model.id!r} was given")
     say = progress or (lambda _name: None)
-    join = stages_shared(model, journeys_dir)
+    models = all_models(model, journeys_dir)
+    join = stages_shared(model, models if journeys_dir is not None else None)
     timings: dict[str, float] = {}
     out: dict = {"filters": f.as_dict(), "model": {"id": model.id, "label": model.label, "stages": [{"id": s.id, "label": s.label} for s in model.stages]}}
 
@@ -101,18 +113,21 @@ def compute(
         timings[name] = round(time.perf_counter() - started, 4)
         return value
 
+    with _unavailable_as_error():
+        # Progress for the long first refresh after an upgrade or a bulk import.
+        timed("facts_refresh", lambda: facts.refresh(engine, models, progress=lambda done, total: say(f"facts_refresh {done}/{total} contacts")))
     with _unavailable_as_error(), engine.connect().execution_options(**{READ_ONLY: True}) as conn, _big_reads(conn):
         out["segments"] = timed("segments", lambda: segments(conn, f))
         out["funnel"] = timed("funnel", lambda: funnel.compute(conn, model, f))
         out["time_in_stage"] = timed("time_in_stage", lambda: time_in_stage.compute(conn, model, f))
         out["cohorts"] = timed("cohorts", lambda: cohorts.compute(conn, model, f))
-        out["feedback"] = timed("feedback", lambda: feedback_metrics.compute(conn, model, f))
+        out["feedback"] = timed("feedback", lambda: feedback_metrics.compute(conn, model, f, join_contacts=join))
         counts = timed("touchpoint_counts", lambda: touchpoints.aggregate(conn, model, f, join_contacts=join))
         out["touchpoints"] = timed("touchpoints", lambda: touchpoints.compute(model, counts))
-        out["offers"] = timed("offers", lambda: offers_referrals.offers(conn, model, f))
+        out["offers"] = timed("offers", lambda: offers_referrals.offers(conn, model, f, join_contacts=join))
         out["referrals"] = timed("referrals", lambda: offers_referrals.referrals(conn, model, f))
         out["handoffs"] = timed("handoffs", lambda: handoffs.compute(conn, model, f))
-        out["attribution"] = timed("attribution", lambda: attribution.compute(conn, model, f, attribution_days, join_contacts=join))
+        out["attribution"] = timed("attribution", lambda: attribution.compute(conn, model, f, attribution_days))
         complaints = timed("complaints", lambda: journey_map.top_complaints(conn, model, f))
         out["journey_map"] = timed(
             "journey_map",

@@ -159,7 +159,7 @@ def charts(dash: dict) -> dict[str, str]:
         items = dash["offers"]["offers"]
         ax.barh([o["offer_id"] for o in items], [o["redemption_rate"] or 0 for o in items], color="#5aa469")
         ax.set_xlim(0, 1)
-        ax.set_title("Offer redemption rate (redemptions / contacts shown)")
+        ax.set_title("Offer redemption rate (share of contacts first shown it who redeemed)")
         ax.tick_params(axis="y", labelsize=7)
 
     out["funnel"] = _png(funnel)
@@ -238,7 +238,7 @@ def to_html(dash: dict) -> str:
     parts.append("<h2>Touchpoints and top questions</h2>" + _table(["Stage", "Touchpoints", "Channels", "Top questions"],
                  [[s["label"], s["touchpoints"], ", ".join(f"{c['channel']} {c['count']}" for c in s["channels"]), ", ".join(f"{q['intent']} {q['count']}" for q in s["top_questions"])] for s in dash["touchpoints"]["stages"]]))
     if dash["offers"]["offers"]:
-        parts.append("<h2>Offers</h2>" + _table(["Offer", "Stage", "Impressions", "Contacts shown", "Redemptions", "Redemption rate"],
+        parts.append("<h2>Offers</h2>" + _table(["Offer", "Stage", "Impressions", "Contacts first shown", "Redemptions", "Of them redeemed"],
                      [[o["offer_id"], s["stage"], s["impressions"], s["reach"], s["redemptions"], _pct(s["redemption_rate"])] for o in dash["offers"]["offers"] for s in o["stages"]]))
     r = dash["referrals"]
     parts.append(f"<h2>Referrals</h2><p>{r['codes_issued']} codes issued, {r['referred_contacts']} referred contacts, {r['referred_reached_purchase']} of them reached {escape(r['purchase_stage'])}.</p>")

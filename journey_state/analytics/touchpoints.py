@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from journey_state.analytics._sql import COMPLAINT_INTENTS, FALLBACK_INTENTS, VALENCE, contact_scope, rate, unindexed
 from journey_state.analytics.filters import Filters
+from journey_state.analytics.periods import buckets as _buckets
+from journey_state.analytics.periods import ceil_day as _ceil_day
 from journey_state.model import JourneyModel
 from journey_state.store.tables import touch_rollup, touchpoints
 
@@ -56,28 +58,6 @@ def aggregate(conn: Connection, model: JourneyModel, f: Filters, join_contacts: 
     return TouchCounts(tuple((*key, n) for key, n in sorted(counts.items(), key=lambda kv: tuple("" if v is None else v for v in kv[0])) if n))
 
 
-def _ceil_day(at: datetime) -> datetime:
-    day = at.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day if day == at else day + timedelta(days=1)
-
-
-def _month_after(day: datetime) -> datetime:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
-def _buckets(day0: datetime, day1: datetime) -> tuple[list[str], list[tuple[str, str]]]:
-    """Whole months inside [day0, day1) and the day ranges around them, as rollup buckets."""
-    first = day0 if day0.day == 1 else _month_after(day0)
-    months, at = [], first
-    while _month_after(at) <= day1:
-        months.append(at.strftime("%Y-%m"))
-        at = _month_after(at)
-    if not months:
-        return [], [(day0.date().isoformat(), day1.date().isoformat())]
-    days = [(day0.date().isoformat(), first.date().isoformat()), (at.date().isoformat(), day1.date().isoformat())]
-    return months, [(a, b) for a, b in days if a < b]
-
-
 def _rolled(conn: Connection, model: JourneyModel, f: Filters, day0: datetime, day1: datetime, counts: Counter) -> None:
     r = touch_rollup.c
     months, days = _buckets(day0, day1)
@@ -92,7 +72,7 @@ def _rolled(conn: Connection, model: JourneyModel, f: Filters, day0: datetime, d
         clauses.append(r.channel == f.channel)
     cols = (r.stage, r.channel, r.intent, r.emotion)
     for bucket_range in ranges:
-        for stage, channel, intent, emotion, n in conn.execute(select(*cols, func.sum(r.n)).where(bucket_range, *clauses).group_by(*cols)):
+        for stage, channel, intent, emotion, n in conn.execute(select(*cols, func.sum(r.n)).where(bucket_range, *clauses).group_by(*cols)).all():
             counts[(stage, channel, intent or None, emotion or None)] += int(n)
 
 
@@ -111,7 +91,7 @@ def _raw(conn: Connection, model: JourneyModel, f: Filters, start: datetime, end
     if f.channel is not None:
         clauses.append(touchpoints.c.channel == f.channel)
     cols = (touchpoints.c.stage, touchpoints.c.channel, touchpoints.c.intent, touchpoints.c.emotion)
-    for *key, n in conn.execute(select(*cols, func.count()).where(*clauses).group_by(*cols)):
+    for *key, n in conn.execute(select(*cols, func.count()).where(*clauses).group_by(*cols)).all():
         counts[tuple(key)] += n
 
 

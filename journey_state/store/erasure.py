@@ -64,6 +64,11 @@ def erase(conn: Connection, row: Row) -> dict[str, Any]:
     deleted["contact_merges"] = conn.execute(delete(contact_merges).where(contact_merges.c.survivor_id == row.id)).rowcount
     deleted["channel_identities"] = conn.execute(delete(channel_identities).where(channel_identities.c.contact_id == row.id)).rowcount
     deleted["contacts"] = conn.execute(delete(contacts).where(contacts.c.id == row.id)).rowcount
+    # The analytics facts hold no personal data, but an erasure leaves nothing of the contact
+    # behind. Imported here because journey_state.analytics builds on this package.
+    from journey_state.analytics import facts
+
+    facts.forget(conn, [row.id])
     receipt = {
         "receipt_id": uuid.uuid4().hex,
         "contact_id": row.uid,

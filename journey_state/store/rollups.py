@@ -19,6 +19,8 @@ from __future__ import annotations
 from sqlalchemy import delete, func, insert, literal, literal_column, select, union_all
 from sqlalchemy.engine import Connection
 
+from journey_state.store import triggers
+
 from journey_state.store.tables import contacts, stage_stays, touch_rollup, touchpoints
 
 DAY, MONTH = "d", "m"
@@ -185,19 +187,12 @@ def _postgres_ddl() -> list[str]:
 
 def install_triggers(conn: Connection) -> None:
     """(Re)create the triggers that keep touch_rollup and stage_stays up to date (SQLite or PostgreSQL)."""
-    drop_triggers(conn)
-    for statement in _sqlite_ddl() if conn.dialect.name == "sqlite" else _postgres_ddl():
-        conn.exec_driver_sql(statement)
+    triggers.install(conn, _sqlite_ddl, _postgres_ddl, TRIGGERS, FUNCTIONS)
 
 
 def drop_triggers(conn: Connection) -> None:
     """Remove the triggers (e.g. around a bulk load; `rebuild` afterwards)."""
-    sqlite = conn.dialect.name == "sqlite"
-    for name, table in TRIGGERS:
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}" + ("" if sqlite else f" ON {table}"))
-    if not sqlite:
-        for name in FUNCTIONS:
-            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name} CASCADE")
+    triggers.drop(conn, TRIGGERS, FUNCTIONS)
 
 
 def recomputed_stays(conn: Connection) -> str:

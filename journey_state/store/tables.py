@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -157,8 +158,130 @@ stage_stays = Table(
     # Covering indexes: counts by period, and ranks along the duration.
     Index("ix_stage_stays_entered", "journey_model", "entered_at", "stage", "left_at", "persona", "contact_id"),
     Index("ix_stage_stays_seconds", "journey_model", "stage", "seconds", "entered_at", "left_at", "persona", "contact_id"),
+    # Stays that ended after a period (ongoing as seen from its end).
+    Index("ix_stage_stays_left", "journey_model", "left_at", "entered_at", "stage", "seconds", "persona", "contact_id"),
+    # A contact's stage at a given time (the handoffs' stage at creation), read from the index alone.
+    Index("ix_stage_stays_contact", "contact_id", "entered_at", "left_at", "stage"),
 )
 
+
+# Per-contact analytics facts (journey_state/analytics/facts.py), recomputed in Python where
+# the journey models' stage order is known. Triggers (journey_state/store/facts_queue.py) list
+# in facts_dirty every contact whose data changed; the dashboard refreshes those before it
+# reads. No foreign keys: a deleted contact's facts must outlive it until the refresh
+# subtracts them from attribution_rollup.
+facts_dirty = Table(
+    "facts_dirty",
+    metadata,
+    Column("contact_id", Integer, primary_key=True, autoincrement=False),
+    Column("v", Integer, nullable=False),  # bumped by every change: a refresh clears only the version it read
+)
+
+facts_models = Table(
+    "facts_models",
+    metadata,
+    Column("journey_model", String(64), primary_key=True),
+    Column("stages", Text, nullable=False),  # the stage ids, in order, that the facts were computed with
+)
+
+# When each contact first reached stage index `idx` or a later one; one set of rows for any
+# channel ("") and one per channel the contact has an identity on (the channel filter).
+stage_reached = Table(
+    "stage_reached",
+    metadata,
+    Column("contact_id", Integer, primary_key=True, autoincrement=False),
+    Column("channel", String(32), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("journey_model", String(64), nullable=False),
+    Column("persona", String(64), nullable=False),  # "" for none
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("reached_at", UTCDateTime(), nullable=False),
+    Index("ix_stage_reached_period", "journey_model", "channel", "created_at", "idx", "reached_at", "persona"),
+    Index("ix_stage_reached_late", "journey_model", "channel", "reached_at", "created_at", "idx", "persona"),
+)
+
+# One row per contact and channel ("" for any, and each channel the contact has an identity
+# on): what the funnel, the cohorts and time in stage count, as of the last refresh. `stays`
+# lists the contact's stage_stays as "<stage>@<entered YYYY-MM-DD>@<duration bucket, -1 while
+# open>@<1 if entered by a transition>" (journey_state/analytics/facts.py).
+contact_facts = Table(
+    "contact_facts",
+    metadata,
+    Column("contact_id", Integer, primary_key=True, autoincrement=False),
+    Column("channel", String(32), primary_key=True),
+    Column("journey_model", String(64), nullable=False),
+    Column("persona", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("at_risk", Boolean, nullable=False),
+    Column("dormant", Boolean, nullable=False),
+    Column("last_activity_at", UTCDateTime()),
+    Column("furthest", Integer, nullable=False),
+    Column("retained_at", UTCDateTime()),
+    Column("stays", Text, nullable=False),
+    Column("feedback", Text, nullable=False),  # "<kind>|<score>|<stage>|<channel>@<YYYY-MM-DD>", this channel's answers
+    Column("offers", Text, nullable=False),  # offer events and first impressions on this channel (journey_state/analytics/facts.py)
+    Index("ix_contact_facts_created", "journey_model", "created_at"),
+)
+
+# contact_facts counted per UTC day ("d") and month ("m") of creation (kinds current,
+# furthest), per week of creation ("w", Monday; kinds active, retained) and per day and month
+# a stay began (kinds stay, entered), per week and day of each feedback answer (kind fb), per
+# day and month of each offer event and first impression (kind offer). `value` is the counted
+# attribute. Every count is also kept summed over personas, under persona "*".
+def _rollup_scope() -> list[Column]:
+    """The bucket and scope columns of the per-contact facts' rollups."""
+    return [
+        Column("grain", String(1), nullable=False),
+        Column("bucket", String(10), nullable=False),
+        Column("journey_model", String(64), nullable=False),
+        Column("channel", String(32), nullable=False),  # "" for any
+        Column("persona", String(64), nullable=False),  # "" for none, "*" for all
+    ]
+
+
+contact_rollup = Table(
+    "contact_rollup",
+    metadata,
+    *_rollup_scope(),
+    Column("kind", String(8), nullable=False),
+    Column("value", String(80), nullable=False),
+    Column("n", Integer, nullable=False),
+    # Model, channel, persona ("*" for all) and kind first: a period of one kind is one key range.
+    PrimaryKeyConstraint("journey_model", "channel", "persona", "kind", "grain", "bucket", "value"),
+)
+
+# Bot attribution per contact, stage and channel ("" for any): the first touchpoint in the
+# stage, how soon a later stage followed (a window of journey_state.analytics.facts.WINDOWS,
+# 0 for none), and the intents asked and offers shown in the stage ("i:<intent>", "o:<offer>").
+attribution_facts = Table(
+    "attribution_facts",
+    metadata,
+    Column("contact_id", Integer, primary_key=True, autoincrement=False),
+    Column("channel", String(32), primary_key=True),
+    Column("stage", String(64), primary_key=True),
+    Column("journey_model", String(64), nullable=False),
+    Column("persona", String(64), nullable=False),
+    Column("first_at", UTCDateTime(), nullable=False),
+    Column("conv_window", Integer, nullable=False),
+    Column("exposures", Text, nullable=False),  # comma-separated; names never contain a comma
+    Index("ix_attribution_facts_first", "journey_model", "first_at"),
+)
+
+# attribution_facts counted per UTC day ("d") and month ("m") of first_at: `n` contacts, of
+# which c<w> converted within w days (w in journey_state.analytics.facts.WINDOWS). Every
+# count is also kept summed over personas, under persona "*".
+attribution_rollup = Table(
+    "attribution_rollup",
+    metadata,
+    *_rollup_scope(),
+    Column("stage", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),  # stage | intent | offer
+    Column("item", String(64), nullable=False),  # "" for kind stage
+    Column("n", Integer, nullable=False),
+    *(Column(f"c{w}", Integer, nullable=False) for w in (1, 3, 7, 14, 30, 60, 90)),
+    PrimaryKeyConstraint("journey_model", "channel", "persona", "grain", "bucket", "stage", "kind", "item"),
+)
 
 # -- identity -----------------------------------------------------------------
 
@@ -223,6 +346,7 @@ feedback = Table(
     ),
     Index("ix_feedback_contact_at", "contact_id", "at"),
     Index("ix_feedback_kind_at", "kind", "at"),
+    Index("ix_feedback_handoff", "handoff_id"),  # CSAT after handoff (analytics)
 )
 
 offer_events = Table(

@@ -72,6 +72,21 @@ def test_report_bad_input_is_a_clear_message(built_env, tmp_path):
     result = run(report, ["--from", "2025-01-01", "--to", "2025-01-31", "-o", str(tmp_path / "empty.html")], built_env)
     assert result.exit_code == 0 and "no journey data" in result.stderr
     assert "No journey data for this period" in (tmp_path / "empty.html").read_text()
+    result = run(report, [*("--from", "2026-03-02", "--to", "2026-03-29"), "--attribution-days", "10", "-o", str(tmp_path / "x.json")], built_env)
+    assert result.exit_code == 2 and "Invalid value for '--attribution-days': '10' is not one of '1', '3', '7', '14', '30', '60', '90'" in result.stderr
+
+
+def test_report_attribution_window_changes_conversions(built_env, tmp_path):
+    converted = {}
+    for days in ("1", "3"):
+        path = tmp_path / f"a{days}.json"
+        result = run(report, ["--from", "2026-03-02", "--to", "2026-03-29", "--attribution-days", days, "--format", "json", "-o", str(path)], built_env)
+        assert result.exit_code == 0, result.stderr
+        attribution = json.loads(path.read_text())["attribution"]
+        assert attribution["window_days"] == int(days)
+        converted[days] = {s["stage"]: s["converted"] for s in attribution["stages"]}
+    # D entered purchase 1 day 21 h after its first consideration touch: only the 3-day window counts it.
+    assert converted["3"]["consideration"] == converted["1"]["consideration"] + 1
 
 
 def test_simulate_writes_journeys_through_the_store_once(env):
@@ -135,3 +150,23 @@ def test_seed_if_empty_seeds_only_an_empty_database(env, b2c_model, business_dir
         assert seed_if_empty(store, programs, 3) is None
     finally:
         store.engine.dispose()
+
+
+def test_up_brings_the_analytics_facts_up_to_date(built_env, monkeypatch):
+    from bot.launcher import refresh_analytics
+    from bot.settings import load_settings
+    from journey_state.store.tables import contact_facts, facts_dirty
+
+    for key, value in built_env.items():
+        monkeypatch.setenv(key, value)
+    said: list[str] = []
+    assert refresh_analytics(load_settings(), echo=said.append) == 5  # the five built journeys were marked by the triggers
+    assert said == ["journeybot: analytics facts brought up to date for 5 contacts"]
+    engine = make_engine(built_env["JOURNEYBOT_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(facts_dirty)).scalar_one() == 0
+            assert conn.execute(select(func.count()).select_from(contact_facts).where(contact_facts.c.channel == "")).scalar_one() == 5
+    finally:
+        engine.dispose()
+    assert refresh_analytics(load_settings(), echo=said.append) == 0 and len(said) == 1  # nothing left to do, nothing said

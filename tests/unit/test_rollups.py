@@ -94,7 +94,7 @@ def test_rebuild_restores_the_rollup(store):
 
 # -- the dashboard's reads from the rollups equal the raw computation ---------------------------
 
-from journey_state.analytics import Filters, time_in_stage  # noqa: E402
+from journey_state.analytics import Filters, facts, time_in_stage  # noqa: E402
 from journey_state.analytics import touchpoints as touch_metrics  # noqa: E402
 from journey_state.analytics._sql import duration_stats  # noqa: E402
 from journey_state.store.tables import channel_identities, transitions  # noqa: E402
@@ -114,6 +114,7 @@ def history(store):
         for i, ref in enumerate(refs):
             cid = conn.execute(select(channel_identities.c.contact_id).where(channel_identities.c.external_id == ref.external_id)).scalar_one()
             conn.execute(update(contacts).where(contacts.c.id == cid).values(persona=("p1", "p2", None)[i % 3], created_at=T0 + timedelta(days=i)))
+    assert facts.refresh(store.engine, {store.model.id: store.model}) == len(refs)  # the dashboard does this before it reads
     return rng
 
 

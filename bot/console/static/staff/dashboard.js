@@ -218,7 +218,7 @@
     var offers = d.offers.offers;
     draw("chart-offers", bars(offers.map(function (o) { return o.offer_id; }), [
       { label: "Impressions", data: offers.map(function (o) { return o.impressions; }) },
-      { label: "Contacts shown", data: offers.map(function (o) { return o.reach; }) },
+      { label: "Contacts first shown", data: offers.map(function (o) { return o.reach; }) },
       { label: "Redemptions", data: offers.map(function (o) { return o.redemptions; }) },
     ]), d.offers.empty);
     var rows = [];
@@ -226,7 +226,7 @@
       rows.push([el("strong", { text: o.offer_id }), "all stages", o.impressions, o.reach, o.redemptions, pct(o.redemption_rate)]);
       o.stages.forEach(function (s) { rows.push(["", s.stage, s.impressions, s.reach, s.redemptions, pct(s.redemption_rate)]); });
     });
-    table("offers-table", ["Offer", "Stage", "Impressions", "Contacts shown", "Redemptions", "Redemption rate"], rows, "No offer was shown in this period.");
+    table("offers-table", ["Offer", "Stage", "Impressions", "Contacts first shown", "Redemptions", "Of them redeemed"], rows, "No offer was shown in this period.");
   }
 
   function renderReferrals(d) {
