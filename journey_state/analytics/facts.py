@@ -313,8 +313,8 @@ def _refresh_next(engine: Engine, models: Mapping[str, JourneyModel], batch: int
                     select(facts_dirty.c.contact_id, facts_dirty.c.v)
                     .select_from(facts_dirty.outerjoin(contacts, contacts.c.id == facts_dirty.c.contact_id))
                     .where(or_(contacts.c.id.is_(None), contacts.c.journey_model.in_(list(models))))
-                    # By creation time: contacts created together share rollup rows (their days,
-                    # weeks), so a batch has fewer rows to upsert (measured 5x fewer after a bulk load).
+                    # By creation time: contacts created together share rollup rows (their days
+                    # and weeks), so a batch has fewer distinct rows to upsert.
                     .order_by(contacts.c.created_at, facts_dirty.c.contact_id)
                     .limit(batch)
                 ).all()
@@ -442,7 +442,8 @@ def _add_to_rollup(conn: Connection, table, key: tuple[str, ...], delta: Mapping
 
 def _insert_many(conn: Connection, table, rows: list[dict], suffix: str = "") -> None:
     """INSERT the rows through the DB-API in bulk (execute_values on PostgreSQL): the per-row
-    parameter handling of SQLAlchemy Core took most of a refresh (measured 3.4 s per 1000 contacts)."""
+    parameter handling of SQLAlchemy Core was a large part of a refresh (profiled: 3.4 s per
+    1000 contacts before, 2.8 s after)."""
     if not rows:
         return
     dialect = conn.dialect
