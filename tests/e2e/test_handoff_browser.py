@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from bot.console.staff_auth import hash_password
@@ -20,7 +19,7 @@ from journey_state.store import JourneyStore, make_engine
 from journey_state.store.handoffs import HandoffStore
 from tests.e2e.conftest import PROJECT
 from tests.e2e.socketio_channel import socketio_env
-from tests.e2e.test_web_chat import TIMEOUT_MS, bot_says, chat_session, send, settled
+from tests.e2e.widget import TIMEOUT_MS, bot_says, chat_session, open_chat, rasa_tracker, send, settled
 
 AGENT, PASSWORD = "ann", "agent password 1"
 PRICING = "how much does the premium plan cost?"
@@ -43,16 +42,9 @@ def stack(stack_factory, sqlite_db, tmp_path):
     return stack
 
 
-def tracker(stack, sender: str) -> dict:
-    response = requests.get(f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
-                            params={"token": stack.tokens["JOURNEYBOT_RASA_TOKEN"]}, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
-def last_is(page, text: str) -> None:
-    """The bot stays silent: once nothing moves for a few seconds, `text` is still the last message."""
-    texts = settled(page, quiet_ms=3000)
+def last_is(page, stack, text: str) -> None:
+    """The bot stayed silent: with the turn stored by Rasa and every bot message shown, `text` is still the last."""
+    texts = settled(page, stack)
     assert texts and text in texts[-1], f"expected the chat to end with {text!r}, got {texts[-3:]}"
 
 
@@ -71,17 +63,17 @@ def test_customer_in_the_widget_agent_in_the_console(stack, browser, replies, tm
     customer.set_default_timeout(TIMEOUT_MS)
     watch_errors(customer, errors)
     customer.goto(f"{console}/")
-    customer.get_by_label("Open chat").click()
+    open_chat(customer)
     send(customer, PRICING)
     bot_says(customer, replies.choose("ask_pricing", "awareness", "socketio").text)
-    settled(customer)
+    settled(customer, stack)
     send(customer, ASK_HUMAN)
     bot_says(customer, "number 1 in the queue")
     sender = chat_session(customer)["session_id"]
-    assert tracker(stack, sender)["paused"] is True
+    assert rasa_tracker(stack, sender)["paused"] is True
 
     send(customer, "hello? is anyone there?")
-    last_is(customer, "hello? is anyone there?")  # paused: logged for the agent, not answered
+    last_is(customer, stack, "hello? is anyone there?")  # paused: logged for the agent, not answered
 
     # -- the agent, in the staff console (a separate browser context: its own cookies) ---------
     agent_context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -116,7 +108,7 @@ def test_customer_in_the_widget_agent_in_the_console(stack, browser, replies, tm
     agent.get_by_role("button", name="Send", exact=True).click()
     expect(agent.locator("#transcript li.agent").last).to_contain_text(reply)
     bot_says(customer, reply)  # the agent's words in the customer's widget
-    last_is(customer, reply)
+    last_is(customer, stack, reply)
 
     # The customer's next message shows up in the agent's transcript without a reload.
     agent.evaluate("() => { window.__no_reload = true; }")
@@ -124,7 +116,7 @@ def test_customer_in_the_widget_agent_in_the_console(stack, browser, replies, tm
     send(customer, follow_up)
     expect(agent.locator("#transcript li.customer").last).to_contain_text(follow_up)
     assert agent.evaluate("() => window.__no_reload === true"), "the page was reloaded"
-    last_is(customer, follow_up)  # still no bot answer
+    last_is(customer, stack, follow_up)  # still no bot answer
     agent.screenshot(path=str(tmp_path / "agent-console.png"))
 
     # Hand back: the bot resumes with the stage's follow-up and the CSAT question.
@@ -132,13 +124,13 @@ def test_customer_in_the_widget_agent_in_the_console(stack, browser, replies, tm
     expect(agent).to_have_url(f"{console}/staff/")
     bot_says(customer, "You're back with our virtual assistant")
     bot_says(customer, CSAT_QUESTION)
-    state = tracker(stack, sender)
+    state = rasa_tracker(stack, sender)
     assert state["paused"] is False and state["active_loop"].get("name") == "csat_form"
     customer.locator(".rw-reply", has_text="5").last.click()
     bot_says(customer, "Thanks for rating us")
     customer.screenshot(path=str(tmp_path / "customer-widget.png"))
 
-    agent_texts = [e for e in tracker(stack, sender)["events"] if e["event"] == "bot" and (e.get("metadata") or {}).get("agent")]
+    agent_texts = [e for e in rasa_tracker(stack, sender)["events"] if e["event"] == "bot" and (e.get("metadata") or {}).get("agent")]
     assert [(e["text"], e["metadata"]["agent"]) for e in agent_texts] == [(reply, AGENT)]
     # The one deliberate wrong password is the only failed request either page saw.
     assert [e for e in errors if "status of 401" not in e or "/staff/login" not in e] == [], errors

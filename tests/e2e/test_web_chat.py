@@ -1,9 +1,7 @@
 """The storefront's chat widget in headless Chromium against the real stack (socket.io channel)."""
 from __future__ import annotations
 
-import json
 import re
-import time
 import threading
 from urllib.parse import urlsplit
 
@@ -16,9 +14,9 @@ from bot.console.app import create_app
 from bot.console.storefront import WIDGET_BUNDLE, storefront
 from bot.stack import free_port
 from tests.e2e.socketio_channel import socketio_env
+from tests.e2e.widget import TIMEOUT_MS, bot_says, chat_session, launcher_says, open_chat, send, settled, widget_is
 
 PRICING = "how much does the premium plan cost?"
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
@@ -51,38 +49,6 @@ def storefront_url(stack):
         thread.join(10)
 
 
-def chat_session(page) -> dict:
-    raw = page.evaluate("() => window.localStorage.getItem('chat_session')")
-    assert raw, "the widget stored no session in localStorage"
-    return json.loads(raw)
-
-
-def bot_says(page, text: str):
-    expect(page.locator(".rw-response", has_text=text).last).to_be_visible(timeout=TIMEOUT_MS)
-
-
-def settled(page, quiet_ms: int = 1500) -> list[str]:
-    """The chat's messages once the bot has stopped typing (an offer may follow an answer)."""
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    last, since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        texts = page.locator(".rw-message").all_inner_texts()
-        typing = page.locator(".rw-typing-indication").count()
-        if texts != last or typing:
-            last, since = texts, time.monotonic()
-        elif (time.monotonic() - since) * 1000 >= quiet_ms:
-            return texts
-        page.wait_for_timeout(200)
-    raise AssertionError("the bot kept typing")
-
-
-def send(page, text: str):
-    box = page.get_by_label("Your message")
-    box.fill(text)
-    box.press("Enter")
-    expect(page.locator(".rw-client", has_text=text).last).to_be_visible(timeout=TIMEOUT_MS)
-
-
 def test_visitor_chats_on_the_storefront_and_keeps_the_conversation_after_reload(stack, storefront_url, browser, replies, tmp_path):
     greeting = replies.choose("greet", "awareness", "socketio")
     first_pricing = replies.choose("ask_pricing", "awareness", "socketio")
@@ -104,7 +70,7 @@ def test_visitor_chats_on_the_storefront_and_keeps_the_conversation_after_reload
     expect(page.locator("#plans")).to_contain_text("€12 a month")
     expect(page.locator("#plans")).to_contain_text("€29 a month")
 
-    page.get_by_label("Open chat").click()
+    open_chat(page)
     send(page, "hi")
     bot_says(page, greeting.text)
     for button in greeting.buttons:
@@ -119,14 +85,22 @@ def test_visitor_chats_on_the_storefront_and_keeps_the_conversation_after_reload
 
     session_id = chat_session(page)["session_id"]
     assert re.fullmatch(r"[0-9a-f]{32}", session_id), session_id
-    before = settled(page)
+    before = settled(page, stack)
 
+    # The widget comes back as it was left: open, with the conversation and the same session.
     page.reload()
-    if not page.locator(".rw-conversation-container").is_visible():
-        page.get_by_label("Open chat").click()
+    widget_is(page, "open")
+    launcher_says(page, "Close chat", expanded=True)
     bot_says(page, comparison.text)
-    assert settled(page)[: len(before)] == before
+    assert settled(page, stack) == before
     assert chat_session(page)["session_id"] == session_id
+
+    # Escape closes it and says so; the launcher opens it again.
+    page.keyboard.press("Escape")
+    widget_is(page, "closed")
+    launcher_says(page, "Open chat", expanded=False)
+    expect(page.get_by_role("button", name="Open chat")).to_be_focused()
+    open_chat(page)
 
     # The new connection joins the same Rasa conversation: the greeting now knows the stage.
     send(page, "hi")
