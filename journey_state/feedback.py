@@ -43,7 +43,10 @@ _STARS = "⭐★🌟"
 _INVISIBLE = dict.fromkeys(map(ord, "\ufe0f\ufe0e\u20e3\u200d"), None)  # emoji variation selectors, keycap
 _PAYLOAD = re.compile(r"^/([A-Za-z0-9_\-]+)\s*(\{.*\})?\s*$", re.DOTALL)
 _PAYLOAD_KEYS = ("score", "value", "rating")
-_NUMBER = r"(?:(?<![\w.,])-)?\d+(?:[.,]\d+)?"
+# A number standing on its own: "9", "I'd say 8", "(9)"; not glued to letters ("abc9", "9am").
+_NUMBER = r"(?<![^\W\d_])(?:(?<![\w.,])-)?\d+(?:[.,]\d+)?(?![^\W\d_])"
+# Characters no score answer has; in a reply they mean code or markup, whatever digits it holds.
+_MARKUP = re.compile(r"[<>=&{}\[\]\\|^~`$%#@_]")
 _FRACTION = re.compile(rf"({_NUMBER})\s*(?:/|\bout\s+of\b|\bof\b)\s*(\d+)")
 _LONE_NUMBER = re.compile(_NUMBER)
 _WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b")
@@ -175,6 +178,9 @@ def _from_text(kind: str, answer: str, text: str) -> int:
     stars = sum(text.count(ch) for ch in _STARS)
     if kind == NPS and (stars or re.search(r"\bstars?\b", text)):
         raise InvalidScore(kind, answer, f"{shown!r} is a star rating, not a 0-10 score")
+
+    if _MARKUP.search(text):
+        raise InvalidScore(kind, answer, f"{shown!r} does not look like a score")
 
     text = _ONE_AS_NUMBER.sub(" 1", text)
     text = _WORD.sub(lambda m: " one " if m.group(1) == "one" else f" {_WORDS[m.group(1)]} ", text)

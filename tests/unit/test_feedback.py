@@ -116,6 +116,14 @@ def test_csat_answers(answer, expected):
         (CSAT, "10/10", "10/10 is a score out of 10, not out of 5"),
         (CSAT, "⭐⭐⭐⭐⭐⭐", "6 is out of range"),
         (CSAT, "this one", "no score found"),
+        # Digits buried in other text are no score (the form would have stored 2 for this XSS probe).
+        (NPS, "<svg/onload=alert(2)>", "does not look like a score"),
+        (NPS, "<img src=x onerror=alert(9)>", "does not look like a score"),
+        (NPS, "{{7*7}}", "does not look like a score"),
+        (NPS, "abc9", "no score found"),
+        (NPS, "call me at 9am", "no score found"),
+        (CSAT, "room4", "no score found"),
+        (CSAT, "a=4", "does not look like a score"),
     ],
 )
 def test_invalid_answers_say_what_is_expected(kind, answer, problem):
