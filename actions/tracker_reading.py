@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 from rasa_sdk import Tracker
 
 from journey_state.conversation import Turn
+from journey_state.identifiers import ChannelRef, InvalidConversationId
+from journey_state.text import clean_text
 
 DEFAULT_CHANNEL = "rest"
 MAX_RECENT_INTENTS = 10
@@ -13,6 +15,18 @@ MAX_RECENT_INTENTS = 10
 
 def _user_events(tracker: Tracker) -> list[dict]:
     return [e for e in tracker.events if e.get("event") == "user"]
+
+
+def channel_identity(tracker: Tracker) -> ChannelRef:
+    """Who the conversation is with: its id names the channel and the sender ("whatsapp:+4915...").
+
+    A conversation opened through Rasa's own HTTP API (token-protected) may have a bare id; it
+    belongs to the channel it was last used on.
+    """
+    try:
+        return ChannelRef.from_conversation_id(tracker.sender_id)
+    except InvalidConversationId:
+        return ChannelRef(tracker.get_latest_input_channel() or DEFAULT_CHANNEL, tracker.sender_id)
 
 
 def turn_from_tracker(tracker: Tracker) -> Turn:
@@ -27,11 +41,14 @@ def turn_from_tracker(tracker: Tracker) -> Turn:
     message_id = message.get("message_id") or event.get("message_id") or f"{tracker.sender_id}:{timestamp}"
     emotion = message.get("emotion")
     recent = [(u.get("parse_data") or {}).get("intent", {}).get("name") for u in users[:-1][-MAX_RECENT_INTENTS:]]
+    who = channel_identity(tracker)
     return Turn(
-        channel=tracker.get_latest_input_channel() or DEFAULT_CHANNEL,
-        sender_id=tracker.sender_id,
+        channel=who.channel,
+        sender_id=who.external_id,
         message_id=str(message_id),
-        text=message.get("text") or "",
+        # Channels clean text before Rasa; Rasa's own HTTP API does not, and a journey store
+        # that cannot write the text would lose the whole turn.
+        text=clean_text(message.get("text") or ""),
         intent=intent.get("name"),
         confidence=float(intent.get("confidence") or 0.0),
         at=at,
