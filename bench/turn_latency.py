@@ -43,7 +43,7 @@ import yaml
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bot.stack import Stack, free_port  # noqa: E402
+from bot.stack import TEST_TOKENS, Stack, free_port  # noqa: E402
 from bot.training import ensure_model  # noqa: E402
 from journey_state.errors import JourneyError  # noqa: E402
 from journey_state.store.migrate import upgrade  # noqa: E402
@@ -355,6 +355,8 @@ def run_load(bot: str, rasa_url: str, senders: list[str], concurrency: int) -> R
 
     def worker(samples: list[tuple[float, str | None]]) -> None:
         with requests.Session() as session:
+            # journeybot's REST channel needs its token; the vanilla baselines ignore the header.
+            session.headers["Authorization"] = f"Bearer {TEST_TOKENS['JOURNEYBOT_REST_TOKEN']}"
             while True:
                 try:
                     sender = queue.get_nowait()

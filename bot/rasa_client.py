@@ -6,8 +6,8 @@ Reads are retried (safe); writes are not, since Rasa may have applied them alrea
 from __future__ import annotations
 
 import time
+import re
 from typing import Any
-from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -30,6 +30,18 @@ class RasaUnavailable(RasaError):
     def __init__(self, message: str, maybe_applied: bool = False):
         super().__init__(message)
         self.maybe_applied = maybe_applied
+
+
+# Rasa 3.6 does not percent-decode the conversation id in its API paths: "%2B4915..." would be
+# another conversation than "+4915...". So ids are sent as they are, and only ids that need no
+# encoding are accepted (journeybot's channel:sender ids always qualify).
+_PATH_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,160}$")
+
+
+def conversation_path(conversation_id: str) -> str:
+    if not _PATH_SAFE_ID.match(conversation_id):
+        raise RasaRequestError(f"conversation id {conversation_id[:40]!r} cannot be addressed in Rasa's API", 400, "")
+    return f"/conversations/{conversation_id}"
 
 
 class RasaAuthError(RasaError):
@@ -61,31 +73,31 @@ class RasaClient:
 
     # -- conversations ---------------------------------------------------------------------
 
-    def tracker(self, sender_id: str) -> dict[str, Any]:
+    def tracker(self, conversation_id: str) -> dict[str, Any]:
         """The conversation's tracker with all its events."""
-        return self._request("GET", f"/conversations/{quote(sender_id, safe='')}/tracker", params={"include_events": "ALL"}, retries=READ_RETRIES)
+        return self._request("GET", f"{conversation_path(conversation_id)}/tracker", params={"include_events": "ALL"}, retries=READ_RETRIES)
 
-    def append_events(self, sender_id: str, events: list[dict[str, Any]], deliver: bool = False) -> dict[str, Any]:
+    def append_events(self, conversation_id: str, events: list[dict[str, Any]], deliver: bool = False) -> dict[str, Any]:
         """Append events; with `deliver`, bot events are also sent to the customer's latest channel."""
         params = {"output_channel": "latest"}
         if deliver:
             params["execute_side_effects"] = "true"
-        return self._request("POST", f"/conversations/{quote(sender_id, safe='')}/tracker/events", params=params, json=events)
+        return self._request("POST", f"{conversation_path(conversation_id)}/tracker/events", params=params, json=events)
 
-    def say_as_agent(self, sender_id: str, text: str, agent: str | None = None) -> dict[str, Any]:
+    def say_as_agent(self, conversation_id: str, text: str, agent: str | None = None) -> dict[str, Any]:
         """Send `text` to the customer on their latest channel and log it in the tracker."""
         event: dict[str, Any] = {"event": "bot", "text": text, "timestamp": time.time()}
         if agent:
             event["metadata"] = {"agent": agent}
-        return self.append_events(sender_id, [event], deliver=True)
+        return self.append_events(conversation_id, [event], deliver=True)
 
-    def pause(self, sender_id: str) -> dict[str, Any]:
-        return self.append_events(sender_id, [{"event": "pause", "timestamp": time.time()}])
+    def pause(self, conversation_id: str) -> dict[str, Any]:
+        return self.append_events(conversation_id, [{"event": "pause", "timestamp": time.time()}])
 
-    def resume(self, sender_id: str) -> dict[str, Any]:
-        return self.append_events(sender_id, [{"event": "resume", "timestamp": time.time()}])
+    def resume(self, conversation_id: str) -> dict[str, Any]:
+        return self.append_events(conversation_id, [{"event": "resume", "timestamp": time.time()}])
 
-    def execute(self, sender_id: str, action: str, then_listen: bool = True) -> dict[str, Any]:
+    def execute(self, conversation_id: str, action: str, then_listen: bool = True) -> dict[str, Any]:
         """Run one action (e.g. a form, which then asks its first question) on the latest channel.
 
         Rasa's /execute runs only that action; with `then_listen`, an action_listen follows,
@@ -93,19 +105,19 @@ class RasaClient:
         when the customer answers, predicts action_listen, and the form never gets the answer.
         """
         result = self._request(
-            "POST", f"/conversations/{quote(sender_id, safe='')}/execute", params={"output_channel": "latest"}, json={"name": action}
+            "POST", f"{conversation_path(conversation_id)}/execute", params={"output_channel": "latest"}, json={"name": action}
         )
         if then_listen:
-            self.append_events(sender_id, [{"event": "action", "name": "action_listen", "timestamp": time.time()}])
+            self.append_events(conversation_id, [{"event": "action", "name": "action_listen", "timestamp": time.time()}])
         return result
 
-    def trigger_intent(self, sender_id: str, intent: str, entities: dict | None = None) -> dict[str, Any]:
+    def trigger_intent(self, conversation_id: str, intent: str, entities: dict | None = None) -> dict[str, Any]:
         """Run the bot as if the customer had sent `intent`; its messages go to the latest channel."""
         body: dict[str, Any] = {"name": intent}
         if entities:
             body["entities"] = entities
         return self._request(
-            "POST", f"/conversations/{quote(sender_id, safe='')}/trigger_intent", params={"output_channel": "latest"}, json=body
+            "POST", f"{conversation_path(conversation_id)}/trigger_intent", params={"output_channel": "latest"}, json=body
         )
 
     # -- plumbing ----------------------------------------------------------------------------

@@ -21,6 +21,11 @@ from bot.launcher import process_env
 from bot.settings import Settings, load_settings
 
 
+# Fixed tokens for throw-away stacks (tests, benchmarks); never used by `journeybot up`.
+TEST_TOKENS = {"JOURNEYBOT_API_TOKEN": "test-api-token", "JOURNEYBOT_RASA_TOKEN": "test-rasa-token",
+               "JOURNEYBOT_REST_TOKEN": "test-rest-token"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,7 +55,7 @@ class Stack:
     @classmethod
     def create(cls, model: Path, database_url: str, work_dir: Path, extra_env: dict | None = None) -> "Stack":
         work_dir.mkdir(parents=True, exist_ok=True)
-        tokens = {"JOURNEYBOT_API_TOKEN": "test-api-token", "JOURNEYBOT_RASA_TOKEN": "test-rasa-token"}
+        tokens = dict(TEST_TOKENS)
         env = {
             **os.environ,
             **(extra_env or {}),
@@ -151,6 +156,7 @@ class Stack:
         response = requests.post(
             f"{self.settings.rasa_url}/webhooks/rest/webhook",
             json={"sender": sender, "message": text},
+            headers={"Authorization": f"Bearer {self.tokens['JOURNEYBOT_REST_TOKEN']}"},
             timeout=timeout,
         )
         response.raise_for_status()

@@ -30,11 +30,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import identity_proof
+from bot.channels.inbound import conversation_id, guarded
 from bot.channels.telegram_client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, TelegramClient, TelegramError
 from bot.channels.telegram_state import TelegramState
 from bot.settings import load_settings
 from journey_state.errors import StoreUnavailable
-from journey_state.identifiers import ChannelRef
+from journey_state.identifiers import ChannelRef, sender_on
 from journey_state.identity_proof import MERGED
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,9 @@ class TelegramOutput(OutputChannel):
         self.button_layout = button_layout
 
     async def _send(self, method: str, **params: Any) -> None:
+        # Rasa addresses the conversation ("telegram:<chat id>"); the Bot API wants the chat id.
+        if "chat_id" in params:
+            params["chat_id"] = sender_on(CHANNEL, str(params["chat_id"]))
         # Rasa sends bot messages as a side effect of saving the turn; a Telegram outage
         # must not lose the turn, so failures are logged rather than raised.
         try:
@@ -242,9 +246,11 @@ class TelegramInput(InputChannel):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self.configured else "unconfigured"})
 
+        to_rasa = guarded(CHANNEL, on_new_message)
+
         @hook.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
-            return await self.handle(request, on_new_message)
+            return await self.handle(request, to_rasa)
 
         return hook
 
@@ -314,7 +320,7 @@ class TelegramInput(InputChannel):
             return
         else:
             text = self._typed_text(event.text)
-        await on_new_message(UserMessage(text, out, event.chat_id, input_channel=self.name(),
+        await on_new_message(UserMessage(text, out, conversation_id(CHANNEL, event.chat_id), input_channel=self.name(),
                                          metadata={"telegram": event.metadata}))
 
     async def _contact_shared(self, event: "_Event", out: TelegramOutput) -> None:

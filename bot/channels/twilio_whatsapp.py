@@ -27,9 +27,10 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels import identity_proof
+from bot.channels.inbound import conversation_id, guarded
 from bot.channels import whatsapp_render as render
 from bot.channels import whatsapp_routing as routing
-from bot.channels.whatsapp_routing import RoutedOutput
+from bot.channels.whatsapp_routing import NumberAddressed, RoutedOutput
 from bot.channels.whatsapp_store import WhatsAppStore
 from bot.settings import load_settings
 from journey_state.identifiers import ChannelRef
@@ -61,7 +62,7 @@ def twilio_address(number: str) -> str:
     return number if number.startswith("whatsapp:") else f"whatsapp:+{number.lstrip('+')}"
 
 
-class TwilioWhatsAppOutput(OutputChannel):
+class TwilioWhatsAppOutput(NumberAddressed):
     """Sends WhatsApp messages with Twilio's Messages API, off the event loop (the SDK blocks)."""
 
     @classmethod
@@ -166,6 +167,7 @@ class TwilioWhatsAppInput(TwilioInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("twilio_whatsapp_webhook", __name__)
+        to_rasa = guarded(CHANNEL, on_new_message)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -186,7 +188,7 @@ class TwilioWhatsAppInput(TwilioInput):
             if sender is None or not _MESSAGE_SID.match(sid):
                 return _error(400, "malformed_payload", "expected From=whatsapp:+E164 and a MessageSid")
             try:
-                processed = await self._process(form, "+" + sender.group(1), sid, on_new_message)
+                processed = await self._process(form, "+" + sender.group(1), sid, to_rasa)
             except SQLAlchemyError as exc:
                 logger.error("Twilio WhatsApp: journey database unavailable, message refused for redelivery: %s", type(exc).__name__)
                 return _error(503, "store_unavailable", "journey database unavailable; retry")
@@ -212,7 +214,7 @@ class TwilioWhatsAppInput(TwilioInput):
             return True
         metadata = {"twilio": {"message_sid": sid, "profile_name": form.get("ProfileName"), "num_media": form.get("NumMedia")}}
         try:
-            await on_new_message(UserMessage(text, self.reply_channel(), sender, input_channel=CHANNEL,
+            await on_new_message(UserMessage(text, self.reply_channel(), conversation_id(CHANNEL, sender), input_channel=CHANNEL,
                                              message_id=sid, metadata=metadata))
         except Exception:  # noqa: BLE001
             logger.exception("Twilio WhatsApp: message %s could not be processed; released for redelivery", sid)

@@ -8,8 +8,10 @@
    calls it without `await` (rasa #13027), so the room was never joined and every bot reply was
    lost. The lock pins 5.9.0 (synchronous); this keeps session persistence working either way.
 
-It also drops the empty message the widget sends when the chat opens, and proves the email/phone
-of a logged-in customer whose site signed them (bot/channels/webchat_identity.py).
+It also drops the empty message the widget sends when the chat opens, proves the email/phone
+of a logged-in customer whose site signed them (bot/channels/webchat_identity.py), keeps each
+socket to the session it asked for, and names conversations `socketio:<session id>`, so a
+crafted session id cannot reach another channel's conversation (bot/channels/inbound.py).
 
 The channel keeps Rasa's name "socketio", so trackers, the journey store and
 `output_channel=latest` (agent replies) see the same channel as with the built-in connector.
@@ -17,18 +19,24 @@ The channel keeps Rasa's name "socketio", so trackers, the journey store and
 from __future__ import annotations
 
 import inspect
+import json
 import logging
+import re
 import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from bot.channels.inbound import RejectedMessage, conversation_id, guarded
 from bot.channels.webchat_identity import CUSTOM_DATA_KEY, SignedIdentity
 from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)
+
+# rasa-webchat makes 32 hex digits; other clients may use a UUID. Nothing else is a session.
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class WebChatInput(SocketIOInput):
@@ -40,36 +48,63 @@ class WebChatInput(SocketIOInput):
         engine = sio.eio
         engine.allow_upgrades = False
         engine.transports = ["polling"]
+        to_rasa = guarded(self.name(), on_new_message)
+        # The session each connection asked for: its messages go to that conversation and no
+        # other, whatever session_id a crafted `user_uttered` names.
+        sessions: Dict[Text, Text] = {}
 
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
-            # Same as Rasa's handler, with enter_room awaited when the installed library needs it.
+            # Rasa's handler, with enter_room awaited when the installed library needs it, and
+            # an unusable session id (not a string, too long, odd characters) replaced by a new one.
             data = data if isinstance(data, dict) else {}
-            if not data.get("session_id"):
-                data["session_id"] = uuid.uuid4().hex
-            if self.session_persistence:
-                joined = sio.enter_room(sid, data["session_id"])
-                if inspect.isawaitable(joined):
-                    await joined
-            await sio.emit("session_confirm", data["session_id"], room=sid)
-            logger.debug(f"User {sid} joined session {data['session_id']}.")
+            session = data.get("session_id")
+            if not isinstance(session, str) or not SESSION_ID.match(session):
+                session = uuid.uuid4().hex
+            sessions[sid] = session
+            # Rasa sends bot messages to the room named by the conversation id.
+            joined = sio.enter_room(sid, conversation_id(self.name(), session))
+            if inspect.isawaitable(joined):
+                await joined
+            await sio.emit("session_confirm", session, room=sid)
+            logger.debug("socket %s joined session %s", sid, session)
 
-        sio.on("session_request", session_request, namespace=self.namespace)
+        async def disconnect(sid: Text) -> None:
+            sessions.pop(sid, None)
 
-        handle_message = sio.handlers[self.namespace or "/"][self.user_message_evt]
+        async def user_uttered(sid: Text, data: Any) -> None:
+            if not isinstance(data, dict):
+                logger.info("web chat: socket %s sent a %s instead of a message object; ignored", sid, type(data).__name__)
+                return
+            # The widget sends its (empty) init payload when the chat opens; that is not a
+            # customer message and must not become a turn or a touchpoint.
+            if not isinstance(data.get("message"), str) or not data["message"].strip():
+                return
+            session = sessions.get(sid)
+            if session is None:
+                logger.info("web chat: socket %s sent a message before asking for a session; ignored", sid)
+                return
+            if data.get("session_id") not in (None, session):
+                logger.warning("web chat: socket %s of session %s named another session; message ignored", sid, session)
+                return
+            metadata = data.get(self.metadata_key)
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except (ValueError, RecursionError):
+                    metadata = None
+            try:
+                # Proven before the turn is recorded, so the turn lands on the merged contact.
+                data = await identity.apply(session, {**data, self.metadata_key: metadata}, claim_keys)
+                message = UserMessage(data["message"], SocketIOOutput(sio, self.bot_message_evt), conversation_id(self.name(), session),
+                                      input_channel=self.name(), metadata=data.get(self.metadata_key))
+                await to_rasa(message)
+            except RejectedMessage as exc:
+                logger.info("web chat: message of session %s refused: %s", session, exc)
+
         settings = load_settings()
         identity = SignedIdentity(self.name(), settings.identity_secret, settings.database_url)
         claim_keys = tuple(dict.fromkeys((CUSTOM_DATA_KEY, self.metadata_key)))
-
-        async def drop_empty(sid: Text, data: Dict) -> None:
-            # The widget sends its (empty) init payload when the chat opens; that is not a
-            # customer message and must not become a turn or a touchpoint.
-            if isinstance(data, dict) and not str(data.get("message") or "").strip():
-                return
-            if isinstance(data, dict):
-                # Same sender id as Rasa's handler uses; proven before the turn is recorded.
-                sender = data.get("session_id") if self.session_persistence else sid
-                data = await identity.apply(sender, data, claim_keys)
-            await handle_message(sid, data)
-
-        sio.on(self.user_message_evt, drop_empty, namespace=self.namespace)
+        sio.on("session_request", session_request, namespace=self.namespace)
+        sio.on("disconnect", disconnect, namespace=self.namespace)
+        sio.on(self.user_message_evt, user_uttered, namespace=self.namespace)
         return blueprint

@@ -27,9 +27,10 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import identity_proof
+from bot.channels.inbound import conversation_id, guarded
 from bot.channels import whatsapp_render as render
 from bot.channels import whatsapp_routing as routing
-from bot.channels.whatsapp_routing import RoutedOutput
+from bot.channels.whatsapp_routing import NumberAddressed, RoutedOutput
 from bot.channels.whatsapp_client import DEFAULT_BASE_URL, DEFAULT_VERSION, GraphError, OutsideWindow, WhatsAppGraphClient
 from bot.channels.whatsapp_config import WhatsAppConfig, load_whatsapp_config
 from bot.channels.whatsapp_store import WhatsAppStore
@@ -138,7 +139,7 @@ def inbound_messages(payload: Any) -> list[tuple[dict[str, Any], dict[str, Any]]
 # -- outbound ---------------------------------------------------------------------------
 
 
-class WhatsAppOutput(OutputChannel):
+class WhatsAppOutput(NumberAddressed):
     """Sends through the Graph API, keeping WhatsApp's limits and the 24-hour rule."""
 
     @classmethod
@@ -270,6 +271,7 @@ class WhatsAppInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("whatsapp_cloud_webhook", __name__)
+        to_rasa = guarded(CHANNEL, on_new_message)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -298,7 +300,7 @@ class WhatsAppInput(InputChannel):
             failed = 0
             try:
                 for message, value in found:
-                    failed += not await self._process(message, value, on_new_message)
+                    failed += not await self._process(message, value, to_rasa)
             except SQLAlchemyError as exc:
                 logger.error("WhatsApp: journey database unavailable, notification refused for redelivery: %s", type(exc).__name__)
                 return _error(503, "store_unavailable", "journey database unavailable; retry")
@@ -333,7 +335,7 @@ class WhatsAppInput(InputChannel):
         metadata = {"whatsapp": {"wamid": wamid, "type": message.get("type"), "timestamp": int(message["timestamp"]),
                                  "phone_number_id": number_id or self.phone_number_id, "profile_name": profile}}
         try:
-            await on_new_message(UserMessage(text, self.reply_channel(), sender, input_channel=CHANNEL,
+            await on_new_message(UserMessage(text, self.reply_channel(), conversation_id(CHANNEL, sender), input_channel=CHANNEL,
                                              message_id=wamid, metadata=metadata))
         except Exception:  # noqa: BLE001 - one bad turn must not lose the other messages
             logger.exception("WhatsApp: message %s could not be processed; released for redelivery", wamid)

@@ -13,12 +13,20 @@ from typing import Any, Callable
 from rasa.core.channels.channel import OutputChannel
 
 from bot.channels.whatsapp_store import WhatsAppStore
+from journey_state.identifiers import sender_on
 
 _outputs: dict[str, Callable[[], OutputChannel]] = {}
 
 
 def register(provider: str, factory: Callable[[], OutputChannel]) -> None:
     _outputs[provider] = factory
+
+
+class NumberAddressed(OutputChannel):
+    """Provider outputs send to a number; Rasa hands them the conversation id ("whatsapp:+4915...")."""
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        await super().send_response(sender_on("whatsapp", recipient_id), message)
 
 
 class RoutedOutput(OutputChannel):
@@ -30,21 +38,29 @@ class RoutedOutput(OutputChannel):
         self.store = store
         self.own_provider = own_provider
 
+    # Rasa addresses the conversation ("whatsapp:+4915..."); providers and the session table
+    # want the number. Every method below takes either.
+
     async def target(self, recipient_id: str) -> OutputChannel:
         provider = await asyncio.to_thread(self.store.provider_of, recipient_id)
         return (_outputs.get(provider) or _outputs[self.own_provider])()
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        await (await self.target(recipient_id)).send_response(recipient_id, message)
+        number = sender_on(self.name(), recipient_id)
+        await (await self.target(number)).send_response(number, message)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await (await self.target(recipient_id)).send_text_message(recipient_id, text, **kwargs)
+        number = sender_on(self.name(), recipient_id)
+        await (await self.target(number)).send_text_message(number, text, **kwargs)
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list, **kwargs: Any) -> None:
-        await (await self.target(recipient_id)).send_text_with_buttons(recipient_id, text, buttons, **kwargs)
+        number = sender_on(self.name(), recipient_id)
+        await (await self.target(number)).send_text_with_buttons(number, text, buttons, **kwargs)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await (await self.target(recipient_id)).send_image_url(recipient_id, image, **kwargs)
+        number = sender_on(self.name(), recipient_id)
+        await (await self.target(number)).send_image_url(number, image, **kwargs)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict, **kwargs: Any) -> None:
-        await (await self.target(recipient_id)).send_custom_json(recipient_id, json_message, **kwargs)
+        number = sender_on(self.name(), recipient_id)
+        await (await self.target(number)).send_custom_json(number, json_message, **kwargs)

@@ -238,7 +238,7 @@ def takeover(user):
     if not outcome.created and h.agent != user["username"]:
         return _fail(None, f"that conversation already has an open handoff ({h.id}, {h.status})", 409)
     try:
-        _rasa().pause(sender_id)
+        _rasa().pause(ChannelRef(channel, sender_id).conversation_id)
     except RasaError as exc:
         _handoffs().close(h.id, user["username"], admin=True)
         return _fail(None, f"could not pause the bot: {exc}", 502)
@@ -266,10 +266,10 @@ def _context(h) -> dict[str, Any]:
     }
 
 
-def transcript(sender_id: str) -> tuple[list[dict[str, Any]], bool, str | None]:
+def transcript(conversation_id: str) -> tuple[list[dict[str, Any]], bool, str | None]:
     """User and bot messages from Rasa's tracker; (messages, paused, problem)."""
     try:
-        tracker = _rasa().tracker(sender_id)
+        tracker = _rasa().tracker(conversation_id)
     except RasaError as exc:
         return [], False, str(exc)
     messages = []
@@ -287,7 +287,7 @@ def transcript(sender_id: str) -> tuple[list[dict[str, Any]], bool, str | None]:
 
 
 def _render_handoff(user, h, draft: str = "", reply_error: str | None = None, status: int = 200):
-    messages, paused, problem = transcript(h.sender_id)
+    messages, paused, problem = transcript(h.conversation_id)
     page = render_template(
         "staff/handoff.html", user=user, h=h, ctx=_context(h), messages=messages, paused=paused, rasa_problem=problem,
         notes=_handoffs().notes(h.contact_uid), history=_handoffs().history(h.contact_uid),
@@ -307,7 +307,7 @@ def handoff_page(user, handoff_id):
 @login_required()
 def transcript_json(user, handoff_id):
     h = _handoffs().get(handoff_id)
-    messages, paused, problem = transcript(h.sender_id)
+    messages, paused, problem = transcript(h.conversation_id)
     return jsonify({"handoff": {"id": h.id, "status": h.status, "agent": h.agent}, "paused": paused, "messages": messages, "problem": problem})
 
 
@@ -324,7 +324,7 @@ def reply(user, handoff_id):
     except HandoffError as exc:
         return _refuse(handoff_id, exc)
     try:
-        _rasa().say_as_agent(h.sender_id, text, agent=user["username"])
+        _rasa().say_as_agent(h.conversation_id, text, agent=user["username"])
     except RasaError as exc:
         return _not_delivered(user, h, text, exc)
     if wants_json():
@@ -394,7 +394,7 @@ def send_offer(user, handoff_id):
     if offer is None:
         return _fail(handoff_id, "no offer is eligible for this customer right now", 409)
     try:
-        _rasa().say_as_agent(h.sender_id, offer.text, agent=user["username"])
+        _rasa().say_as_agent(h.conversation_id, offer.text, agent=user["username"])
     except RasaError as exc:
         return _fail(handoff_id, f"the offer was not delivered: {exc}", 502)
     programs.record_offer_shown(h.contact_uid, offer.id, h.channel)
@@ -414,7 +414,7 @@ def hand_back(user, handoff_id):
     except HandoffError as exc:
         return _refuse(handoff_id, exc)
     try:
-        _rasa().resume(h.sender_id)
+        _rasa().resume(h.conversation_id)
     except RasaError as exc:
         return _fail(handoff_id, f"Not handed back: the bot could not be resumed ({exc}). "
                                  "The conversation is still yours; try again in a moment.", _rasa_down_status(exc))
@@ -425,8 +425,8 @@ def hand_back(user, handoff_id):
     follow_up = _handoffs().config.follow_up(h.stage)
     try:
         if follow_up:
-            _rasa().append_events(h.sender_id, [{"event": "bot", "text": follow_up}], deliver=True)
-        _rasa().execute(h.sender_id, CSAT_FORM)
+            _rasa().append_events(h.conversation_id, [{"event": "bot", "text": follow_up}], deliver=True)
+        _rasa().execute(h.conversation_id, CSAT_FORM)
     except RasaError as exc:
         return _fail(handoff_id, f"Handed back to the bot, but the follow-up or the CSAT question was not sent: {exc}", _rasa_down_status(exc))
     return redirect(url_for("staff.queue_page"), code=303)
@@ -442,7 +442,7 @@ def close(user, handoff_id):
     except HandoffError as exc:
         return _refuse(handoff_id, exc)
     try:
-        _rasa().resume(h.sender_id)
+        _rasa().resume(h.conversation_id)
     except RasaError as exc:
         return _fail(handoff_id, f"Not closed: the bot could not be resumed ({exc}); try again in a moment.", _rasa_down_status(exc))
     try:

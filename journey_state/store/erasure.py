@@ -27,7 +27,7 @@ from journey_state.store.tables import (
     touchpoints,
     transitions,
 )
-from journey_state.store.views import RASA_EVENTS, identities
+from journey_state.store.views import RASA_EVENTS, conversation_ids, identities
 
 _BY_CONTACT = (
     touchpoints,
@@ -46,8 +46,9 @@ def erase(conn: Connection, row: Row) -> dict[str, Any]:
     """Delete the contact and all its data; return a receipt that holds no personal data."""
     deleted: dict[str, int] = {}
     senders = [i["external_id"] for i in identities(conn, row.id)]
-    if senders and inspect(conn).has_table("events"):
-        deleted["conversation_events"] = conn.execute(delete(RASA_EVENTS).where(RASA_EVENTS.c.sender_id.in_(senders))).rowcount
+    conversations = conversation_ids(conn, row.id)
+    if conversations and inspect(conn).has_table("events"):
+        deleted["conversation_events"] = conn.execute(delete(RASA_EVENTS).where(RASA_EVENTS.c.sender_id.in_(conversations))).rowcount
     else:
         deleted["conversation_events"] = 0
     for table, column in SENDER_KEYED:

@@ -78,6 +78,11 @@ class Handoff:
     closed_at: datetime | None
 
     @property
+    def conversation_id(self) -> str:
+        """The Rasa conversation this handoff is about."""
+        return ChannelRef(self.channel, self.sender_id).conversation_id
+
+    @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
 

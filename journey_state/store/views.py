@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import inspect, select, table, column
 from sqlalchemy.engine import Connection, Row
 
+from journey_state.identifiers import ChannelRef
 from journey_state.model import JourneyModel
 from journey_state.store.tables import (
     business_events,
@@ -54,6 +55,11 @@ def identities(conn: Connection, contact_id: int) -> list[dict[str, str]]:
         .order_by(channel_identities.c.id)
     ).all()
     return [{"channel": c, "external_id": e} for c, e in rows]
+
+
+def conversation_ids(conn: Connection, contact_id: int) -> list[str]:
+    """The contact's Rasa conversations: one per channel identity ("whatsapp:+4915...")."""
+    return [ChannelRef(i["channel"], i["external_id"]).conversation_id for i in identities(conn, contact_id)]
 
 
 def contact_view(conn: Connection, model: JourneyModel, row: Row) -> dict[str, Any]:
@@ -119,7 +125,7 @@ def timeline(conn: Connection, row: Row) -> list[dict[str, Any]]:
 
 
 def conversation_events(conn: Connection, sender_ids: list[str]) -> list[dict[str, Any]]:
-    """Rasa's stored conversation events for these senders (same database), if Rasa's table exists."""
+    """Rasa's stored events of these conversations (same database), if Rasa's table exists."""
     if not sender_ids or not inspect(conn).has_table("events"):
         return []
     rows = conn.execute(
@@ -141,7 +147,6 @@ def export(conn: Connection, model: JourneyModel, row: Row) -> dict[str, Any]:
         ]
 
     codes = conn.execute(select(referral_codes.c.id).where(referral_codes.c.contact_id == row.id)).scalars().all()
-    senders = [i["external_id"] for i in identities(conn, row.id)]
     return {
         "contact": contact_view(conn, model, row),
         "timeline": timeline(conn, row),
@@ -154,5 +159,5 @@ def export(conn: Connection, model: JourneyModel, row: Row) -> dict[str, Any]:
         "loyalty_ledger": plain(loyalty_ledger, loyalty_ledger.c.at),
         "handoffs": plain(handoffs, handoffs.c.created_at),
         "merges": plain(contact_merges, contact_merges.c.at, contact_merges.c.survivor_id == row.id),
-        "conversations": conversation_events(conn, senders),
+        "conversations": conversation_events(conn, conversation_ids(conn, row.id)),
     }

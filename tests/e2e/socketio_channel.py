@@ -7,7 +7,7 @@ from pathlib import Path
 # (bot/channels/webchat.py); session_persistence makes the client's session id the sender id
 # and puts every connection of that session in one room.
 SOCKETIO_CREDENTIALS = """\
-rest:
+bot.channels.rest.RestInput:
 bot.channels.webchat.WebChatInput:
   user_message_evt: user_uttered
   bot_message_evt: bot_uttered

@@ -43,7 +43,7 @@ def console_client(stack: Stack, monkeypatch):
 
 
 def tracker(stack: Stack, sender: str) -> dict:
-    response = requests.get(f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
+    response = requests.get(f"{stack.settings.rasa_url}/conversations/rest:{sender}/tracker",
                             params={"token": stack.tokens["JOURNEYBOT_RASA_TOKEN"]}, timeout=30)
     response.raise_for_status()
     return response.json()

@@ -138,7 +138,7 @@ def stack(stack_factory, sqlite_db, tmp_path, fake):
 
 
 def rasa_tracker(stack, sender: str) -> dict:
-    response = requests.get(f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
+    response = requests.get(f"{stack.settings.rasa_url}/conversations/telegram:{sender}/tracker",
                             params={"token": stack.tokens["JOURNEYBOT_RASA_TOKEN"]}, timeout=30)
     response.raise_for_status()
     return response.json()

@@ -32,7 +32,7 @@ def telegram():
 
 def credentials(tmp_path, graph, telegram) -> str:
     path = tmp_path / "credentials-identity.yml"
-    path.write_text(f"""rest:
+    path.write_text(f"""bot.channels.rest.RestInput:
 bot.channels.webchat.WebChatInput:
   user_message_evt: user_uttered
   bot_message_evt: bot_uttered
@@ -81,7 +81,7 @@ class WebVisitor:
 
 
 def user_events(stack, sender: str) -> list[dict]:
-    r = requests.get(f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
+    r = requests.get(f"{stack.settings.rasa_url}/conversations/socketio:{sender}/tracker",
                      params={"token": stack.tokens["JOURNEYBOT_RASA_TOKEN"]}, timeout=30)
     r.raise_for_status()
     return [e for e in r.json()["events"] if e["event"] == "user"]
@@ -126,7 +126,7 @@ def test_stage_and_history_follow_the_customer_across_channels(stack_factory, sq
     finally:
         eve.close()
     claim = {"phone": phone, "user_hash": identity_hash(IDENTITY_SECRET, phone=phone), "verified": True}
-    rest = requests.post(f"{rasa}/webhooks/rest/webhook", timeout=60, json={
+    rest = requests.post(f"{rasa}/webhooks/rest/webhook", timeout=60, headers={"Authorization": f"Bearer {stack.tokens['JOURNEYBOT_REST_TOKEN']}"}, json={
         "sender": "rest-intruder", "message": "hi", "metadata": {**claim, "customData": claim}})
     assert rest.status_code == 200 and rest.json()
     for channel, sender in (("socketio", eve.session_id), ("rest", "rest-intruder")):

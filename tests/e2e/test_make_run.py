@@ -50,9 +50,11 @@ def test_up_prints_urls_serves_a_turn_and_stops_cleanly(trained_model, tmp_path)
         assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
         assert (tmp_path / "var" / "journeybot.db").exists()
 
+        rest_token = re.search(r"^JOURNEYBOT_REST_TOKEN=(\S+)$", secrets_file.read_text(), re.M).group(1)
         reply = requests.post(
             f"http://localhost:{ports['RASA']}/webhooks/rest/webhook",
             json={"sender": "make-run-user", "message": "how much does the premium plan cost?"},
+            headers={"Authorization": f"Bearer {rest_token}"},
             timeout=30,
         ).json()
         assert reply and reply[0]["text"]

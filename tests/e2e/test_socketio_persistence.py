@@ -61,7 +61,7 @@ def stack(stack_factory, sqlite_db, tmp_path):
 
 def tracker(stack, sender: str) -> dict:
     response = requests.get(
-        f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
+        f"{stack.settings.rasa_url}/conversations/socketio:{sender}/tracker",
         params={"token": stack.tokens["JOURNEYBOT_RASA_TOKEN"]},
         timeout=30,
     )
@@ -100,7 +100,7 @@ def test_same_session_id_continues_the_conversation_on_a_new_connection(stack, r
         second.close()
 
     history = tracker(stack, session_id)
-    assert history["sender_id"] == session_id
+    assert history["sender_id"] == f"socketio:{session_id}"  # conversations carry their channel
     assert user_texts(history) == ["hi", PRICING, "hi"]
     assert {e["input_channel"] for e in history["events"] if e["event"] == "user"} == {"socketio"}
 
@@ -135,3 +135,36 @@ def test_polling_only_server_issued_session_ids_and_sessions_kept_apart(stack):
     finally:
         a.close(), b.close()
     assert user_texts(tracker(stack, alice)) == ["hi"]
+
+
+def test_hostile_sessions_and_messages_reach_no_other_conversation(stack):
+    rasa = stack.settings.rasa_url
+    whatsapp_number = "+4915112345678"
+    for hostile in ("\udc80", whatsapp_number, "x" * 65, "../../etc", 12, ["a"]):
+        visitor = WebVisitor(rasa, session_id=hostile)
+        try:
+            issued = visitor.request_session()
+            assert isinstance(issued, str) and len(issued) == 32 and issued != hostile  # a fresh session instead
+        finally:
+            visitor.close()
+
+    alice, bob = uuid.uuid4().hex, uuid.uuid4().hex
+    a, b = WebVisitor(rasa, alice), WebVisitor(rasa, bob)
+    try:
+        a.request_session(), b.request_session()
+        b.say("hi")
+        # From Alice's socket, a message naming Bob's session goes nowhere.
+        a.client.emit("user_uttered", {"message": "I want to talk to a human", "session_id": bob})
+        for junk in (["hi"], "hi", None, {"message": ["hi"]}, {"message": 12}):
+            a.client.emit("user_uttered", junk)
+        assert a.drain(wait=2) == [] and b.drain(wait=1) == []
+        # Unstorable text is cleaned, answered and stored.
+        answer = a.say("hi \udc80 there\x00")
+        assert answer and answer[0]["text"]
+    finally:
+        a.close(), b.close()
+    assert user_texts(tracker(stack, bob)) == ["hi"]
+    assert user_texts(tracker(stack, alice)) == ["hi \ufffd there"]
+    assert tracker(stack, alice)["paused"] is False and tracker(stack, bob)["paused"] is False
+    missing = requests.get(f"{rasa}/conversations/socketio:{whatsapp_number}/tracker", params={"token": stack.tokens["JOURNEYBOT_RASA_TOKEN"]}, timeout=10)
+    assert missing.json()["events"] in ([], None) or all(e["event"] != "user" for e in missing.json()["events"])

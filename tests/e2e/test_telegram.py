@@ -25,7 +25,7 @@ def fake():
 def credentials(tmp_path, fake) -> str:
     path = tmp_path / "credentials.yml"
     path.write_text(
-        "rest:\n"
+        "bot.channels.rest.RestInput:\n"
         "bot.channels.telegram.TelegramInput:\n"
         "  token_env: TELEGRAM_BOT_TOKEN\n"
         "  secret_env: TELEGRAM_WEBHOOK_SECRET\n"
@@ -35,7 +35,7 @@ def credentials(tmp_path, fake) -> str:
 
 
 def user_texts(stack, sender: str) -> list[str]:
-    response = requests.get(f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
+    response = requests.get(f"{stack.settings.rasa_url}/conversations/telegram:{sender}/tracker",
                             params={"token": stack.tokens["JOURNEYBOT_RASA_TOKEN"]}, timeout=30)
     assert response.status_code == 200, response.text
     return [e.get("text") for e in response.json()["events"] if e["event"] == "user"]
@@ -94,7 +94,7 @@ def test_telegram_updates_through_the_real_stack(stack_factory, sqlite_db, tmp_p
 
     # An agent's reply pushed through Rasa's HTTP API reaches the customer on Telegram.
     pushed = requests.post(
-        f"{stack.settings.rasa_url}/conversations/{chat}/tracker/events",
+        f"{stack.settings.rasa_url}/conversations/telegram:{chat}/tracker/events",
         params={"execute_side_effects": "true", "output_channel": "latest",
                 "token": stack.tokens["JOURNEYBOT_RASA_TOKEN"]},
         json=[{"event": "bot", "text": "Hi, this is Maria from Aurora support."}], timeout=60)

@@ -29,7 +29,7 @@ def twilio_api():
 def credentials(tmp_path, graph_url: str, twilio_url: str, prefix: str) -> str:
     """Both connectors; secrets come from env vars whose names start with `prefix` (unset ones stay 503)."""
     path = tmp_path / f"credentials-{prefix}.yml"
-    path.write_text(f"""rest:
+    path.write_text(f"""bot.channels.rest.RestInput:
 bot.channels.twilio_whatsapp.TwilioWhatsAppInput:
   account_sid_env: {prefix}TWILIO_ACCOUNT_SID
   auth_token_env: {prefix}TWILIO_AUTH_TOKEN
@@ -69,14 +69,14 @@ def post_signed(stack, payload, secret: str = wa.APP_SECRET, signature: str | No
 
 def user_events(stack, sender: str) -> list[dict]:
     token = stack.tokens["JOURNEYBOT_RASA_TOKEN"]
-    r = requests.get(f"{stack.settings.rasa_url}/conversations/{sender}/tracker", params={"token": token}, timeout=30)
+    r = requests.get(f"{stack.settings.rasa_url}/conversations/whatsapp:{sender}/tracker", params={"token": token}, timeout=30)
     r.raise_for_status()
     return [e for e in r.json()["events"] if e["event"] == "user"]
 
 
 def agent_push(stack, sender: str, text: str) -> requests.Response:
     token = stack.tokens["JOURNEYBOT_RASA_TOKEN"]
-    return requests.post(f"{stack.settings.rasa_url}/conversations/{sender}/tracker/events",
+    return requests.post(f"{stack.settings.rasa_url}/conversations/whatsapp:{sender}/tracker/events",
                          params={"execute_side_effects": "true", "output_channel": "latest", "token": token},
                          json=[{"event": "bot", "text": text}], timeout=60)
 

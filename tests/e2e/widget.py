@@ -58,7 +58,7 @@ def send(page, text: str):
 
 
 def rasa_tracker(stack, sender: str) -> dict:
-    response = requests.get(f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
+    response = requests.get(f"{stack.settings.rasa_url}/conversations/socketio:{sender}/tracker",
                             params={"token": stack.tokens["JOURNEYBOT_RASA_TOKEN"]}, timeout=30)
     response.raise_for_status()
     return response.json()

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 UNAUTHORIZED = {"version": "3.6.21", "status": "failure", "message": "User is not authenticated.", "reason": "NotAuthenticated", "code": 401}
 
@@ -47,7 +47,7 @@ class FakeRasa:
                 segments = parts.path.strip("/").split("/")
                 if len(segments) < 3 or segments[0] != "conversations":
                     return self._send(404, {"status": "failure", "code": 404})
-                sender = unquote(segments[1])
+                sender = segments[1]  # as Rasa 3.6: percent-encoding is not decoded
                 tail = "/".join(segments[2:])
                 with fake._lock:
                     events = fake.events.setdefault(sender, [])

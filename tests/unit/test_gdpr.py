@@ -58,7 +58,7 @@ def populate(store: JourneyStore, who: ChannelRef, prefix: str) -> str:
 
 def test_export_holds_everything_in_order(store, migrated_url):
     uid = populate(store, ANN, "ann")
-    rasa_conversation(migrated_url, ANN.external_id, ["hello", "price?"])
+    rasa_conversation(migrated_url, ANN.conversation_id, ["hello", "price?"])
     data = store.export(uid)
     assert data["contact"]["id"] == uid and data["contact"]["stage"] == "purchase"
     assert data["contact"]["identifiers"] == [{"kind": "email", "value": "ann@example.com"}]
@@ -79,8 +79,8 @@ def test_export_holds_everything_in_order(store, migrated_url):
 def test_erase_removes_the_contact_and_its_conversations_only(store, migrated_url):
     ann = populate(store, ANN, "ann")
     ben = populate(store, BEN, "ben")
-    rasa_conversation(migrated_url, ANN.external_id, ["hello", "delete me"])
-    rasa_conversation(migrated_url, BEN.external_id, ["hello"])
+    rasa_conversation(migrated_url, ANN.conversation_id, ["hello", "delete me"])
+    rasa_conversation(migrated_url, BEN.conversation_id, ["hello"])
     before_ben = store.export(ben)
 
     receipt = store.erase(ann)
@@ -93,8 +93,8 @@ def test_erase_removes_the_contact_and_its_conversations_only(store, migrated_ur
     assert store.contact_by_identity(ANN) is None
     engine = make_engine(migrated_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": ANN.external_id}).scalar() == 0
-        assert conn.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": BEN.external_id}).scalar() > 0
+        assert conn.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": ANN.conversation_id}).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": BEN.conversation_id}).scalar() > 0
         for name in OWN_TABLES - {"erasures"}:
             dump = " ".join(str(r) for r in conn.execute(text(f"SELECT * FROM {name}")).all())
             assert ann not in dump and "ann@example.com" not in dump and "ann says" not in dump, name
@@ -136,3 +136,18 @@ def test_dormancy_job_marks_quiet_contacts_once(store):
     # Coming back clears it.
     store.record_signal(ANN, Signal("a-back", Source.CONVERSATION, later + timedelta(days=1), intent="greet"))
     assert store.contact_by_identity(ANN)["dormant"] is False
+
+
+def test_erasure_reaches_only_the_contacts_own_channel_conversations(store, migrated_url):
+    """The same sender id on another channel is somebody else's conversation and stays."""
+    ann = populate(store, ANN, "ann")
+    rasa_conversation(migrated_url, ANN.conversation_id, ["hello"])
+    rasa_conversation(migrated_url, f"telegram:{ANN.external_id}", ["not ann"])
+    store.erase(ann)
+    engine = make_engine(migrated_url)
+    try:
+        with engine.connect() as conn:
+            left = [s for (s,) in conn.execute(text("SELECT DISTINCT sender_id FROM events"))]
+    finally:
+        engine.dispose()
+    assert left == [f"telegram:{ANN.external_id}"]

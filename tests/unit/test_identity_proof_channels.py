@@ -81,7 +81,7 @@ class Rasa:
         self.lock = threading.Lock()
 
     async def __call__(self, message: UserMessage) -> None:
-        contact = await asyncio.to_thread(self.store.contact_by_identity, ChannelRef(message.input_channel, message.sender_id))
+        contact = await asyncio.to_thread(self.store.contact_by_identity, ChannelRef.from_conversation_id(message.sender_id))
         with self.lock:
             self.messages.append((message, contact["identifiers"] if contact else []))
 
@@ -195,7 +195,7 @@ def test_twilio_proves_the_number_only_after_the_signature_check(db, store, twil
     bad = requests.post(url, data=forged, headers={"X-Twilio-Signature": tw.signature(public, forged, "f" * 32)}, timeout=30)
     assert bad.status_code == 403
     assert proven(store) == [("phone", bob, "twilio_whatsapp")]
-    assert [m.sender_id for m, _ in rasa.messages] == [bob]
+    assert [m.sender_id for m, _ in rasa.messages] == [f"whatsapp:{bob}"]
     channel.store.engine.dispose()
 
 

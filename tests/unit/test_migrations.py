@@ -1,12 +1,19 @@
 """Alembic migrations (journey_state/migrations) against SQLite and PostgreSQL."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from journey_state.store import make_engine, migrate
+from journey_state.engine import Signal, Source
+from journey_state.identifiers import ChannelRef
+from journey_state.model import load_named_model
+from journey_state.store import JourneyStore, make_engine, migrate
+from journey_state.store.repository import Touch
+from tests.conftest import PROJECT
 from journey_state.store.tables import OWN_TABLES, metadata
 
 # The journey core; later revisions add more tables, all of them listed in OWN_TABLES.
@@ -128,3 +135,45 @@ def test_downgrade_to_base_drops_own_tables(migrated_url):
     assert migrate.pending(migrated_url)
     migrate.upgrade(migrated_url)
     assert not migrate.pending(migrated_url)
+
+
+def test_rasa_conversations_get_their_channel_in_their_id(database_url):
+    """Migration 0010: bare sender ids in Rasa's `events` become channel:sender, journey data untouched."""
+    import asyncio
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    migrate.upgrade(database_url, "0009")
+    rasa = SQLTrackerStore(Domain.empty(), host=database_url)
+    conversations = {
+        "+4915112345678": [UserUttered("hi", {"name": "greet", "confidence": 1.0}, input_channel="whatsapp")],
+        "5550001": [UserUttered("hi", {"name": "greet", "confidence": 1.0}, input_channel="telegram")],
+        "0123456789abcdef0123456789abcdef": [ActionExecuted("action_listen")],  # no message: the journey identity says
+        "alice": [ActionExecuted("action_listen")],  # unknown anywhere: REST
+    }
+    for sender, events in conversations.items():
+        asyncio.run(rasa.save(DialogueStateTracker.from_events(sender, events)))
+    rasa.engine.dispose()
+    engine = make_engine(database_url)
+    try:
+        store = JourneyStore(engine, load_named_model(PROJECT / "data/journeys", "b2c"))
+        who = ChannelRef("socketio", "0123456789abcdef0123456789abcdef")
+        store.record_signal(who, Signal("m1", Source.CONVERSATION, datetime(2026, 12, 1, tzinfo=timezone.utc), intent="greet"),
+                            Touch("socketio", "m1", "greet", 0.9, None, "hi"))
+        migrate.upgrade(database_url)
+        with engine.connect() as conn:
+            ids = {s for (s,) in conn.execute(text("SELECT DISTINCT sender_id FROM events"))}
+        assert ids == {"whatsapp:+4915112345678", "telegram:5550001", "socketio:0123456789abcdef0123456789abcdef", "rest:alice"}
+        from alembic import command
+
+        with engine.begin() as conn:
+            config = migrate.alembic_config(database_url)
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0009")
+        with engine.connect() as conn:
+            assert {s for (s,) in conn.execute(text("SELECT DISTINCT sender_id FROM events"))} == set(conversations)
+    finally:
+        engine.dispose()

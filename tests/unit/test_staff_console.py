@@ -156,7 +156,7 @@ def test_idle_sessions_expire(app):
 
 def test_customer_html_is_escaped(app, rasa):
     h = queue_one(app, "xss", "<script>alert(1)</script>")
-    rasa.events["xss"] = [{"event": "user", "text": "<script>alert(2)</script>", "timestamp": 1.0}]
+    rasa.events["rest:xss"] = [{"event": "user", "text": "<script>alert(2)</script>", "timestamp": 1.0}]
     client, token = logged_in(app)
     queue_html = client.get("/staff/").get_data(as_text=True)
     assert "<script>alert(1)" not in queue_html and "&lt;script&gt;alert(1)" in queue_html
@@ -177,7 +177,7 @@ def test_claim_reply_handback_and_closed_reply_rejected(app, rasa):
 
     assert ann.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": ann_token, "text": "Hello, Ann here"}).status_code == 303
     method, path, query = rasa.requests[-1]
-    assert (method, path) == ("POST", "/conversations/cust2/tracker/events")
+    assert (method, path) == ("POST", "/conversations/rest:cust2/tracker/events")
     assert query == {"execute_side_effects": "true", "output_channel": "latest", "token": rasa.token}
     transcript = ann.get(f"/staff/handoffs/{h.id}/transcript.json").get_json()
     assert transcript["messages"][-1] == {**transcript["messages"][-1], "from": "agent", "agent": "ann", "text": "Hello, Ann here"}
@@ -188,14 +188,14 @@ def test_claim_reply_handback_and_closed_reply_rejected(app, rasa):
     assert contact["stage"] == "retention" and contact["transitions"][-1]["evidence"]["source"] == "agent"
 
     assert ann.post(f"/staff/handoffs/{h.id}/handback", data={"csrf_token": ann_token}).status_code == 303
-    events = rasa.events["cust2"][-4:]
+    events = rasa.events["rest:cust2"][-4:]
     assert [e["event"] for e in events] == ["resume", "bot", "action", "action"]
     assert "subscription" in events[1]["text"]  # the follow-up for the retention stage
     assert [events[2]["name"], events[3]["name"]] == ["csat_form", "action_listen"]
 
     late = ann.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": ann_token, "text": "one more thing"}, follow_redirects=True)
     assert "was handed back to the bot" in late.get_data(as_text=True) and "your reply was not sent" in late.get_data(as_text=True)
-    assert not any(e.get("text") == "one more thing" for e in rasa.events["cust2"])
+    assert not any(e.get("text") == "one more thing" for e in rasa.events["rest:cust2"])
     history = ann.get(f"/staff/contacts/{h.contact_uid}").get_data(as_text=True)
     assert "returned" in history and "wants a refund" in history
 
@@ -221,7 +221,7 @@ def test_agent_takeover_pauses_the_bot(app, rasa):
     assert response.status_code == 303
     [h] = app.extensions["handoffs"].queue(("assigned",))
     assert (h.sender_id, h.trigger, h.agent) == ("quiet", "agent_claim", "ann")
-    assert rasa.events["quiet"][-1]["event"] == "pause"
+    assert rasa.events["rest:quiet"][-1]["event"] == "pause"
 
 
 def test_send_offer_delivers_and_records_it(app, rasa):
@@ -237,7 +237,7 @@ def test_send_offer_delivers_and_records_it(app, rasa):
     client, token = logged_in(app)
     client.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token})
     assert client.post(f"/staff/handoffs/{h.id}/offer", data={"csrf_token": token}).status_code == 303
-    assert rasa.events["shopper"][-1]["text"] == expected.text
+    assert rasa.events["rest:shopper"][-1]["text"] == expected.text
     assert [e.offer_id for e in app.extensions["programs"].offer_history(h.contact_uid)] == [expected.id]
 
 
@@ -259,11 +259,11 @@ def test_rasa_down_reply_is_refused_with_the_text_kept_and_hand_back_keeps_the_h
         refused = client.post(f"/staff/handoffs/{h.id}/{action}", data={"csrf_token": token}, headers={"Accept": "application/json"})
         assert refused.status_code == 503, refused.get_data(as_text=True)
         assert app.extensions["handoffs"].get(h.id).status == "assigned"  # still the agent's, bot still paused
-    assert not any(e.get("text") == text for e in rasa.events.get("down", []))
+    assert not any(e.get("text") == text for e in rasa.events.get("rest:down", []))
 
     app.extensions["rasa_client"].base_url = rasa.url  # back: the same text goes out, and hand back works
     assert client.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": token, "text": text}).status_code == 303
-    assert [e["text"] for e in rasa.events["down"] if e["event"] == "bot"][-1] == text
+    assert [e["text"] for e in rasa.events["rest:down"] if e["event"] == "bot"][-1] == text
     assert client.post(f"/staff/handoffs/{h.id}/handback", data={"csrf_token": token}).status_code == 303
     assert app.extensions["handoffs"].get(h.id).status == "returned"
 
@@ -287,3 +287,17 @@ def test_rasa_timeout_on_a_reply_warns_it_may_have_been_delivered(app, rasa, mon
     assert response.status_code == 504
     error = response.get_json()["error"]
     assert "may still reach the customer" in error["message"] and error["text"] == "hello"
+
+
+@pytest.mark.parametrize("channel, sender", [("whatsapp", "+4915112345678"), ("telegram", "-1001234567"), ("socketio", "0123456789abcdef0123456789abcdef")])
+def test_replies_reach_the_conversation_of_real_sender_shapes(app, rasa, channel, sender):
+    """Rasa 3.6 does not decode '%2B' in its paths: an encoded '+' once sent replies to a new, empty conversation."""
+    h = app.extensions["handoffs"].open(ChannelRef(channel, sender), CUSTOMER_REQUEST, reason="help").place.handoff
+    ann, token = logged_in(app, "ann")
+    assert ann.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token}).status_code == 303
+    assert ann.post(f"/staff/handoffs/{h.id}/reply", data={"csrf_token": token, "text": "Hello, Ann here"}).status_code == 303
+    assert ann.post(f"/staff/handoffs/{h.id}/handback", data={"csrf_token": token}).status_code == 303
+    assert set(rasa.events) == {f"{channel}:{sender}"}, list(rasa.events)
+    events = rasa.events[f"{channel}:{sender}"]
+    assert [e["text"] for e in events if e["event"] == "bot"][0] == "Hello, Ann here"
+    assert rasa.tracker(f"{channel}:{sender}")["paused"] is False

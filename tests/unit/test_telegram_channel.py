@@ -139,7 +139,7 @@ def test_text_message_reaches_rasa_and_the_reply_reaches_telegram(served, fake):
     response = deliver(server.url, text_update(next(update_ids), CHAT, "how much is premium?"), SECRET)
     assert response.status_code == 200, response.text
     [message] = rasa.messages
-    assert (message.text, message.sender_id, message.input_channel) == ("how much is premium?", str(CHAT), "telegram")
+    assert (message.text, message.sender_id, message.input_channel) == ("how much is premium?", f"telegram:{CHAT}", "telegram")
     assert message.metadata["telegram"]["chat_type"] == "private"
     [sent] = fake.made("sendMessage")
     assert (sent.params["chat_id"], sent.params["text"]) == (str(CHAT), "echo: how much is premium?")
@@ -260,7 +260,7 @@ def test_a_long_payload_round_trips_through_a_button_press_even_after_a_restart(
     server, rasa, _ = served()  # a new channel object: empty in-process cache, same database
     response = deliver(server.url, callback_update(next(update_ids), CHAT, key, query_id="q-1"), SECRET)
     assert response.status_code == 200
-    assert [(m.text, m.sender_id) for m in rasa.messages] == [(LONG_PAYLOAD, str(CHAT))]
+    assert [(m.text, m.sender_id) for m in rasa.messages] == [(LONG_PAYLOAD, f"telegram:{CHAT}")]
     [answered] = fake.made("answerCallbackQuery")
     assert answered.params["callback_query_id"] == "q-1"
     # answered before the turn's reply, so the button's spinner stops at once
@@ -366,7 +366,7 @@ def test_set_webhook_cli_sends_the_secret(fake, tmp_path, monkeypatch):
     from bot.channels.telegram_setup import telegram
 
     creds = tmp_path / "credentials.yml"
-    creds.write_text(f"rest:\nbot.channels.telegram.TelegramInput:\n  api_base_url: {fake.base_url}\n")
+    creds.write_text(f"bot.channels.rest.RestInput:\nbot.channels.telegram.TelegramInput:\n  api_base_url: {fake.base_url}\n")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", SECRET)
     url = "https://bot.example.com/webhooks/telegram/webhook"
