@@ -40,7 +40,8 @@ _PATH_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,160}$")
 
 def conversation_path(conversation_id: str) -> str:
     if not _PATH_SAFE_ID.match(conversation_id):
-        raise RasaRequestError(f"conversation id {conversation_id[:40]!r} cannot be addressed in Rasa's API", 400, "")
+        # The id is not echoed: it is the part that is wrong, and it may carry markup or bidi controls.
+        raise RasaRequestError("this conversation id has characters that cannot be addressed in Rasa's API", 400, "")
     return f"/conversations/{conversation_id}"
 
 

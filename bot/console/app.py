@@ -1,20 +1,28 @@
 """Flask application factory for the console/API process."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from bot.console.analytics_api import analytics_api
 from bot.console.api import api
 from bot.console.dashboard import staff_dashboard
 from bot.console.errors import register_error_handlers
-from bot.console.storefront import storefront
 from bot.console.staff import init_staff_console
+from bot.console.storefront import storefront
 from bot.settings import Settings
+from journey_state.bidi import strip_bidi
 from journey_state.model import load_named_model
 from journey_state.store import JourneyStore, make_engine
 from journey_state.store.programs import ProgramsStore
 
 MAX_BODY_BYTES = 64 * 1024
+# For every response that does not bring its own policy (the storefront adds Rasa's socket
+# to connect-src, the dashboard its own); console pages need nothing from another origin.
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+PRIVATE_PREFIXES = ("/staff", "/api")
 
 
 def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
@@ -24,6 +32,9 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
         model = load_named_model(settings.journeys_dir, settings.journey_model)
         store = JourneyStore(make_engine(settings.database_url), model)
     app = Flask("journeybot.console")
+    # Every {{ value }} of every template passes here before autoescaping, so no page can
+    # forget it: customer text (transcripts, queue, context card, notes) loses bidi controls.
+    app.jinja_options = {**app.jinja_options, "finalize": _finalize}
     app.config.update(
         JOURNEYBOT_API_TOKEN=settings.api_token,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -39,4 +50,33 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     init_staff_console(app, settings)
     app.register_blueprint(staff_dashboard)
     register_error_handlers(app)
+    app.after_request(security_headers)
     return app
+
+
+def _finalize(value):
+    return strip_bidi(value) if isinstance(value, str) else value
+
+
+def security_headers(response: Response) -> Response:
+    """The one place every console response (pages, API, static files, errors) gets its security headers."""
+    csp = response.headers.get("Content-Security-Policy")
+    if not csp:
+        response.headers["Content-Security-Policy"] = DEFAULT_CSP
+    elif "frame-ancestors" not in csp:
+        response.headers["Content-Security-Policy"] = f"{csp.rstrip('; ')}; frame-ancestors 'none'"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"  # staff URLs name contacts and handoffs
+    if request.path.startswith(PRIVATE_PREFIXES) and not _cacheable(response):
+        # Pages and JSON with customer data must not stay in a shared computer's browser cache
+        # (or a proxy's) after the agent logs out.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.pop("Expires", None)
+    return response
+
+
+def _cacheable(response: Response) -> bool:
+    """Static files and bundles that declared themselves public hold no customer data."""
+    endpoint = request.endpoint or ""
+    return endpoint == "static" or endpoint.endswith(".static") or bool(response.cache_control.public)

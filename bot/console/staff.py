@@ -9,27 +9,32 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.console.staff_auth import (
     CSRF_FIELD,
-    SESSION_KEY,
-    LoginLimiter,
     authenticate,
     csrf_ok,
     csrf_token,
+    current_user,
+    end_session,
+    end_sessions_of,
+    init_sessions,
     login_required,
     start_session,
     wants_json,
 )
 from bot.rasa_client import RasaClient, RasaError, RasaUnavailable
 from bot.settings import Settings
+from journey_state.bidi import strip_bidi
 from journey_state.errors import ContactNotFound, StoreUnavailable
 from journey_state.handoff import AGENT_CLAIM, load_handoff_config, wait_minutes
 from journey_state.model import all_stage_ids
+from journey_state.staff_rules import CHANNELS, InvalidStaffInput, LoginLimiter, SessionPolicy, safe_next, takeover_target
 from journey_state.store.handoffs import (
     ASSIGNED,
     CLOSED,
@@ -40,10 +45,13 @@ from journey_state.store.handoffs import (
     HandoffStore,
     NotYourHandoff,
 )
+from journey_state.store.staff_sessions import StaffSessionStore
 
 logger = logging.getLogger(__name__)
 
 SECRET_ENV = "JOURNEYBOT_CONSOLE_SECRET"
+SECURE_COOKIE_ENV = "JOURNEYBOT_CONSOLE_SECURE_COOKIE"
+TRUSTED_PROXIES_ENV = "JOURNEYBOT_TRUSTED_PROXIES"
 RASA_TOKEN_ENV = "JOURNEYBOT_RASA_TOKEN"
 CSAT_FORM = "csat_form"  # asks the CSAT question, then the form collects the answer
 MAX_REPLY = 4000
@@ -59,24 +67,39 @@ def init_staff_console(app: Flask, settings: Settings, env: dict | None = None) 
     env = os.environ if env is None else env
     secret = env.get(SECRET_ENV)
     if not secret:
-        # Sessions then end when the process restarts; `journeybot up` keeps a generated secret.
+        # Login forms opened before a restart then need a reload; `journeybot up` keeps a generated secret.
         logger.warning("%s is not set; using a random secret for this process only", SECRET_ENV)
         secret = secrets.token_urlsafe(32)
     app.secret_key = secret
     app.config.update(
         SESSION_COOKIE_NAME="journeybot_staff",
+        SESSION_COOKIE_PATH="/staff",  # the storefront and the API never see the staff cookie
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=env.get("JOURNEYBOT_CONSOLE_SECURE_COOKIE", "") == "1",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # Secure is also set on any request that arrived over https (directly or via a trusted proxy).
+        SESSION_COOKIE_SECURE=env.get(SECURE_COOKIE_ENV, "") == "1",
     )
-    app.config.setdefault("STAFF_SESSION_HOURS", 12)
-    app.config.setdefault("STAFF_IDLE_MINUTES", 60)
+    _trust_proxies(app, env)
+    store = app.extensions["journey_store"]
+    init_sessions(app, StaffSessionStore(store.engine, SessionPolicy()))
     config = load_handoff_config(settings.business_dir / "handoff.yml", all_stage_ids(settings.journeys_dir))
-    app.extensions["handoffs"] = HandoffStore(app.extensions["journey_store"], config)
+    app.extensions["handoffs"] = HandoffStore(store, config)
     app.extensions["rasa_client"] = RasaClient(settings.rasa_url, env.get(RASA_TOKEN_ENV))
     app.extensions["staff_login_limiter"] = LoginLimiter()
     app.register_blueprint(staff)
+
+
+def _trust_proxies(app: Flask, env) -> None:
+    """Behind N reverse proxies, take the client address and scheme from the headers they add.
+
+    Only when configured: otherwise X-Forwarded-For is whatever the client wrote, and the
+    login limit would count failures against an address of the attacker's choosing.
+    """
+    raw = (env.get(TRUSTED_PROXIES_ENV) or "0").strip()
+    if not raw.isdigit() or int(raw) > 5:
+        raise SystemExit(f"journeybot: {TRUSTED_PROXIES_ENV}={raw!r} must be the number of reverse proxies in front of the console (0-5)")
+    if int(raw):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(raw), x_proto=int(raw))
 
 
 def _handoffs() -> HandoffStore:
@@ -91,7 +114,7 @@ def _rasa() -> RasaClient:
 def _check_csrf():
     # Without a session only the login form can be posted; other views then redirect to
     # the login page (or answer 401) in login_required, before doing anything.
-    if request.method == "POST" and request.endpoint != "staff.login" and not session.get(SESSION_KEY):
+    if request.method == "POST" and request.endpoint != "staff.login" and current_user() is None:
         return None
     if request.method == "POST" and not csrf_ok():
         if wants_json():
@@ -122,40 +145,41 @@ def _not_found(exc):
 # -- login ------------------------------------------------------------------------------------
 
 
-def _client_ip() -> str:
-    # Behind a reverse proxy, configure werkzeug's ProxyFix so remote_addr is the client.
+def _client_address() -> str:
+    # The TCP peer, or the client as named by the trusted proxies (JOURNEYBOT_TRUSTED_PROXIES).
     return request.remote_addr or "unknown"
 
 
 @staff.route("/login", methods=["GET", "POST"])
 def login():
     error, status = None, 200
+    try:
+        target = safe_next(request.args.get("next"))
+    except InvalidStaffInput as exc:
+        # A tampered link: say so, and offer the plain form (its action drops the bad address).
+        return render_template("staff/login.html", error=str(exc), next=None), 400
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()[:64]
         password = request.form.get("password") or ""
-        keys = (f"ip:{_client_ip()}", f"user:{username.lower()}")
         limiter: LoginLimiter = current_app.extensions["staff_login_limiter"]
-        if limiter.blocked(*keys):
-            error, status = "Too many failed logins. Wait a few minutes and try again.", 429
+        address = _client_address()
+        if limiter.blocked(address, username):
+            error, status = "Too many failed logins from your address. Wait a few minutes and try again.", 429
         else:
             user = authenticate(_handoffs(), username, password)
             if user is None:
-                limiter.failed(*keys)
+                limiter.failed(address, username)
                 error, status = "Wrong username or password.", 401
             else:
-                limiter.succeeded(keys[1])
+                limiter.succeeded(address, username)
                 start_session(user)
-                target = request.args.get("next") or ""
-                # Only local paths: never an open redirect.
-                if not target.startswith("/staff") or target.startswith("//"):
-                    target = url_for("staff.queue_page")
-                return redirect(target)
-    return render_template("staff/login.html", error=error), status
+                return redirect(target or url_for("staff.queue_page"))
+    return render_template("staff/login.html", error=error, next=target), status
 
 
 @staff.route("/logout", methods=["POST"])
 def logout():
-    session.clear()
+    end_session()  # deletes the session on the server: a copy of the cookie is worthless from now on
     return redirect(url_for("staff.login"))
 
 
@@ -172,9 +196,9 @@ def _queue_data() -> dict[str, Any]:
 
     def row(h, position=0):
         return {
-            "id": h.id, "contact_uid": h.contact_uid, "channel": h.channel, "sender_id": h.sender_id, "trigger": h.trigger,
+            "id": h.id, "contact_uid": h.contact_uid, "channel": h.channel, "sender_id": strip_bidi(h.sender_id), "trigger": h.trigger,
             "priority": h.priority, "stage": h.stage, "at_risk": h.at_risk, "status": h.status, "agent": h.agent,
-            "reason": h.reason, "created_at": h.created_at.isoformat(), "waiting_seconds": int(h.waiting(at).total_seconds()),
+            "reason": strip_bidi(h.reason), "created_at": h.created_at.isoformat(), "waiting_seconds": int(h.waiting(at).total_seconds()),
             "position": position, "estimate_minutes": wait_minutes(per_place * position) if position else 0,
         }
 
@@ -187,7 +211,14 @@ def _queue_data() -> dict[str, Any]:
 @staff.route("/")
 @login_required()
 def queue_page(user):
-    return render_template("staff/queue.html", user=user, data=_queue_data())
+    return _render_queue(user)
+
+
+def _render_queue(user, takeover_error: str | None = None, form: dict | None = None, status: int = 200):
+    page = render_template(
+        "staff/queue.html", user=user, data=_queue_data(), channels=CHANNELS, takeover_error=takeover_error, form=form or {},
+    )
+    return page, status
 
 
 @staff.route("/queue.json")
@@ -227,21 +258,26 @@ def claim(user, handoff_id):
 @login_required()
 def takeover(user):
     """An agent takes a conversation from the bot without the customer asking."""
-    from journey_state.identifiers import ChannelRef
+    form = {"channel": request.form.get("channel") or "", "sender_id": request.form.get("sender_id") or ""}
 
-    channel = (request.form.get("channel") or "").strip()
-    sender_id = (request.form.get("sender_id") or "").strip()
-    if not channel or not sender_id:
-        return _fail(None, "give the channel and the sender id of the conversation to take over", 422)
-    outcome = _handoffs().open(ChannelRef(channel, sender_id), AGENT_CLAIM, reason=f"taken over by {user['username']}", agent=user["username"])
+    def refuse(message: str, status: int):
+        if wants_json():
+            return jsonify({"error": {"code": "rejected", "message": message}}), status
+        return _render_queue(user, f"Not taken over: {message}.", form, status)
+
+    try:
+        who = takeover_target(form["channel"], form["sender_id"])
+    except InvalidStaffInput as exc:
+        return refuse(str(exc), 422)
+    outcome = _handoffs().open(who, AGENT_CLAIM, reason=f"taken over by {user['username']}", agent=user["username"])
     h = outcome.place.handoff
     if not outcome.created and h.agent != user["username"]:
-        return _fail(None, f"that conversation already has an open handoff ({h.id}, {h.status})", 409)
+        return refuse(f"that conversation already has an open handoff ({h.id}, {h.status})", 409)
     try:
-        _rasa().pause(ChannelRef(channel, sender_id).conversation_id)
+        _rasa().pause(who.conversation_id)
     except RasaError as exc:
         _handoffs().close(h.id, user["username"], admin=True)
-        return _fail(None, f"could not pause the bot: {exc}", 502)
+        return refuse(f"could not pause the bot: {exc}", 502)
     return redirect(url_for("staff.handoff_page", handoff_id=h.id), code=303)
 
 
@@ -279,7 +315,7 @@ def transcript(conversation_id: str) -> tuple[list[dict[str, Any]], bool, str | 
             messages.append({
                 "from": who,
                 "agent": (e.get("metadata") or {}).get("agent"),
-                "text": e["text"],
+                "text": strip_bidi(e["text"]),  # the page's script uses textContent: inert HTML, but bidi controls still act
                 "at": datetime.fromtimestamp(e.get("timestamp") or 0, timezone.utc).isoformat(),
                 "channel": e.get("input_channel"),
             })
@@ -481,6 +517,9 @@ def set_disabled(user, username):
             _handoffs().set_disabled(username, disabled)
         except ValueError as exc:
             flash(str(exc), "error")
+        else:
+            if disabled:  # also checked on every request; deleting them keeps re-enabling from reviving them
+                end_sessions_of(username)
     return redirect(url_for("staff.users_page"), code=303)
 
 

@@ -1,29 +1,40 @@
-"""Staff console sessions: login with hashed passwords, roles, expiry, CSRF tokens, login rate limits.
+"""Staff console sessions: login with hashed passwords, roles, server-side sessions, CSRF tokens.
 
-Sessions are Flask's signed cookies (secret: JOURNEYBOT_CONSOLE_SECRET). A session ends
-after `STAFF_SESSION_HOURS` from login or `STAFF_IDLE_MINUTES` without a request; every
-request re-checks that the user still exists and is not disabled.
+Sessions live in the journey database (journey_state/store/staff_sessions.py); the cookie
+holds only a random token. A session ends on logout, 12 hours after login, 60 minutes after
+the last request (journey_state.staff_rules.SessionPolicy), when its user is disabled or
+deleted, or when the user's password changes; every request re-reads the user, so a role
+change applies at once.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import logging
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
+from collections.abc import Iterator
+from datetime import datetime
 from functools import wraps
+from typing import Any
 
-from flask import current_app, jsonify, redirect, request, session, url_for
+from flask import Flask, Request, Response, current_app, jsonify, redirect, request, session, url_for
+from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from journey_state.errors import StoreUnavailable
+from journey_state.store.contacts import now
 from journey_state.store.handoffs import HandoffStore, StaffUser
+from journey_state.store.staff_sessions import StaffSessionStore, is_token, new_token
+
+logger = logging.getLogger(__name__)
 
 ROLES = ("agent", "admin")
 MIN_PASSWORD = 10
-SESSION_KEY = "staff"
 CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+SESSIONS = "staff_sessions"  # app.extensions key of the StaffSessionStore
 # A real hash to compare against when the username is unknown, so a wrong username takes
 # as long as a wrong password (no user enumeration by timing).
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
@@ -46,34 +57,158 @@ def authenticate(handoffs: HandoffStore, username: str, password: str) -> StaffU
     return user
 
 
-class LoginLimiter:
-    """At most `limit` failed logins per key (IP, username) in `window` seconds, in this process."""
+# -- sessions -----------------------------------------------------------------------------------
 
-    def __init__(self, limit: int = 5, window: float = 900.0):
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
 
-    def _trim(self, key: str, at: float) -> deque:
-        q = self._failures[key]
-        while q and q[0] <= at - self.window:
-            q.popleft()
-        return q
+class StaffSession(SessionMixin):
+    """Flask's `session` for the console, loaded from the store on first use.
 
-    def blocked(self, *keys: str) -> bool:
-        at = time.monotonic()
-        with self._lock:
-            return any(len(self._trim(k, at)) >= self.limit for k in keys)
+    Loading lazily keeps requests that never touch the session (static files, the API,
+    the storefront) off the database, and lets a database outage surface inside the view,
+    where the console answers 503, instead of while Flask sets up the request.
 
-    def failed(self, *keys: str) -> None:
-        at = time.monotonic()
-        with self._lock:
-            for k in keys:
-                self._trim(k, at).append(at)
+    Before login nothing is stored: the cookie's token is a nonce and the login form's CSRF
+    token is an HMAC of it, so anonymous visitors cannot fill the sessions table.
+    """
 
-    def succeeded(self, username_key: str) -> None:
-        with self._lock:
-            self._failures.pop(username_key, None)
+    def __init__(self, store: StaffSessionStore, secret: str, cookie: str | None):
+        self._store, self._secret, self._cookie = store, secret, cookie
+        self._data: dict[str, Any] | None = None
+        self.user: dict[str, str] | None = None
+        self.token: str | None = None  # the cookie value to keep (anonymous nonce or session token)
+        self.seen_at: datetime | None = None
+        self.cookie_action: str | None = None  # "set" | "delete" | None
+        self.modified = False
+        self.accessed = False
+
+    # MutableMapping over the loaded data
+    def _loaded(self) -> dict[str, Any]:
+        self.accessed = True
+        if self._data is None:
+            self._load()
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._loaded()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._loaded()[key] = value
+        self.modified = True
+
+    def __delitem__(self, key: str) -> None:
+        del self._loaded()[key]
+        self.modified = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+    def _load(self) -> None:
+        live = self._store.load(self._cookie) if self._cookie else None
+        if live is not None:
+            self.user = {"username": live.username, "role": live.role}
+            self.token, self.seen_at, self._data = live.token, live.seen_at, dict(live.data)
+            return
+        self._anonymous(self._cookie if is_token(self._cookie) else None)
+
+    def _anonymous(self, nonce: str | None) -> None:
+        self.user, self.seen_at = None, None
+        if nonce is None:
+            nonce, self.cookie_action = new_token(), "set"
+        self.token = nonce
+        self._data = {CSRF_KEY: self._login_csrf(nonce)}
+
+    def _login_csrf(self, nonce: str) -> str:
+        mac = hmac.new(self._secret.encode(), b"staff-login-csrf:" + nonce.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    @property
+    def logged_in(self) -> bool:
+        self._loaded()
+        return self.user is not None
+
+    def log_in(self, user: StaffUser) -> None:
+        """Replace whatever session this browser had by a new one for `user` (a new token: no fixation)."""
+        self._loaded()
+        if self.user is not None:
+            self._store.end(self.token)
+        data = {CSRF_KEY: secrets.token_urlsafe(32)}
+        self.token = self._store.create(user, data)
+        self.user, self.seen_at, self._data = {"username": user.username, "role": user.role}, now(), data
+        self.cookie_action, self.modified = "set", False
+
+    def log_out(self) -> None:
+        self._loaded()
+        if self.user is not None:
+            self._store.end(self.token)
+        self._anonymous(None)
+        self.cookie_action, self.modified = "delete", False
+
+
+class StaffSessionInterface(SessionInterface):
+    """Flask sessions backed by the journey database instead of a signed cookie.
+
+    Flask's default cookie is signed, not encrypted: anyone holding it can read it, and a
+    copy stays valid until it expires, whatever logout did. Flask-Session would need a new
+    package (and Flask-SQLAlchemy for a SQL backend) and knows nothing of our users, so it
+    could not end a disabled user's sessions or notice a password change; this interface
+    uses the store's own engine and tables.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> StaffSession:
+        store: StaffSessionStore = app.extensions[SESSIONS]
+        return StaffSession(store, app.secret_key, request.cookies.get(self.get_cookie_name(app)))
+
+    def save_session(self, app: Flask, session: StaffSession, response: Response) -> None:
+        if not session.accessed:
+            return
+        response.vary.add("Cookie")
+        name, path = self.get_cookie_name(app), self.get_cookie_path(app)
+        if session.cookie_action == "delete":
+            response.delete_cookie(name, path=path, domain=self.get_cookie_domain(app), secure=self._secure(app),
+                                   httponly=True, samesite=self.get_cookie_samesite(app))
+            return
+        if session.user is not None:
+            self._store_changes(app, session)
+        if session.cookie_action == "set":
+            expires = app.extensions[SESSIONS].policy.expires_at(session.seen_at) if session.user is not None else None
+            response.set_cookie(name, session.token, expires=expires, path=path, domain=self.get_cookie_domain(app),
+                                secure=self._secure(app), httponly=True, samesite=self.get_cookie_samesite(app))
+
+    @staticmethod
+    def _store_changes(app: Flask, session: StaffSession) -> None:
+        store: StaffSessionStore = app.extensions[SESSIONS]
+        at = now()
+        touch = session.cookie_action != "set" and store.policy.touch_due(session.seen_at, at)
+        if not (session.modified or touch):
+            return
+        try:
+            store.save(session.token, dict(session) if session.modified else None, at if touch else None)
+        except StoreUnavailable as exc:
+            # The response is ready; losing a flash message or one idle-clock tick is better than a 500.
+            logger.warning("staff session not saved: %s", exc)
+
+    def _secure(self, app: Flask) -> bool:
+        return self.get_cookie_secure(app) or request.is_secure
+
+
+def init_sessions(app: Flask, store: StaffSessionStore) -> None:
+    app.extensions[SESSIONS] = store
+    app.session_interface = StaffSessionInterface()
+
+
+def start_session(user: StaffUser) -> None:
+    session.log_in(user)
+
+
+def end_session() -> None:
+    session.log_out()
+
+
+def end_sessions_of(username: str) -> int:
+    return current_app.extensions[SESSIONS].end_all_for(username)
 
 
 def csrf_token() -> str:
@@ -89,32 +224,9 @@ def csrf_ok() -> bool:
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def start_session(user: StaffUser) -> None:
-    session.clear()
-    session.permanent = True
-    now = time.time()
-    session[SESSION_KEY] = {"username": user.username, "role": user.role, "login_at": now, "seen_at": now}
-    session[CSRF_KEY] = secrets.token_urlsafe(32)  # a new token at login (no fixation)
-
-
 def current_user() -> dict | None:
-    """The logged-in staff member, or None (and the session cleared) if it expired or was revoked."""
-    data = session.get(SESSION_KEY)
-    if not data:
-        return None
-    now = time.time()
-    config = current_app.config
-    if now - data.get("login_at", 0) > config["STAFF_SESSION_HOURS"] * 3600 or now - data.get("seen_at", 0) > config["STAFF_IDLE_MINUTES"] * 60:
-        session.clear()
-        return None
-    user = current_app.extensions["handoffs"].find_user(data["username"])
-    if user is None or user.disabled:
-        session.clear()
-        return None
-    if now - data["seen_at"] > 30:  # refresh the idle clock without rewriting the cookie on every poll
-        data["seen_at"] = now
-        session[SESSION_KEY] = data
-    return {"username": user.username, "role": user.role}
+    """The logged-in staff member, or None (no session, or it expired or was revoked)."""
+    return dict(session.user) if session.logged_in else None
 
 
 def wants_json() -> bool:

@@ -1,4 +1,4 @@
-"""Staff console tables (revision 0007), on the journey store's `metadata` so Alembic manages them."""
+"""Staff console tables (revisions 0007 and 0010), on the journey store's `metadata` so Alembic manages them."""
 from __future__ import annotations
 
 from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
@@ -29,4 +29,20 @@ staff_notes = Table(
     Column("text", Text, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_staff_notes_contact_at", "contact_id", "at"),
+)
+
+# Server-side console sessions (revision 0010). The browser holds only a random token; the
+# row is keyed by its SHA-256, so reading this table gives no usable cookie. `credential`
+# is a digest of the password hash at login: a new password (any way it is set) ends the
+# sessions opened with the old one. Deleting a user deletes their sessions.
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False),
+    Column("credential", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    Index("ix_staff_sessions_user", "user_id"),
 )

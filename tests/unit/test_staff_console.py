@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import update
 
 from bot.console import create_app
 from bot.console.staff_auth import hash_password
@@ -22,21 +24,28 @@ def rasa():
         yield fake
 
 
-@pytest.fixture
-def app(migrated_url, b2c_model, tmp_path, rasa, monkeypatch):
-    engine = make_engine(migrated_url)
-    store = JourneyStore(engine, b2c_model)
-    settings = load_settings({"JOURNEYBOT_API_TOKEN": "t", "JOURNEYBOT_VAR_DIR": str(tmp_path), "JOURNEYBOT_DATABASE_URL": migrated_url})
+def build_app(url, model, tmp_path, rasa, monkeypatch, **env):
+    """The console on the migrated database at `url` with users ann, bob (agents) and root (admin)."""
+    store = JourneyStore(make_engine(url), model)
+    settings = load_settings({"JOURNEYBOT_API_TOKEN": "t", "JOURNEYBOT_VAR_DIR": str(tmp_path), "JOURNEYBOT_DATABASE_URL": url})
     monkeypatch.setenv("JOURNEYBOT_CONSOLE_SECRET", "s" * 40)
     monkeypatch.setenv("JOURNEYBOT_RASA_TOKEN", rasa.token)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     app = create_app(settings, store)  # registers the staff console
     app.extensions["rasa_client"].base_url = rasa.url
     handoffs = app.extensions["handoffs"]
     handoffs.create_user("ann", hash_password(PASSWORD), "agent")
     handoffs.create_user("bob", hash_password(PASSWORD), "agent")
     handoffs.create_user("root", hash_password(PASSWORD), "admin")
+    return app
+
+
+@pytest.fixture
+def app(migrated_url, b2c_model, tmp_path, rasa, monkeypatch):
+    app = build_app(migrated_url, b2c_model, tmp_path, rasa, monkeypatch)
     yield app
-    engine.dispose()
+    app.extensions["journey_store"].engine.dispose()
 
 
 def csrf_of(client, path="/staff/login") -> str:
@@ -125,15 +134,18 @@ def test_post_without_or_with_wrong_csrf_is_rejected(app):
     assert client.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token}).status_code == 303
 
 
-def test_failed_logins_are_rate_limited_per_username_and_ip(app):
+def test_failed_logins_are_rate_limited_per_address_and_user_and_per_address(app):
     client = app.test_client()
-    for i in range(5):
-        assert login(client, "ann", "wrong password!", ip=f"10.0.1.{i}").status_code == 401
-    # Right password, but the username is locked for a while.
-    assert login(client, "ann", ip="10.0.2.1").status_code == 429
-    for i in range(5):
+    for _ in range(5):
+        assert login(client, "ann", "wrong password!", ip="10.0.1.1").status_code == 401
+    # Right password, but ann is locked for a while from this address...
+    assert login(client, "ann", ip="10.0.1.1").status_code == 429
+    # ...not from her own, and other users at that address are not locked.
+    assert login(client, "ann", ip="10.0.2.1").status_code == 302
+    assert login(client, "bob", ip="10.0.1.1").status_code == 302
+    for i in range(20):
         login(client, f"guess{i}", "x", ip="10.9.9.9")
-    assert login(client, "bob", ip="10.9.9.9").status_code == 429  # this IP is locked
+    assert login(client, "bob", ip="10.9.9.9").status_code == 429  # this address is locked
     assert login(client, "bob", ip="10.9.9.10").status_code == 302
 
 
@@ -147,10 +159,28 @@ def test_disabled_users_and_roles(app):
     assert login(app.test_client(), "ann").status_code == 401
 
 
+def age_sessions(app, idle=timedelta(0), since_login=timedelta(0)):
+    """Move every stored session's last request and login into the past."""
+    from journey_state.store.staff_tables import staff_sessions
+
+    at = datetime.now(timezone.utc)
+    with app.extensions["journey_store"].engine.begin() as conn:
+        conn.execute(update(staff_sessions).values(seen_at=at - idle, created_at=at - since_login))
+
+
 def test_idle_sessions_expire(app):
     client, _ = logged_in(app)
-    with client.session_transaction() as session:
-        session["staff"]["seen_at"] -= 2 * 3600
+    age_sessions(app, idle=timedelta(minutes=59), since_login=timedelta(minutes=59))
+    assert client.get("/staff/").status_code == 200
+    age_sessions(app, idle=timedelta(minutes=61), since_login=timedelta(minutes=61))
+    assert client.get("/staff/").status_code == 302
+
+
+def test_sessions_end_12_hours_after_login_however_busy(app):
+    client, _ = logged_in(app)
+    age_sessions(app, idle=timedelta(seconds=5), since_login=timedelta(hours=11, minutes=59))
+    assert client.get("/staff/").status_code == 200
+    age_sessions(app, idle=timedelta(seconds=5), since_login=timedelta(hours=12, minutes=1))
     assert client.get("/staff/").status_code == 302
 
 

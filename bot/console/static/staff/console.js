@@ -1,7 +1,10 @@
 // Live transcript: poll the JSON endpoint every 2 s and redraw. textContent only, so
-// customer text is never interpreted as HTML.
+// customer text is never interpreted as HTML; bidi controls are dropped (the server drops
+// them too) and each message is a <bdi>, so right-to-left text cannot reorder the rest.
 (function () {
   "use strict";
+  var BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+  function plain(value) { return String(value).replace(BIDI_CONTROLS, ""); }
   var list = document.getElementById("transcript");
   if (!list) { return; }
   var url = list.getAttribute("data-url");
@@ -16,10 +19,10 @@
       li.className = "msg " + m.from;
       var meta = document.createElement("span");
       meta.className = "meta";
-      meta.textContent = m.from + (m.agent ? " (" + m.agent + ")" : "");
-      var text = document.createElement("span");
+      meta.textContent = plain(m.from + (m.agent ? " (" + m.agent + ")" : ""));
+      var text = document.createElement("bdi");
       text.className = "text";
-      text.textContent = m.text;
+      text.textContent = plain(m.text);
       li.appendChild(meta);
       li.appendChild(document.createTextNode(" "));
       li.appendChild(text);

@@ -1,6 +1,7 @@
 /* Journey dashboard: fetches /staff/dashboard/data.json for the filters and draws it with Chart.js.
  * All data goes into the page as text nodes (never innerHTML): intents, complaints and
- * handoff reasons come from customers. */
+ * handoff reasons come from customers. Text nodes still obey bidi controls (U+202E reverses
+ * what follows), so every text passes through plain() first (journey_state/bidi.py). */
 (function () {
   "use strict";
 
@@ -19,17 +20,23 @@
 
   // -- small DOM helpers -------------------------------------------------------------------
 
+  var BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+
+  function plain(value) {
+    return String(value).replace(BIDI_CONTROLS, "");
+  }
+
   function el(tag, attrs) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attrs[k];
+      if (k === "text") node.textContent = plain(attrs[k]);
       else if (k === "className") node.className = attrs[k];
       else node.setAttribute(k, attrs[k]);
     });
     for (var i = 2; i < arguments.length; i++) {
       var child = arguments[i];
       if (child === null || child === undefined) continue;
-      node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+      node.appendChild(typeof child === "object" ? child : document.createTextNode(plain(child)));
     }
     return node;
   }
@@ -276,7 +283,7 @@
 
   function renderMap(d) {
     var jm = d.journey_map;
-    byId("map-segment").textContent = "– " + jm.segment;
+    byId("map-segment").textContent = plain("– " + jm.segment);
     var columns = jm.columns;
     var moments = jm.moments_of_truth.map(function (m) { return m.stage; });
     draw("chart-emotion", {
@@ -350,7 +357,7 @@
   }
 
   function showMessage(text) {
-    message.textContent = text;
+    message.textContent = plain(text);
     message.hidden = !text;
   }
 
