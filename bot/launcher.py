@@ -32,11 +32,21 @@ def process_env(settings: Settings, model: Path, tokens: dict[str, str]) -> dict
             "JOURNEYBOT_RASA_PORT": str(settings.rasa_port),
             "JOURNEYBOT_ACTIONS_PORT": str(settings.actions_port),
             "JOURNEYBOT_CONSOLE_PORT": str(settings.console_port),
+            "JOURNEYBOT_BIND": settings.bind,
+            # Where Rasa calls the actions (endpoints.yml); another host if the action server runs elsewhere.
+            "JOURNEYBOT_ACTIONS_URL": env.get("JOURNEYBOT_ACTIONS_URL") or f"http://{_client_address(settings.bind)}:{settings.actions_port}/webhook",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
+
+
+def _client_address(bind: str) -> str:
+    """An address a local client reaches a server bound to `bind` on."""
+    if bind in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{bind}]" if ":" in bind else bind
 
 
 def check_configuration(settings: Settings) -> str:
