@@ -1,4 +1,7 @@
-"""`journeybot up`: prepare everything, then run all processes under honcho (Procfile)."""
+"""`journeybot up`: prepare everything, then run all processes under honcho (Procfile).
+
+honcho multiplexes the logs and stops everything on Ctrl-C; each Procfile line runs under
+`journeybot keep-alive`, so a process that dies is restarted instead of stopping the others."""
 from __future__ import annotations
 
 import os
@@ -149,6 +152,8 @@ def banner(settings: Settings) -> str:
         f"  Journey API     {settings.console_url}/api   (e.g. GET /api/contacts/by-channel/rest/<sender>)",
         f"  API token       {token}",
         f"  Database        {settings.database_url}",
+        f"  Listening on    {settings.bind}   (JOURNEYBOT_BIND; 0.0.0.0 for every interface)",
+        "A process that exits is started again (journeybot keep-alive, backoff 1 s to 30 s).",
         "Press Ctrl-C to stop all processes.",
     ]
     width = max(len(line) for line in lines) + 2
