@@ -9,7 +9,7 @@ start-up (logging, telemetry, plugins, model loading) stays exactly that of `ras
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from bot.settings import Settings
 

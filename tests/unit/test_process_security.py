@@ -119,6 +119,7 @@ def action_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log.close()
 
 
 def test_action_server_listens_on_loopback_only(action_server):
