@@ -76,6 +76,13 @@ def _bind(env: dict) -> str:
     return raw
 
 
+def _default_host(bind: str) -> str:
+    """How journeybot's own processes reach each other: a server bound to one address is only there."""
+    if bind in ("127.0.0.1", "0.0.0.0", "::"):
+        return "localhost"
+    return f"[{bind}]" if ":" in bind else bind
+
+
 def _cors_origins(env: dict, host: str, console_port: int) -> tuple[str, ...]:
     raw = env.get("JOURNEYBOT_CORS_ORIGINS") or ""
     origins = [o.rstrip("/") for o in re.split(r"[\s,]+", raw) if o]
@@ -97,7 +104,8 @@ def load_settings(env: dict | None = None) -> Settings:
     project = Path(env.get("JOURNEYBOT_PROJECT_DIR") or PROJECT_DIR)
     var_dir = Path(env.get("JOURNEYBOT_VAR_DIR") or project / "var")
     data_dir = project / "data"
-    host = env.get("JOURNEYBOT_HOST") or "localhost"
+    bind = _bind(env)
+    host = env.get("JOURNEYBOT_HOST") or _default_host(bind)
     console_port = _port(env, "JOURNEYBOT_CONSOLE_PORT", 5080)
     return Settings(
         project_dir=project,
@@ -112,6 +120,6 @@ def load_settings(env: dict | None = None) -> Settings:
         console_port=console_port,
         host=host,
         identity_secret=env.get("JOURNEYBOT_IDENTITY_SECRET") or None,
-        bind=_bind(env),
+        bind=bind,
         cors_origins=_cors_origins(env, host, console_port),
     )

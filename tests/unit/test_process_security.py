@@ -27,6 +27,14 @@ def test_everything_binds_loopback_unless_journeybot_bind_says_otherwise():
     assert load_settings({"JOURNEYBOT_BIND": "bot-host.internal"}).bind == "bot-host.internal"
 
 
+def test_clients_follow_a_bind_to_one_address():
+    assert load_settings({}).rasa_url == "http://localhost:5005"
+    assert load_settings({"JOURNEYBOT_BIND": "0.0.0.0"}).console_url == "http://localhost:5080"
+    assert load_settings({"JOURNEYBOT_BIND": "10.0.0.12"}).actions_url == "http://10.0.0.12:5055"
+    assert load_settings({"JOURNEYBOT_BIND": "::1"}).rasa_url == "http://[::1]:5005"
+    assert load_settings({"JOURNEYBOT_BIND": "10.0.0.12", "JOURNEYBOT_HOST": "bot.internal"}).rasa_url == "http://bot.internal:5005"
+
+
 @pytest.mark.parametrize("value", ["http://0.0.0.0", "1.2.3.4:80", "a b", "-h"])
 def test_a_bad_bind_address_is_named(value):
     with pytest.raises(SystemExit, match="JOURNEYBOT_BIND"):
