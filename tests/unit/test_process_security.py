@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -98,36 +99,48 @@ def _listening(port: int) -> set[str]:
     return found
 
 
+@contextmanager
+def running_actions(work: Path, **env_extra: str):
+    """A real `journeybot actions` on a free port; yields (port, address it answers at)."""
+    port = free_port()
+    env = {**os.environ, "JOURNEYBOT_ACTIONS_PORT": str(port), "JOURNEYBOT_ACTIONS_TOKEN": "right-token",
+           "JOURNEYBOT_DATABASE_URL": f"sqlite:///{work}/j.db"}
+    env.pop("JOURNEYBOT_BIND", None)
+    env.update(env_extra)
+    url = f"http://{env.get('JOURNEYBOT_BIND', '127.0.0.1')}:{port}"
+    with open(work / "actions.log", "w+b") as log:
+        proc = subprocess.Popen([JOURNEYBOT, "actions"], cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, log.seek(0) or log.read().decode(errors="replace")[-3000:]
+                try:
+                    if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                assert time.monotonic() < deadline, "action server not up"
+                time.sleep(0.3)
+            yield url, port
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
 @pytest.fixture(scope="module")
 def action_server(tmp_path_factory):
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("actions") / "actions.log", "w+b")
-    env = {**os.environ, "JOURNEYBOT_ACTIONS_PORT": str(port), "JOURNEYBOT_ACTIONS_TOKEN": "right-token",
-           "JOURNEYBOT_DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db')}/j.db"}
-    env.pop("JOURNEYBOT_BIND", None)
-    proc = subprocess.Popen([JOURNEYBOT, "actions"], cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.seek(0) or log.read().decode(errors="replace")[-3000:]
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "action server not up"
-            time.sleep(0.3)
-        yield url, port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    with running_actions(tmp_path_factory.mktemp("actions")) as server:
+        yield server
+
+
+def test_journeybot_bind_moves_the_action_server(tmp_path):
+    with running_actions(tmp_path, JOURNEYBOT_BIND="127.0.0.2") as (_, port):
+        assert _listening(port) == {"0200007F"}  # 127.0.0.2
 
 
 def test_action_server_listens_on_loopback_only(action_server):
