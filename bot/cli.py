@@ -64,11 +64,62 @@ def announce(timeout: float) -> None:
         pass
 
 
+@main.command("keep-alive", context_settings={"ignore_unknown_options": True})
+@click.option("--name", default=None, help="Name used in the log (default: the command).")
+@click.option("--initial-delay", default=1.0, show_default=True, help="Seconds before the first restart.")
+@click.option("--max-delay", default=30.0, show_default=True, help="The delay doubles up to this.")
+@click.option("--reset-after", default=60.0, show_default=True, help="Seconds up after which the delay starts again at --initial-delay.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def keep_alive(name: str | None, initial_delay: float, max_delay: float, reset_after: float, command: tuple[str, ...]) -> None:
+    """Run COMMAND and start it again whenever it exits, with exponential backoff (Procfile helper).
+
+    SIGTERM, SIGINT or SIGHUP stop it: the signal goes on to COMMAND and nothing restarts."""
+    from bot.supervise import Backoff, KeepAlive
+
+    if initial_delay <= 0 or max_delay < initial_delay or reset_after < 0:
+        _fail("need 0 < --initial-delay <= --max-delay and --reset-after >= 0")
+    supervisor = KeepAlive(name or command[0], command, Backoff(initial_delay, max_delay, reset_after))
+    supervisor.install_signal_handlers()
+    sys.exit(supervisor.run())
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def rasa(args: tuple[str, ...]) -> None:
+    """`rasa run ARGS` with the API on, the token from JOURNEYBOT_RASA_TOKEN (never on the command
+    line), bound to JOURNEYBOT_BIND, CORS for JOURNEYBOT_CORS_ORIGINS only."""
+    import os
+
+    from bot import rasa_server
+
+    try:
+        argv = rasa_server.rasa_argv(args, load_settings(), os.environ.get(rasa_server.TOKEN_ENV))
+    except rasa_server.RasaArgumentError as exc:
+        _fail(str(exc))
+    rasa_server.run(argv)
+
+
 @main.command()
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--actions", "package", default="actions", show_default=True, help="Python package with the actions.")
+def actions(package: str) -> None:
+    """Serve the custom actions on JOURNEYBOT_BIND:JOURNEYBOT_ACTIONS_PORT, only for callers with
+    JOURNEYBOT_ACTIONS_TOKEN (Rasa sends it; see endpoints.yml)."""
+    import os
+
+    from bot.action_server import TOKEN_ENV, serve
+
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        _fail(f"{TOKEN_ENV} is not set; without it anyone who reaches the port could run actions")
+    settings = load_settings()
+    serve(settings.bind, settings.actions_port, token, package)
+
+
+@main.command()
+@click.option("--host", default=None, help="Default: JOURNEYBOT_BIND or 127.0.0.1.")
 @click.option("--port", type=int, default=None, help="Default: JOURNEYBOT_CONSOLE_PORT or 5080.")
 @click.option("--threads", default=8, show_default=True)
-def console(host: str, port: int | None, threads: int) -> None:
+def console(host: str | None, port: int | None, threads: int) -> None:
     """Serve the console and journey API."""
     from waitress import serve
 
@@ -80,7 +131,7 @@ def console(host: str, port: int | None, threads: int) -> None:
         app = create_app(settings)
     except JourneyError as exc:
         _fail(str(exc))
-    serve(app, host=host, port=port or settings.console_port, threads=threads, ident="journeybot")
+    serve(app, host=host or settings.bind, port=port or settings.console_port, threads=threads, ident="journeybot")
 
 
 @main.command()

@@ -1,4 +1,7 @@
-"""`journeybot up`: prepare everything, then run all processes under honcho (Procfile)."""
+"""`journeybot up`: prepare everything, then run all processes under honcho (Procfile).
+
+honcho multiplexes the logs and stops everything on Ctrl-C; each Procfile line runs under
+`journeybot keep-alive`, so a process that dies is restarted instead of stopping the others."""
 from __future__ import annotations
 
 import os
@@ -32,11 +35,21 @@ def process_env(settings: Settings, model: Path, tokens: dict[str, str]) -> dict
             "JOURNEYBOT_RASA_PORT": str(settings.rasa_port),
             "JOURNEYBOT_ACTIONS_PORT": str(settings.actions_port),
             "JOURNEYBOT_CONSOLE_PORT": str(settings.console_port),
+            "JOURNEYBOT_BIND": settings.bind,
+            # Where Rasa calls the actions (endpoints.yml); another host if the action server runs elsewhere.
+            "JOURNEYBOT_ACTIONS_URL": env.get("JOURNEYBOT_ACTIONS_URL") or f"http://{_client_address(settings.bind)}:{settings.actions_port}/webhook",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
+
+
+def _client_address(bind: str) -> str:
+    """An address a local client reaches a server bound to `bind` on."""
+    if bind in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{bind}]" if ":" in bind else bind
 
 
 def check_configuration(settings: Settings) -> str:
@@ -139,6 +152,8 @@ def banner(settings: Settings) -> str:
         f"  Journey API     {settings.console_url}/api   (e.g. GET /api/contacts/by-channel/rest/<sender>)",
         f"  API token       {token}",
         f"  Database        {settings.database_url}",
+        f"  Listening on    {settings.bind}   (JOURNEYBOT_BIND; 0.0.0.0 for every interface)",
+        "A process that exits is started again (journeybot keep-alive, backoff 1 s to 30 s).",
         "Press Ctrl-C to stop all processes.",
     ]
     width = max(len(line) for line in lines) + 2

@@ -5,7 +5,8 @@ import os
 import secrets
 from pathlib import Path
 
-GENERATED = ("JOURNEYBOT_API_TOKEN", "JOURNEYBOT_RASA_TOKEN", "JOURNEYBOT_REST_TOKEN", "JOURNEYBOT_CONSOLE_SECRET")
+GENERATED = ("JOURNEYBOT_API_TOKEN", "JOURNEYBOT_RASA_TOKEN", "JOURNEYBOT_REST_TOKEN", "JOURNEYBOT_CONSOLE_SECRET",
+             "JOURNEYBOT_ACTIONS_TOKEN")
 
 
 def ensure_local_tokens(var_dir: Path, env: dict) -> dict[str, str]:

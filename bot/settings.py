@@ -1,7 +1,9 @@
 """Runtime settings, read from environment variables with embedded defaults."""
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,10 @@ class Settings:
     host: str
     # Signs web chat identity claims (journey_state/identity_signing.py); kept out of repr() and logs.
     identity_secret: str | None = field(default=None, repr=False)
+    # The address Rasa, the action server and the console listen on (JOURNEYBOT_BIND).
+    bind: str = "127.0.0.1"
+    # Browser origins allowed to call Rasa (the storefront's web chat); never "*".
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def rasa_url(self) -> str:
@@ -50,12 +56,57 @@ def _port(env: dict, name: str, default: int) -> int:
     return value
 
 
+# A bind address is an IP address or a host name; anything else (a URL, "host:port", spaces)
+# would only fail later inside Sanic or waitress with a less helpful message.
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+# An origin as browsers send it: scheme://host[:port], no path, no trailing slash.
+_ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
+
+
+def _bind(env: dict) -> str:
+    raw = (env.get("JOURNEYBOT_BIND") or "").strip()
+    if not raw:
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(raw):
+        raise SystemExit(f"journeybot: JOURNEYBOT_BIND={raw!r} is not an IP address or host name (e.g. 127.0.0.1 or 0.0.0.0)")
+    return raw
+
+
+def _default_host(bind: str) -> str:
+    """How journeybot's own processes reach each other: a server bound to one address is only there."""
+    if bind in ("127.0.0.1", "0.0.0.0", "::"):
+        return "localhost"
+    return f"[{bind}]" if ":" in bind else bind
+
+
+def _cors_origins(env: dict, host: str, console_port: int) -> tuple[str, ...]:
+    raw = env.get("JOURNEYBOT_CORS_ORIGINS") or ""
+    origins = [o.rstrip("/") for o in re.split(r"[\s,]+", raw) if o]
+    if not origins:
+        # The storefront is the console's own page, reached by any of these names.
+        names = dict.fromkeys(("127.0.0.1", "localhost", host))
+        return tuple(f"http://{name}:{console_port}" for name in names)
+    for origin in origins:
+        if origin == "*":
+            raise SystemExit("journeybot: JOURNEYBOT_CORS_ORIGINS must list origins; '*' would let every web site talk to Rasa")
+        if not _ORIGIN.match(origin):
+            raise SystemExit(f"journeybot: JOURNEYBOT_CORS_ORIGINS entry {origin!r} is not an origin like https://shop.example.com")
+    return tuple(dict.fromkeys(origins))
+
+
 def load_settings(env: dict | None = None) -> Settings:
     """Settings from `env` (default: os.environ)."""
     env = dict(os.environ if env is None else env)
     project = Path(env.get("JOURNEYBOT_PROJECT_DIR") or PROJECT_DIR)
     var_dir = Path(env.get("JOURNEYBOT_VAR_DIR") or project / "var")
     data_dir = project / "data"
+    bind = _bind(env)
+    host = env.get("JOURNEYBOT_HOST") or _default_host(bind)
+    console_port = _port(env, "JOURNEYBOT_CONSOLE_PORT", 5080)
     return Settings(
         project_dir=project,
         var_dir=var_dir,
@@ -66,7 +117,9 @@ def load_settings(env: dict | None = None) -> Settings:
         business_dir=Path(env.get("JOURNEYBOT_BUSINESS_DIR") or data_dir / "business"),
         rasa_port=_port(env, "JOURNEYBOT_RASA_PORT", 5005),
         actions_port=_port(env, "JOURNEYBOT_ACTIONS_PORT", 5055),
-        console_port=_port(env, "JOURNEYBOT_CONSOLE_PORT", 5080),
-        host=env.get("JOURNEYBOT_HOST") or "localhost",
+        console_port=console_port,
+        host=host,
         identity_secret=env.get("JOURNEYBOT_IDENTITY_SECRET") or None,
+        bind=bind,
+        cors_origins=_cors_origins(env, host, console_port),
     )

@@ -6,6 +6,7 @@ as the Procfile on chosen ports with a chosen database, and waits until all answ
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import socket
@@ -23,7 +24,8 @@ from bot.settings import Settings, load_settings
 
 # Fixed tokens for throw-away stacks (tests, benchmarks); never used by `journeybot up`.
 TEST_TOKENS = {"JOURNEYBOT_API_TOKEN": "test-api-token", "JOURNEYBOT_RASA_TOKEN": "test-rasa-token",
-               "JOURNEYBOT_REST_TOKEN": "test-rest-token"}
+               "JOURNEYBOT_REST_TOKEN": "test-rest-token", "JOURNEYBOT_ACTIONS_TOKEN": "test-actions-token"}
+KEEP_ALIVE = re.compile(r"^journeybot keep-alive\b.*? -- ")
 
 
 def free_port() -> int:
@@ -33,11 +35,14 @@ def free_port() -> int:
 
 
 def procfile_commands(project_dir: Path) -> dict[str, str]:
+    """The Procfile's commands without their `journeybot keep-alive ... --` wrapper: a stack
+    must see a process die (wait_ready reports it) and tests stop Rasa on purpose
+    (rasa_stopped), which a wrapper would undo by restarting it."""
     commands = {}
     for line in (project_dir / "Procfile").read_text().splitlines():
         name, sep, command = line.partition(":")
         if sep and name.strip() and not name.startswith("#"):
-            commands[name.strip()] = command.strip()
+            commands[name.strip()] = KEEP_ALIVE.sub("", command.strip())
     return commands
 
 

@@ -17,6 +17,36 @@ from bot.stack import free_port
 from tests.e2e.conftest import PROJECT
 
 
+def _process_tree(root: int) -> dict[int, bytes]:
+    """Command lines of `root` and all its descendants (honcho starts each line in its own session)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, grew = {root}, True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grew = bool(children)
+    lines = {}
+    for pid in tree:
+        try:
+            lines[pid] = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            pass
+    return lines
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def test_up_prints_urls_serves_a_turn_and_stops_cleanly(trained_model, tmp_path):
     ports = {name: free_port() for name in ("RASA", "ACTIONS", "CONSOLE")}
     env = {k: v for k, v in os.environ.items() if k not in ("JOURNEYBOT_API_TOKEN", "JOURNEYBOT_RASA_TOKEN", "JOURNEYBOT_DATABASE_URL")}
@@ -64,6 +94,39 @@ def test_up_prints_urls_serves_a_turn_and_stops_cleanly(trained_model, tmp_path)
             timeout=10,
         ).json()
         assert contact["stage"] == "consideration"
+
+        # No secret on any command line of the running product.
+        secrets = re.findall(r"^JOURNEYBOT_\w+=(\S+)$", secrets_file.read_text(), re.M)
+        assert len(secrets) >= 5
+        tree = _process_tree(proc.pid)
+        for pid, cmdline in tree.items():
+            assert not [s for s in secrets if s.encode() in cmdline], f"{pid}: {cmdline[:200]!r}"
+
+        # One process dying stops nothing else, and it comes back (journeybot keep-alive).
+        actions = [pid for pid, cmdline in tree.items() if cmdline.split(b"\0")[1:3] == [str(journeybot).encode(), b"actions"]]
+        assert len(actions) == 1, tree
+        os.kill(actions[0], signal.SIGKILL)
+        health = f"http://localhost:{ports['ACTIONS']}/health"
+        deadline = time.monotonic() + 60
+        while not any("actions was killed by SIGKILL" in line for line in output):
+            assert time.monotonic() < deadline, "".join(output)[-3000:]
+            time.sleep(0.2)
+        assert _answers(f"http://localhost:{ports['RASA']}/") and _answers(f"http://localhost:{ports['CONSOLE']}/api/health")
+        while not _answers(health):
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(output)[-3000:]
+            time.sleep(0.5)
+        assert "restarting in 1 s" in next(line for line in output if "actions was killed by SIGKILL" in line)
+        reply = requests.post(
+            f"http://localhost:{ports['RASA']}/webhooks/rest/webhook",
+            json={"sender": "make-run-user", "message": "I would like to buy it"},
+            headers={"Authorization": f"Bearer {rest_token}"},
+            timeout=30,
+        ).json()
+        assert reply and reply[0]["text"]
+        assert requests.get(
+            f"http://localhost:{ports['CONSOLE']}/api/contacts/by-channel/rest/make-run-user",
+            headers={"Authorization": f"Bearer {token}"}, timeout=10,
+        ).json()["stage"] == "purchase"
     finally:
         # Ctrl-C in a terminal sends SIGINT to the foreground process group.
         os.killpg(proc.pid, signal.SIGINT)

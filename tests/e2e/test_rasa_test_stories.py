@@ -17,7 +17,7 @@ def test_test_stories_predict_every_step(trained_model, tmp_path):
         cwd=PROJECT,
         capture_output=True,
         text=True,
-        env={**os.environ, "JOURNEYBOT_ACTIONS_PORT": "1", "JOURNEYBOT_DATABASE_URL": f"sqlite:///{tmp_path}/t.db"},
+        env={**os.environ, "JOURNEYBOT_ACTIONS_URL": "http://127.0.0.1:1/webhook", "JOURNEYBOT_ACTIONS_TOKEN": "unused", "JOURNEYBOT_DATABASE_URL": f"sqlite:///{tmp_path}/t.db"},
         timeout=900,
     )
     failed = tmp_path / "results" / "failed_test_stories.yml"
