@@ -1,8 +1,10 @@
 """Journey HTTP API routes (/api/...)."""
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from flask import Blueprint, current_app, jsonify, request
@@ -13,6 +15,13 @@ from journey_state.business_events import EventValidationError, parse_event
 from journey_state.engine import Transition
 from journey_state.identifiers import ChannelRef, InvalidIdentifier
 from journey_state.store import EventConflict, JourneyStore
+from journey_state.text import (
+    MAX_JSON_DEPTH,
+    TooDeep,
+    clean_json,
+    clean_text,
+    storable_problem,
+)
 
 api = Blueprint("api", __name__, url_prefix="/api")
 OPENAPI_PATH = Path(__file__).with_name("openapi.yml")
@@ -27,12 +36,28 @@ def _store() -> JourneyStore:
     return current_app.extensions["journey_store"]
 
 
-def _json_body():
+def _json_body(invalid_code: str = "invalid_request") -> dict[str, Any]:
+    """The request's JSON object, strings cleaned; 415/400/422 with a message for anything else.
+
+    Parsed here rather than by request.get_json: that lets RecursionError (5,000 nested
+    arrays) escape as a 500, and answers `null` like a syntax error.
+    """
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "malformed_json", "request body is not valid JSON")
+    raw = request.get_data(cache=True)  # MAX_CONTENT_LENGTH makes an over-long body a 413 here
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "malformed_json", f"request body is nested too deeply (at most {MAX_JSON_DEPTH} levels)") from None
+    except ValueError:  # also UnicodeDecodeError: the body is not UTF-8
+        raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        kind = "null" if body is None else type(body).__name__
+        raise ApiError(422, invalid_code, f"(body): must be a JSON object, got {kind}", {"fields": {"(body)": "must be a JSON object"}})
+    try:
+        clean_json(body)  # only the depth check: fields are checked (identifiers) or cleaned (free text) one by one
+    except TooDeep as exc:
+        raise ApiError(422, invalid_code, f"(body): {exc}", {"fields": {"(body)": str(exc)}}) from None
     return body
 
 
@@ -50,6 +75,8 @@ def openapi():
 @api.get("/contacts/by-channel/<channel>/<path:sender_id>")
 @require_token
 def contact_by_channel(channel: str, sender_id: str):
+    _stored_id(channel, "channel")
+    _stored_id(sender_id, "sender id")
     try:
         ref = ChannelRef(channel, sender_id)
     except ValueError as exc:
@@ -67,22 +94,38 @@ def _transitions(items: tuple[Transition, ...]) -> list[dict]:
     ]
 
 
-def _text_field(body, name: str, required: bool = True, limit: int = 500) -> str:
-    value = body.get(name) if isinstance(body, dict) else None
+def _invalid(name: str, message: str) -> ApiError:
+    return ApiError(422, "invalid_request", f"{name}: {message}", {"fields": {name: message}})
+
+
+def _text_field(body: dict[str, Any], name: str, required: bool = True, limit: int = 500, free_text: bool = False) -> str:
+    """A string field. Names and identifiers with unstorable characters are rejected; free text is cleaned."""
+    value = body.get(name)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise ApiError(422, "invalid_request", f"{name}: must be a non-empty string", {"fields": {name: "must be a non-empty string"}})
+        raise _invalid(name, "must be a non-empty string")
     if len(value) > limit:
-        raise ApiError(422, "invalid_request", f"{name}: must be at most {limit} characters", {"fields": {name: f"must be at most {limit} characters"}})
+        raise _invalid(name, f"must be at most {limit} characters")
+    if free_text:
+        return clean_text(value).strip()
+    if (problem := storable_problem(value)) is not None:
+        raise _invalid(name, problem)
     return value.strip()
+
+
+def _stored_id(value: str, what: str) -> str:
+    """A path segment used as a database key: NUL or a surrogate can match nothing, and PostgreSQL refuses NUL."""
+    if storable_problem(value) is not None:
+        raise ApiError(404, "contact_not_found", f"no contact with this {what}")
+    return value
 
 
 @api.post("/events")
 @require_token
 def post_event():
     try:
-        event = parse_event(_json_body())
+        event = parse_event(_json_body("invalid_event"), limits=current_app.extensions["event_limits"])
     except EventValidationError as exc:
         raise ApiError(422, "invalid_event", str(exc), {"fields": exc.problems}) from None
     try:
@@ -107,12 +150,14 @@ def post_event():
 @api.get("/contacts/<contact_id>")
 @require_token
 def get_contact(contact_id: str):
+    _stored_id(contact_id, "id")
     return jsonify(_store().contact(contact_id))
 
 
 @api.get("/contacts/<contact_id>/timeline")
 @require_token
 def get_timeline(contact_id: str):
+    _stored_id(contact_id, "id")
     store = _store()
     contact = store.contact(contact_id)
     return jsonify({"contact_id": contact["id"], "stage": contact["stage"], "items": store.timeline(contact_id)})
@@ -121,22 +166,25 @@ def get_timeline(contact_id: str):
 @api.get("/contacts/<contact_id>/export")
 @require_token
 def export_contact(contact_id: str):
+    _stored_id(contact_id, "id")
     return jsonify(_store().export(contact_id))
 
 
 @api.delete("/contacts/<contact_id>")
 @require_token
 def erase_contact(contact_id: str):
+    _stored_id(contact_id, "id")
     return jsonify(_store().erase(contact_id))
 
 
 @api.post("/contacts/<contact_id>/stage")
 @require_token
 def override_stage(contact_id: str):
+    _stored_id(contact_id, "id")
     body = _json_body()
     stage = _text_field(body, "stage", limit=64)
     agent = _text_field(body, "agent", limit=64)
-    reason = _text_field(body, "reason", required=False)
+    reason = _text_field(body, "reason", required=False, free_text=True)
     try:
         outcome = _store().override_stage(contact_id, stage, agent, reason)
     except ValueError as exc:
@@ -148,6 +196,7 @@ def override_stage(contact_id: str):
 @require_token
 def verify_identifier(contact_id: str):
     """Record a verified email or phone; merges contacts that proved the same one."""
+    _stored_id(contact_id, "id")
     body = _json_body()
     kind = _text_field(body, "kind", limit=16)
     value = _text_field(body, "value", limit=255)
