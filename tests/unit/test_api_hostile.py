@@ -121,7 +121,7 @@ def test_unstorable_ids_in_paths_are_404(client, bad):
 DEEP = {"idempotency_key": "deep", "payload": {"a": "[" * 40 + "]" * 40}}
 
 
-@pytest.mark.parametrize("path", ["/api/events", "/api/contacts/x/stage", "/api/contacts/x/identifiers"])
+@pytest.mark.parametrize("path", ["/api/events", "/api/contacts/" + "0" * 32 + "/stage", "/api/contacts/" + "0" * 32 + "/identifiers"])
 @pytest.mark.parametrize(
     "body",
     ["[" * 5000 + "]" * 5000, '{"a":' * 5000 + "1" + "}" * 5000, json.dumps(DEEP).replace('"[', "[").replace(']"', "]")],
@@ -141,7 +141,7 @@ def test_a_mebibyte_body_is_413(client, store):
     assert rows(store) == (0, 0, 0)
 
 
-@pytest.mark.parametrize("path", ["/api/events", "/api/contacts/x/stage", "/api/contacts/x/identifiers"])
+@pytest.mark.parametrize("path", ["/api/events", "/api/contacts/" + "0" * 32 + "/stage", "/api/contacts/" + "0" * 32 + "/identifiers"])
 @pytest.mark.parametrize(
     "body, content_type, status",
     [
