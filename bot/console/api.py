@@ -1,7 +1,6 @@
 """Journey HTTP API routes (/api/...)."""
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -13,17 +12,12 @@ from flask import Blueprint, current_app, jsonify, request
 from bot.console.auth import require_token
 from bot.console.contract import Contract, served_document, template_of
 from bot.console.errors import ApiError
+from bot.console.request_body import json_body, text_field
 from journey_state.business_events import EventValidationError, parse_event
 from journey_state.engine import Transition
 from journey_state.identifiers import ChannelRef, InvalidIdentifier, identifier
 from journey_state.store import EventConflict, JourneyStore
-from journey_state.text import (
-    MAX_JSON_DEPTH,
-    TooDeep,
-    clean_json,
-    clean_text,
-    storable_problem,
-)
+from journey_state.text import storable_problem
 
 api = Blueprint("api", __name__, url_prefix="/api")
 _CONTACT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -59,31 +53,6 @@ def _conform(body: Any, code: str = "invalid_request") -> None:
         raise ApiError(422, code, "; ".join(f"{k}: {v}" for k, v in problems.items()), {"fields": problems})
 
 
-def _json_body(invalid_code: str = "invalid_request") -> dict[str, Any]:
-    """The request's JSON object, strings cleaned; 415/400/422 with a message for anything else.
-
-    Parsed here rather than by request.get_json: that lets RecursionError (5,000 nested
-    arrays) escape as a 500, and answers `null` like a syntax error.
-    """
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
-    raw = request.get_data(cache=True)  # MAX_CONTENT_LENGTH makes an over-long body a 413 here
-    try:
-        body = json.loads(raw)
-    except RecursionError:
-        raise ApiError(400, "malformed_json", f"request body is nested too deeply (at most {MAX_JSON_DEPTH} levels)") from None
-    except ValueError:  # also UnicodeDecodeError: the body is not UTF-8
-        raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        kind = "null" if body is None else type(body).__name__
-        raise ApiError(422, invalid_code, f"(body): must be a JSON object, got {kind}", {"fields": {"(body)": "must be a JSON object"}})
-    try:
-        clean_json(body)  # only the depth check: fields are checked (identifiers) or cleaned (free text) one by one
-    except TooDeep as exc:
-        raise ApiError(422, invalid_code, f"(body): {exc}", {"fields": {"(body)": str(exc)}}) from None
-    return body
-
-
 @api.get("/health")
 def health():
     return jsonify({"status": "ok"})
@@ -117,26 +86,6 @@ def _transitions(items: tuple[Transition, ...]) -> list[dict]:
     ]
 
 
-def _invalid(name: str, message: str) -> ApiError:
-    return ApiError(422, "invalid_request", f"{name}: {message}", {"fields": {name: message}})
-
-
-def _text_field(body: dict[str, Any], name: str, required: bool = True, limit: int = 500, free_text: bool = False) -> str:
-    """A string field. Names and identifiers with unstorable characters are rejected; free text is cleaned."""
-    value = body.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise _invalid(name, "must be a non-empty string")
-    if len(value) > limit:
-        raise _invalid(name, f"must be at most {limit} characters")
-    if free_text:
-        return clean_text(value).strip()
-    if (problem := storable_problem(value)) is not None:
-        raise _invalid(name, problem)
-    return value.strip()
-
-
 def _stored_id(value: str, what: str) -> str:
     """A path segment used as a database key: NUL or a surrogate can match nothing, and PostgreSQL refuses NUL."""
     if storable_problem(value) is not None:
@@ -154,7 +103,7 @@ def _contact_id(value: str) -> str:
 @api.post("/events")
 @require_token
 def post_event():
-    body = _json_body("invalid_event")
+    body = json_body("invalid_event")
     try:
         event = parse_event(body, limits=current_app.extensions["event_limits"])
     except EventValidationError as exc:
@@ -213,10 +162,10 @@ def erase_contact(contact_id: str):
 @require_token
 def override_stage(contact_id: str):
     _contact_id(contact_id)
-    body = _json_body()
-    stage = _text_field(body, "stage", limit=64)
-    agent = _text_field(body, "agent", limit=64)
-    reason = _text_field(body, "reason", required=False, free_text=True)
+    body = json_body()
+    stage = text_field(body, "stage", limit=64)
+    agent = text_field(body, "agent", limit=64)
+    reason = text_field(body, "reason", required=False, free_text=True)
     _conform(body)
     try:
         outcome = _store().override_stage(contact_id, stage, agent, reason)
@@ -230,9 +179,9 @@ def override_stage(contact_id: str):
 def verify_identifier(contact_id: str):
     """Record a verified email or phone; merges contacts that proved the same one."""
     _contact_id(contact_id)
-    body = _json_body()
-    kind = _text_field(body, "kind", limit=16)
-    value = _text_field(body, "value", limit=255)
+    body = json_body()
+    kind = text_field(body, "kind", limit=16)
+    value = text_field(body, "value", limit=255)
     store = _store()
     try:
         identifier(kind, value)  # its message is the specific one; the contract's comes second
