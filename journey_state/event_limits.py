@@ -9,7 +9,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, Extra, Field, ValidationError, validator
+from pydantic import BaseModel, Extra, ValidationError, validator
 
 from journey_state.replies import BusinessConfigError, _read_yaml
 
@@ -20,20 +20,26 @@ class EventLimits(BaseModel):
     """What POST /api/events accepts for amounts and times."""
 
     # Larger than any plausible order, small enough that sums in analytics stay exact floats.
-    max_amount: float = Field(1_000_000.0, gt=0)
+    max_amount: float = 1_000_000.0
     # Nothing journeybot tracks happened before e-commerce; year 1 is a typo or an attack.
     earliest_occurred_at: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
     # Shop clocks drift; a day covers every time zone mistake without accepting year 9999.
-    max_future_skew_hours: float = Field(24.0, ge=0, le=24 * 7)
+    max_future_skew_hours: float = 24.0
 
     class Config:
         extra = Extra.forbid
         allow_mutation = False
 
     @validator("max_amount")
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
+    def _positive_finite(cls, value: float) -> float:
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError("must be a positive finite number")
+        return value
+
+    @validator("max_future_skew_hours")
+    def _at_most_a_week(cls, value: float) -> float:
+        if not 0 <= value <= 24 * 7:
+            raise ValueError("must be from 0 to 168 hours")
         return value
 
     @validator("earliest_occurred_at")
