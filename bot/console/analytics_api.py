@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from bot.console.api import contract
 from bot.console.auth import require_token
+from bot.console.contract import template_of
 from bot.console.errors import ApiError
 from journey_state.analytics import dashboard, funnel, parse_filters
 from journey_state.analytics.filters import AnalyticsFilterError, Filters
@@ -17,6 +19,17 @@ from journey_state.store.db import READ_ONLY
 
 analytics_api = Blueprint("analytics_api", __name__, url_prefix="/api/analytics")
 PARAMS = ("from", "to", "channel", "model", "persona")
+
+
+def _checked_context() -> tuple[object, JourneyModel, Filters, object]:
+    """_context, then the OpenAPI document's rules for the query (the API's contract; the staff dashboard has none)."""
+    found = _context()
+    rule = request.url_rule
+    problems = contract().query_problems(template_of(rule.rule), "get", request.args) if rule else {}
+    if problems:
+        param, message = next(iter(problems.items()))
+        raise ApiError(422, "invalid_filter", f"{param}: {message}", {"param": param})
+    return found
 
 
 def _context() -> tuple[object, JourneyModel, Filters, object]:
@@ -35,14 +48,14 @@ def _context() -> tuple[object, JourneyModel, Filters, object]:
 @analytics_api.get("/dashboard")
 @require_token
 def get_dashboard():
-    store, model, filters, journeys_dir = _context()
+    store, model, filters, journeys_dir = _checked_context()
     return jsonify(dashboard.compute(store.engine, model, filters, journeys_dir))
 
 
 @analytics_api.get("/funnel")
 @require_token
 def get_funnel():
-    store, model, filters, journeys_dir = _context()
+    store, model, filters, journeys_dir = _checked_context()
     dashboard.refresh_facts(store.engine, model, journeys_dir)
     with store.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return jsonify({"filters": filters.as_dict(), **funnel.compute(conn, model, filters)})
@@ -51,6 +64,6 @@ def get_funnel():
 @analytics_api.get("/journey-map")
 @require_token
 def get_journey_map():
-    store, model, filters, journeys_dir = _context()
+    store, model, filters, journeys_dir = _checked_context()
     dash = dashboard.compute(store.engine, model, filters, journeys_dir)
     return jsonify({"filters": dash["filters"], "segments": dash["segments"], **dash["journey_map"]})

@@ -11,6 +11,7 @@ from bot.console.staff import init_staff_console
 from bot.console.storefront import storefront
 from bot.settings import Settings
 from journey_state.bidi import strip_bidi
+from journey_state.event_limits import load_event_limits
 from journey_state.model import load_named_model
 from journey_state.store import JourneyStore, make_engine
 from journey_state.store.programs import ProgramsStore
@@ -42,6 +43,7 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     )
     app.json.sort_keys = False
     app.extensions["journey_store"] = store
+    app.extensions["event_limits"] = load_event_limits(settings.business_dir)
     app.extensions["programs"] = ProgramsStore.load(store, settings.business_dir, settings.journeys_dir)
     app.extensions["journeybot_settings"] = settings
     app.register_blueprint(api)

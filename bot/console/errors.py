@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from journey_state.errors import ContactNotFound, StoreUnavailable
@@ -15,6 +15,15 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+
+
+# Headers an HTTP error must keep when it becomes JSON: 405 has to say what is allowed.
+KEPT_HEADERS = ("Allow", "Retry-After")
+
+
+def _wants_html() -> bool:
+    """Staff pages are read in a browser: their errors stay HTML (JSON endpoints end in .json)."""
+    return request.path.startswith("/staff") and not request.path.endswith(".json") and request.accept_mimetypes.best != "application/json"
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None):
@@ -41,7 +50,13 @@ def register_error_handlers(app: Flask) -> None:
             404: "no such endpoint",
             405: "method not allowed on this endpoint",
         }
-        return error_response(exc.code or 500, code, messages.get(exc.code, exc.description or exc.name))
+        if _wants_html():
+            return exc.get_response()  # werkzeug's HTML page, with its headers (Allow on a 405)
+        response = error_response(exc.code or 500, code, messages.get(exc.code, exc.description or exc.name))
+        for name, value in exc.get_headers():
+            if name in KEPT_HEADERS:
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(ContactNotFound)
     def _no_contact(exc: ContactNotFound):

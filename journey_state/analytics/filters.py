@@ -9,6 +9,10 @@ from typing import Iterable, Mapping
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
 _NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+# Dates outside this window hold no journey data, and near year 1 or 9999 the period's date
+# arithmetic overflows; refusing them keeps every computation in range.
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_FUTURE = timedelta(days=366)
 
 
 class AnalyticsFilterError(ValueError):
@@ -39,17 +43,24 @@ class Filters:
         }
 
 
-def _instant(param: str, raw: str, end_of_day: bool) -> datetime:
+def _instant(param: str, raw: str, end_of_day: bool, now: datetime) -> datetime:
     text = raw.strip()
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            # A bare `to` date includes that whole day.
-            return datetime.combine(day + timedelta(days=1) if end_of_day else day, time(), timezone.utc)
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+            value = datetime.combine(day, time(), timezone.utc)
+        else:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset that pushes the time past year 9999
         raise AnalyticsFilterError(param, f"{raw!r} is not a date; use YYYY-MM-DD or an ISO 8601 time such as 2026-05-01T00:00:00Z") from None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    latest = now + MAX_FUTURE
+    if not EARLIEST <= value <= latest:
+        raise AnalyticsFilterError(
+            param, f"{raw!r} is out of range; accepted dates are {EARLIEST.date().isoformat()} to {latest.date().isoformat()}"
+        )
+    # A bare `to` date includes that whole day.
+    return value + timedelta(days=1) if end_of_day and len(text) == 10 else value
 
 
 def _name(param: str, raw: str | None) -> str | None:
@@ -75,8 +86,8 @@ def parse_filters(
     """
     now = now or datetime.now(timezone.utc)
     raw_to, raw_from = raw.get("to"), raw.get("from")
-    end = _instant("to", raw_to, end_of_day=True) if raw_to else now
-    start = _instant("from", raw_from, end_of_day=False) if raw_from else end - timedelta(days=DEFAULT_DAYS)
+    end = _instant("to", raw_to, end_of_day=True, now=now) if raw_to else now
+    start = _instant("from", raw_from, end_of_day=False, now=now) if raw_from else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise AnalyticsFilterError("from", f"the period is empty or inverted: from {start.isoformat()} is not before to {end.isoformat()}")
     if end - start > timedelta(days=MAX_DAYS):

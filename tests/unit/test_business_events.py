@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from journey_state.engine import Source
 from journey_state.store import ChannelRef
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+PROJECT_BUSINESS = Path(__file__).resolve().parents[2] / "data" / "business"
 
 
 def body(**changes):
@@ -183,3 +185,44 @@ def test_all_problems_are_reported_at_once():
 @pytest.mark.parametrize("raw", [None, [], "order_paid", 3])
 def test_body_must_be_an_object(raw):
     assert problems(raw) == {"(body)": "must be a JSON object"}
+
+
+# -- bounds from data/business/events.yml (journey_state/event_limits.py) ------------------------
+
+
+def test_event_limits_default_and_shipped_file_agree(tmp_path):
+    from journey_state.event_limits import DEFAULT_LIMITS, load_event_limits
+
+    assert load_event_limits(tmp_path) == DEFAULT_LIMITS  # no file: the defaults
+    assert load_event_limits(PROJECT_BUSINESS) == DEFAULT_LIMITS
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [("max_amount: -5\n", "max_amount"), ("max_amount: .inf\n", "max_amount"), ("max_amount: lots\n", "max_amount"),
+     ("max_future_skew_hours: 10000\n", "max_future_skew_hours"), ("maximum: 5\n", "maximum"), ("- 1\n", "expected a mapping")],
+)
+def test_bad_event_limits_name_the_file_and_key(tmp_path, text, key):
+    from journey_state.event_limits import load_event_limits
+    from journey_state.replies import BusinessConfigError
+
+    (tmp_path / "events.yml").write_text(text)
+    with pytest.raises(BusinessConfigError, match=key) as info:
+        load_event_limits(tmp_path)
+    assert "events.yml" in str(info.value)
+
+
+def test_limits_bound_amount_and_time():
+    from journey_state.event_limits import EventLimits
+
+    limits = EventLimits(max_amount=50, max_future_skew_hours=1)
+    assert parse_event(body(payload={"amount": 50}), now=NOW, limits=limits).payload["amount"] == 50
+    assert set(problems_with(body(payload={"amount": 50.01}), limits)) == {"payload.amount"}
+    assert set(problems_with(body(occurred_at="2026-03-01T13:00:01Z"), limits)) == {"occurred_at"}
+    assert parse_event(body(occurred_at="2026-03-01T13:00:00Z"), now=NOW, limits=limits).occurred_at == NOW + timedelta(hours=1)
+
+
+def problems_with(data, limits) -> dict[str, str]:
+    with pytest.raises(EventValidationError) as info:
+        parse_event(data, now=NOW, limits=limits)
+    return info.value.problems

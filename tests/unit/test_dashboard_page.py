@@ -118,6 +118,17 @@ def test_bad_filters_are_422_with_the_apis_message(app):
     assert "'soon' is not a date" in export.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("query", [{"to": "9999-12-31"}, {"to": "9999-12-31T23:59:59Z"}, {"from": "0001-01-01"}])
+def test_dates_out_of_range_are_4xx_with_the_accepted_range(sqlite_app, query):
+    client = logged_in(sqlite_app)
+    response = data(client, **query)
+    assert response.status_code == 422 and "accepted dates are 2000-01-01" in response.get_json()["error"]["message"]
+    for export in ("/staff/dashboard/journey-map.png", "/staff/dashboard/journey-map.html"):
+        response = client.get(export, query_string=query)
+        assert response.status_code == 422 and response.mimetype == "text/plain"
+        assert "accepted dates are 2000-01-01" in response.get_data(as_text=True)
+
+
 def test_unknown_values_and_empty_periods_are_empty_with_a_notice(app):
     client = logged_in(app)
     pigeon = data(client, **PERIOD, channel="pigeon")
