@@ -45,6 +45,16 @@ def test_check_reports_malformed_yaml_with_position(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_check_names_file_and_key_of_broken_event_limits(tmp_path):
+    business = tmp_path / "business"
+    shutil.copytree(PROJECT / "data/business", business)
+    (business / "events.yml").write_text("max_amount: -5\n")
+    result = run("check", env_extra={"JOURNEYBOT_BUSINESS_DIR": str(business)})
+    assert result.returncode == 1
+    assert f"{business / 'events.yml'}: max_amount:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_unknown_journey_model_lists_available(tmp_path):
     result = run("check", env_extra={"JOURNEYBOT_JOURNEY_MODEL": "b2x"})
     assert result.returncode == 1
