@@ -7,10 +7,13 @@ no stored row (journey tables and Rasa's `events`).
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
+import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +32,7 @@ REST = "/webhooks/rest/webhook"
 TELEGRAM = "/webhooks/telegram/webhook"
 WHATSAPP = "/webhooks/whatsapp/webhook"
 TWILIO = "/webhooks/twilio_whatsapp/webhook"
+RAW_API = hs.raw_bodies({"text": "hi", "sender": "user"}, "parse_data")
 REST_AUTH = {"Authorization": f"Bearer {TEST_TOKENS['JOURNEYBOT_REST_TOKEN']}"}
 JSON = {"Content-Type": "application/json"}
 _ids = itertools.count(int(time.time()) % 10**6 * 1000)
@@ -345,3 +349,36 @@ def test_socketio_session_request_and_user_uttered(fuzz_stack: FuzzStack, sessio
     finally:
         client.disconnect()
     fuzz_stack.assert_alive(f"socket.io session {session!r:.100} message {message!r:.100}")
+
+
+# -- Rasa's own HTTP API (behind JOURNEYBOT_RASA_TOKEN) ----------------------------------------
+
+def rasa_api_routes() -> list[tuple[str, str]]:
+    """(method, path) of every route rasa.server registers, read from its source.
+
+    Read, not imported: importing rasa.server loads TensorFlow (~10 s) at collection time.
+    """
+    source = Path(importlib.util.find_spec("rasa").origin).with_name("server.py").read_text(encoding="utf-8")
+    routes = [(m.upper(), p) for m, p in re.findall(r'@app\.(get|post|put|delete)\("([^"]+)"', source)]
+    return [r for r in routes if r[1] not in ("/", "/version")]  # the public ones: liveness and version
+
+
+RASA_API = rasa_api_routes()
+
+
+def test_rasa_api_routes_were_found():
+    assert len(RASA_API) > 10, RASA_API
+
+
+@pytest.mark.parametrize("method,path", RASA_API, ids=[f"{m} {p}" for m, p in RASA_API])
+@fuzz(6)
+@given(conversation=st.one_of(st.just("rest:alice"), hs.hostile_text.filter(lambda t: t not in ("", ".", ".."))),
+       token=st.one_of(st.none(), st.just("wrong"), hs.hostile_text), body=st.one_of(hs.json_value, st.sampled_from(sorted(RAW_API))))
+def test_rasa_http_api_refuses_without_the_token(fuzz_stack: FuzzStack, method, path, conversation, token, body):
+    url = fuzz_stack.rasa + re.sub(r"<[^>]+>", hs.path_segment(conversation), path)
+    if token is not None:
+        url += f"?token={hs.path_segment(token)}"
+    data = RAW_API[body] if isinstance(body, str) and body in RAW_API else hs.dumps(body)
+    response = fuzz_stack.probe(f"Rasa API {method} {url[:200]!r}",
+                                lambda: requests.request(method, url, data=data, headers=JSON, timeout=60))
+    assert 400 <= response.status_code < 500, response.text[:300]
