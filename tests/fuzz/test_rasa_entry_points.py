@@ -50,7 +50,7 @@ sender = st.one_of(st.sampled_from(["alice", "+4915000000009", "a" * 128, "a" * 
 good_sender = st.from_regex(r"\A[A-Za-z0-9_.@+-]{1,128}\Z")
 rest_message = st.fixed_dictionaries(
     {"sender": good_sender, "message": hs.hostile_text},
-    optional={"metadata": st.one_of(hs.json_value, st.dictionaries(hs.hostile_text, hs.json_value, max_size=3))},
+    optional={"metadata": st.dictionaries(hs.hostile_text, hs.json_value, max_size=3)},  # other shapes: rest_object
 )
 rest_object = st.fixed_dictionaries(
     {}, optional={"sender": sender, "message": st.one_of(hs.hostile_text, hs.json_scalar), "metadata": hs.json_value,
@@ -58,8 +58,17 @@ rest_object = st.fixed_dictionaries(
 )
 
 
+# Well-formed envelopes with hostile content, and hostile shapes, in separate tests: in one
+# one_of, Hypothesis soon favours the cheap shapes and few messages would reach Rasa.
 @fuzz(60)
-@given(body=st.one_of(rest_message, rest_message, rest_object, hs.not_an_object))
+@given(body=rest_message)
+def test_rest_webhook_hostile_messages(fuzz_stack: FuzzStack, body):
+    response = fuzz_stack.probe(f"REST {body!r:.300}", lambda: post(fuzz_stack.rasa + REST, hs.dumps(body), REST_AUTH))
+    assert response.status_code in (200, 400), response.text[:300]
+
+
+@fuzz(40)
+@given(body=st.one_of(rest_object, hs.not_an_object))
 def test_rest_webhook_generated_bodies(fuzz_stack: FuzzStack, body):
     response = fuzz_stack.probe(f"REST {body!r:.300}", lambda: post(fuzz_stack.rasa + REST, hs.dumps(body), REST_AUTH))
     if response.status_code >= 400:
@@ -137,7 +146,14 @@ def telegram(fuzz_stack: FuzzStack, body: bytes, secret: Any = TELEGRAM_SECRET, 
 
 
 @fuzz(50)
-@given(update=st.one_of(tg_text_update, tg_text_update, tg_update, hs.not_an_object))
+@given(update=tg_text_update)
+def test_telegram_webhook_hostile_texts(fuzz_stack: FuzzStack, update):
+    response = fuzz_stack.probe(f"Telegram {update!r:.300}", lambda: telegram(fuzz_stack, hs.dumps(update)))
+    assert response.status_code == 200, response.text[:300]
+
+
+@fuzz(40)
+@given(update=st.one_of(tg_update, hs.not_an_object))
 def test_telegram_webhook_generated_updates(fuzz_stack: FuzzStack, update):
     fuzz_stack.probe(f"Telegram {update!r:.300}", lambda: telegram(fuzz_stack, hs.dumps(update)))
 
@@ -199,7 +215,14 @@ def whatsapp(fuzz_stack: FuzzStack, body: bytes, signature: Any = "sign") -> req
 
 
 @fuzz(50)
-@given(payload=st.one_of(wa_text_notification, wa_text_notification, wa_payload, hs.not_an_object))
+@given(payload=wa_text_notification)
+def test_whatsapp_webhook_hostile_texts(fuzz_stack: FuzzStack, payload):
+    response = fuzz_stack.probe(f"WhatsApp signed {payload!r:.300}", lambda: whatsapp(fuzz_stack, hs.dumps(payload)))
+    assert response.status_code == 200, response.text[:300]
+
+
+@fuzz(40)
+@given(payload=st.one_of(wa_payload, hs.not_an_object))
 def test_whatsapp_webhook_generated_signed_notifications(fuzz_stack: FuzzStack, payload):
     fuzz_stack.probe(f"WhatsApp signed {payload!r:.300}", lambda: whatsapp(fuzz_stack, hs.dumps(payload)))
 
@@ -255,7 +278,7 @@ def twilio(fuzz_stack: FuzzStack, form: dict[str, str], signature: Any = "sign")
     return requests.post(fuzz_stack.rasa + TWILIO, data=hs.form_bytes(form), headers=headers, timeout=90)
 
 
-@fuzz(40)
+@fuzz(60)
 @given(form=twilio_form)
 def test_twilio_webhook_generated_signed_forms(fuzz_stack: FuzzStack, form):
     fuzz_stack.probe(f"Twilio signed {form!r:.300}", lambda: twilio(fuzz_stack, form))
