@@ -130,6 +130,26 @@ class FuzzStack:
                 raise AssertionError(f"{what}: {name} health check failed: {exc!r}; log:\n{self.stack.log_tail(name)}") from None
             assert status == 200, f"{what}: {name} health answered {status}"
 
+    def tracebacks_in_our_code(self) -> list[str]:
+        """Every traceback in the processes' logs that passes through journeybot's own code.
+
+        A handler that raises in a background task (socket.io events) answers nothing wrong
+        over HTTP; its log is where the fuzz can see it.
+        """
+        ours = re.compile(r'File "' + re.escape(str(PROJECT)) + r'/((?:bot|actions|journey_state)/[^"]+)", line (\d+)')
+        found = []
+        for name in self.stack.processes:
+            log = (self.stack.log_dir / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+            for chunk in log.split("Traceback (most recent call last):")[1:]:
+                lines = chunk.splitlines()[1:]
+                # The frames are indented; the first line that is not is the exception.
+                end = next((i for i, line in enumerate(lines) if line and not line.startswith(" ")), len(lines))
+                frames = ours.findall("\n".join(lines[:end]))
+                if frames:
+                    exception = lines[end][:200] if end < len(lines) else "?"
+                    found.append(f"{name}: {exception} (last in {frames[-1][0]}:{frames[-1][1]})")
+        return found
+
     def probe(self, what: str, send: Callable[[], requests.Response]) -> requests.Response:
         """Send one hostile request; fail on a 5xx, a dead process, or a 4xx that changed stored data."""
         before = self.snapshot()

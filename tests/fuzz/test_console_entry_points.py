@@ -246,3 +246,8 @@ def test_api_erasing_route_with_the_token(fuzz_stack: FuzzStack, known, route: R
     url, body, headers = data.draw(api_request(route, known))
     fuzz_stack.probe(f"{route.method} {url[:300]!r} body {body!r:.300}",
                      lambda: send(fuzz_stack, route.method, url, body, {**headers, **API_AUTH}))
+
+
+def test_no_journeybot_code_raised(fuzz_stack: FuzzStack):
+    # Last in the module: whatever the requests above did, none made our own code raise.
+    assert fuzz_stack.tracebacks_in_our_code() == []

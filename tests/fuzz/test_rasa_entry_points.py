@@ -405,3 +405,8 @@ def test_rasa_http_api_refuses_without_the_token(fuzz_stack: FuzzStack, method, 
     response = fuzz_stack.probe(f"Rasa API {method} {url[:200]!r}",
                                 lambda: requests.request(method, url, data=data, headers=JSON, timeout=60))
     assert 400 <= response.status_code < 500, response.text[:300]
+
+
+def test_no_journeybot_code_raised(fuzz_stack: FuzzStack):
+    # Last in the module: whatever the requests above did, none made our own code raise.
+    assert fuzz_stack.tracebacks_in_our_code() == []
