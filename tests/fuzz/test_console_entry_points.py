@@ -21,6 +21,9 @@ from tests.fuzz import strategies as hs
 from tests.fuzz.harness import ADMIN, FuzzStack, StaffClient, fuzz
 from tests.fuzz.routes import Route, console_routes
 
+# The strategies hold 70 kB strings; Hypothesis warns each time it prints one.
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
 ROUTES = console_routes()
 API_ROUTES = [r for r in ROUTES if r.rule.startswith("/api")]
 PUBLIC_API = {"/api/health", "/api/openapi.json"}
