@@ -13,7 +13,6 @@ The response is Rasa's: a JSON list of the bot's messages.
 """
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.inbound import OnNewMessage, RejectedMessage, conversation_id, guarded, storable_message, storable_metadata
+from bot.channels.shared_secret import same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class RestInput(InputChannel):
             return _error(403, "channel_disabled", f"the REST channel is off; set {self.token_env} to turn it on")
         given = request.headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.token.encode()):
+        if scheme.lower() != "bearer" or not same_secret(token.strip(), self.token):
             return _error(401, "unauthorized", "send Authorization: Bearer <the REST channel token>")
         if len(request.body or b"") > MAX_BODY_BYTES:
             return _error(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")

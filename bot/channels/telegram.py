@@ -18,7 +18,6 @@ on /phone) proves their phone number: the contact is merged with the one already
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
+from bot.channels.shared_secret import same_secret
 from bot.channels.telegram_client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, TelegramClient, TelegramError
 from bot.channels.telegram_state import TelegramState
 from bot.settings import load_settings
@@ -261,7 +261,7 @@ class TelegramInput(InputChannel):
             return _error(503, "channel_unconfigured",
                           f"Telegram channel is not configured: set {' and '.join(self.missing)}")
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode("utf-8"), self.secret.encode("utf-8")):
+        if not same_secret(given, self.secret):
             logger.warning("telegram: webhook call with a missing or wrong %s rejected", SECRET_HEADER)
             return _error(403, "forbidden", f"missing or wrong {SECRET_HEADER}")
         body = request.body or b""
@@ -269,8 +269,8 @@ class TelegramInput(InputChannel):
             return _error(413, "too_large", f"update larger than {MAX_BODY_BYTES} bytes")
         try:
             update = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "malformed_json", "the body is not JSON")
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            return _error(400, "malformed_json", "the body is not JSON (or nested too deeply)")
         if not isinstance(update, dict) or not _is_int(update.get("update_id")):
             return _error(400, "malformed_update", "expected a Telegram Update object with an integer update_id")
         try:

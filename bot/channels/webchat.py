@@ -53,7 +53,9 @@ class WebChatInput(SocketIOInput):
         # other, whatever session_id a crafted `user_uttered` names.
         sessions: Dict[Text, Text] = {}
 
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        # `data` defaults to None: a client may emit an event with no payload at all, and
+        # python-socketio then calls the handler with the sid alone.
+        async def session_request(sid: Text, data: Optional[Dict] = None) -> None:
             # Rasa's handler, with enter_room awaited when the installed library needs it, and
             # an unusable session id (not a string, too long, odd characters) replaced by a new one.
             data = data if isinstance(data, dict) else {}
@@ -71,7 +73,7 @@ class WebChatInput(SocketIOInput):
         async def disconnect(sid: Text) -> None:
             sessions.pop(sid, None)
 
-        async def user_uttered(sid: Text, data: Any) -> None:
+        async def user_uttered(sid: Text, data: Any = None) -> None:
             if not isinstance(data, dict):
                 logger.info("web chat: socket %s sent a %s instead of a message object; ignored", sid, type(data).__name__)
                 return

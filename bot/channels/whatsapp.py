@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
+from bot.channels.shared_secret import same_secret
 from bot.channels import whatsapp_render as render
 from bot.channels import whatsapp_routing as routing
 from bot.channels.whatsapp_routing import NumberAddressed, RoutedOutput
@@ -63,7 +64,7 @@ def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
     if not header or not header.startswith("sha256="):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256="):].strip().lower())
+    return same_secret(header[len("sha256="):].strip().lower(), expected)
 
 
 # -- inbound ----------------------------------------------------------------------------
@@ -282,7 +283,7 @@ class WhatsAppInput(InputChannel):
             if not self.verify_token:
                 return _error(503, "not_configured", "WhatsApp verify token not configured")
             token = request.args.get("hub.verify_token") or ""
-            if request.args.get("hub.mode") != "subscribe" or not hmac.compare_digest(token.encode(), self.verify_token.encode()):
+            if request.args.get("hub.mode") != "subscribe" or not same_secret(token, self.verify_token):
                 return _error(403, "forbidden", "verification failed")
             return response.text(request.args.get("hub.challenge") or "", status=200)
 
@@ -295,8 +296,8 @@ class WhatsAppInput(InputChannel):
                 return _error(403, "bad_signature", f"missing or invalid {SIGNATURE_HEADER}")
             try:
                 found = inbound_messages(json.loads(request.body or b""))
-            except (ValueError, MalformedPayload) as exc:
-                return _error(400, "malformed_payload", str(exc) if isinstance(exc, MalformedPayload) else "body is not JSON")
+            except (ValueError, RecursionError) as exc:  # MalformedPayload is a ValueError
+                return _error(400, "malformed_payload", str(exc) if isinstance(exc, MalformedPayload) else "body is not JSON (or nested too deeply)")
             failed = 0
             try:
                 for message, value in found:

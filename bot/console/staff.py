@@ -55,6 +55,9 @@ TRUSTED_PROXIES_ENV = "JOURNEYBOT_TRUSTED_PROXIES"
 RASA_TOKEN_ENV = "JOURNEYBOT_RASA_TOKEN"
 CSAT_FORM = "csat_form"  # asks the CSAT question, then the form collects the answer
 MAX_REPLY = 4000
+# Handoff ids are BIGINT: a larger number in the URL cannot even be bound as a query
+# parameter (the driver raises OverflowError, a 500), so such URLs match no route (404).
+HANDOFF_ID = "<int(max=9223372036854775807):handoff_id>"
 RECENT_TOUCHPOINTS = 30
 
 staff = Blueprint(
@@ -242,7 +245,7 @@ def _refuse(handoff_id: int | None, exc: HandoffError, status: int = 409):
     return _fail(handoff_id, str(exc), 403 if isinstance(exc, NotYourHandoff) else status)
 
 
-@staff.route("/handoffs/<int:handoff_id>/claim", methods=["POST"])
+@staff.route(f"/handoffs/{HANDOFF_ID}/claim", methods=["POST"])
 @login_required()
 def claim(user, handoff_id):
     try:
@@ -333,13 +336,13 @@ def _render_handoff(user, h, draft: str = "", reply_error: str | None = None, st
     return page, status
 
 
-@staff.route("/handoffs/<int:handoff_id>")
+@staff.route(f"/handoffs/{HANDOFF_ID}")
 @login_required()
 def handoff_page(user, handoff_id):
     return _render_handoff(user, _handoffs().get(handoff_id))
 
 
-@staff.route("/handoffs/<int:handoff_id>/transcript.json")
+@staff.route(f"/handoffs/{HANDOFF_ID}/transcript.json")
 @login_required()
 def transcript_json(user, handoff_id):
     h = _handoffs().get(handoff_id)
@@ -347,7 +350,7 @@ def transcript_json(user, handoff_id):
     return jsonify({"handoff": {"id": h.id, "status": h.status, "agent": h.agent}, "paused": paused, "messages": messages, "problem": problem})
 
 
-@staff.route("/handoffs/<int:handoff_id>/reply", methods=["POST"])
+@staff.route(f"/handoffs/{HANDOFF_ID}/reply", methods=["POST"])
 @login_required()
 def reply(user, handoff_id):
     text = (request.form.get("text") or "").strip()
@@ -392,7 +395,7 @@ def _rasa_down_status(exc: RasaError) -> int:
     return 503 if isinstance(exc, RasaUnavailable) else 502
 
 
-@staff.route("/handoffs/<int:handoff_id>/notes", methods=["POST"])
+@staff.route(f"/handoffs/{HANDOFF_ID}/notes", methods=["POST"])
 @login_required()
 def add_note(user, handoff_id):
     h = _handoffs().get(handoff_id)
@@ -403,7 +406,7 @@ def add_note(user, handoff_id):
     return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
 
 
-@staff.route("/handoffs/<int:handoff_id>/stage", methods=["POST"])
+@staff.route(f"/handoffs/{HANDOFF_ID}/stage", methods=["POST"])
 @login_required()
 def override_stage(user, handoff_id):
     h = _handoffs().get(handoff_id)
@@ -417,7 +420,7 @@ def override_stage(user, handoff_id):
     return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
 
 
-@staff.route("/handoffs/<int:handoff_id>/offer", methods=["POST"])
+@staff.route(f"/handoffs/{HANDOFF_ID}/offer", methods=["POST"])
 @login_required()
 def send_offer(user, handoff_id):
     """Send the offer the journey rules pick for this contact now (and record it as shown)."""
@@ -438,7 +441,7 @@ def send_offer(user, handoff_id):
     return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
 
 
-@staff.route("/handoffs/<int:handoff_id>/handback", methods=["POST"])
+@staff.route(f"/handoffs/{HANDOFF_ID}/handback", methods=["POST"])
 @login_required()
 def hand_back(user, handoff_id):
     """Back to the bot: resume the conversation, then the bot follows up for the stage and asks for a CSAT score (csat_form via /execute)."""
@@ -468,7 +471,7 @@ def hand_back(user, handoff_id):
     return redirect(url_for("staff.queue_page"), code=303)
 
 
-@staff.route("/handoffs/<int:handoff_id>/close", methods=["POST"])
+@staff.route(f"/handoffs/{HANDOFF_ID}/close", methods=["POST"])
 @login_required()
 def close(user, handoff_id):
     """Close without asking for feedback; the bot is resumed so the customer is not left unanswered."""

@@ -23,6 +23,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from journey_state.errors import StoreUnavailable
+from journey_state.staff_rules import InvalidStaffInput, safe_next
 from journey_state.store.contacts import now
 from journey_state.store.handoffs import HandoffStore, StaffUser
 from journey_state.store.staff_sessions import StaffSessionStore, is_token, new_token
@@ -233,6 +234,20 @@ def wants_json() -> bool:
     return request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
 
 
+def _return_address() -> str | None:
+    """This page, for after the login, if the login page will accept it as its `next`.
+
+    Otherwise none: a 70 KB query would make a Location header clients refuse to read, and a
+    path with control characters a login link that answers 400.
+    """
+    if request.method != "GET":
+        return None
+    try:
+        return safe_next(request.full_path)
+    except InvalidStaffInput:
+        return None
+
+
 def login_required(role: str | None = None):
     """Views need a live session (HTML: redirect to login; JSON: 401), and `role` if given (403)."""
 
@@ -243,7 +258,7 @@ def login_required(role: str | None = None):
             if user is None:
                 if wants_json():
                     return jsonify({"error": {"code": "unauthorized", "message": "log in to the staff console"}}), 401
-                return redirect(url_for("staff.login", next=request.full_path if request.method == "GET" else None))
+                return redirect(url_for("staff.login", next=_return_address()))
             if role is not None and user["role"] != role:
                 if wants_json():
                     return jsonify({"error": {"code": "forbidden", "message": f"needs the {role} role"}}), 403
