@@ -1,6 +1,7 @@
 """JourneyStore: the one entry point for journey reads and writes (one transaction per call)."""
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,6 +28,9 @@ from journey_state.store.tables import contacts
 
 T = TypeVar("T")
 RETRIES = 3
+# A PostgreSQL restart refuses connections for 1-3 s on one machine (measured: back within 2.5 s); a turn waits that out
+# rather than losing its touchpoint (pool_pre_ping already replaces connections it closed).
+CONNECT_FOR_S = 4.0
 
 __all__ = ["MAX_EXTERNAL_ID", "ChannelRef", "EventConflict", "EventOutcome", "JourneyStore", "MergeResult", "SignalOutcome", "Touch"]
 
@@ -155,11 +159,28 @@ class JourneyStore:
             raise ContactNotFound(f"no contact with id {contact_uid!r}")
         return row
 
+    def _open(self) -> Connection:
+        """A connection, waiting up to CONNECT_FOR_S for a database that refuses them (restarting).
+
+        Only connecting is retried: nothing has run yet, so it is safe for every caller.
+        Hand-written rather than tenacity, which is not in the lock.
+        """
+        deadline = time.monotonic() + CONNECT_FOR_S
+        delay = 0.1
+        while True:
+            try:
+                return self.engine.connect()
+            except OperationalError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
     def _write(self, work: Callable[[Connection], T]) -> T:
         for attempt in range(RETRIES):
             try:
                 with _unavailable_as_error():
-                    with self.engine.begin() as conn:
+                    with self._open() as conn, conn.begin():
                         return work(conn)
             except IntegrityError:
                 # Two writers created the same new identity at once; the loser retries
@@ -174,7 +195,7 @@ class JourneyStore:
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
         with _unavailable_as_error():
-            with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            with self._open().execution_options(**{READ_ONLY: True}) as conn:
                 yield conn
 
 

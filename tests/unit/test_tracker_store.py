@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 import yaml
@@ -12,11 +10,10 @@ from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bot.tracker_store import JourneybotSQLTrackerStore, database_went_away
 from tests.conftest import PROJECT
+from tests.pg_outage import database_unreachable
 
 
 def tracker(sender: str, text: str) -> DialogueStateTracker:
@@ -43,29 +40,6 @@ def test_endpoints_use_it():
 
 
 # -- a database that goes away for a moment (PostgreSQL restarting) -----------------------------
-
-@contextmanager
-def database_unreachable(admin, url: str, for_s: float | None = None):
-    """New connections to this database refused and open ones cut, as during a restart; back after `for_s` (or at exit)."""
-    name = make_url(url).database
-
-    def allow(on: bool) -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"true" if on else "false"}'))
-
-    allow(False)
-    with admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-    timer = threading.Timer(for_s, allow, (True,)) if for_s is not None else None
-    if timer:
-        timer.start()
-    try:
-        yield
-    finally:
-        if timer:
-            timer.join()
-        allow(True)
-
 
 @pytest.mark.postgres
 def test_a_database_restart_costs_rasas_store_the_conversation_but_not_ours(postgres_url, _postgres_admin):
