@@ -23,29 +23,38 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
-from bench.soak_clients import Customer, RestCustomer, Sent, StaffAgent, WebCustomer, conversation, training_examples, INTENTS  # noqa: E402
-from bench.soak_report import Figures, figures  # noqa: E402
-from bot.console.staff_auth import hash_password  # noqa: E402
-from bot.stack import Stack  # noqa: E402
-from bot.training import ensure_model  # noqa: E402
-from journey_state.handoff import HandoffConfig  # noqa: E402
-from journey_state.model import all_stage_ids, load_named_model  # noqa: E402
-from journey_state.replies import load_replies  # noqa: E402
-from journey_state.store import JourneyStore, make_engine  # noqa: E402
-from journey_state.store.handoffs import HandoffStore  # noqa: E402
-from journey_state.store.migrate import upgrade  # noqa: E402
+from bench.soak_clients import (
+    INTENTS,
+    Customer,
+    RestCustomer,
+    Sent,
+    StaffAgent,
+    WebCustomer,
+    conversation,
+    training_examples,
+)
+from bench.soak_report import Figures, figures
+from bot.console.staff_auth import hash_password
+from bot.stack import Stack
+from bot.training import ensure_model
+from journey_state.handoff import HandoffConfig, load_handoff_config
+from journey_state.model import all_stage_ids, load_named_model
+from journey_state.replies import load_replies
+from journey_state.store import JourneyStore, make_engine
+from journey_state.store.handoffs import HandoffStore
+from journey_state.store.migrate import upgrade
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # The command the integration notes give for this project's machines (pg_ctlcluster, not systemd).
@@ -58,7 +67,7 @@ def postgres(action: str) -> None:
 
 
 def postgres_running() -> bool:
-    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432"], capture_output=True).returncode == 0
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432"], capture_output=True, check=False).returncode == 0
 
 
 @contextmanager
@@ -138,11 +147,12 @@ class Run:
                               f"back after {time.monotonic() - started:.1f} s")
         self.say(f"  fault: {self.fault_log[-1]}")
 
-    def customer(self, index: int, until: float, agent: StaffAgent, examples: dict[str, list[str]]) -> Customer:
-        s = self.stack.settings
-        person: Customer = (RestCustomer(f"c{index}", s.rasa_url, self.record, self.stack.tokens["JOURNEYBOT_REST_TOKEN"])
-                            if index % 2 == 0 else WebCustomer(f"c{index}", s.rasa_url, self.record))
-        return person
+    def customer(self, index: int) -> Customer:
+        """Even-numbered customers on the REST webhook, odd-numbered ones on web chat."""
+        url = self.stack.settings.rasa_url
+        if index % 2 == 0:
+            return RestCustomer(f"c{index}", url, self.record, self.stack.tokens["JOURNEYBOT_REST_TOKEN"])
+        return WebCustomer(f"c{index}", url, self.record)
 
     def talk(self, person: Customer, index: int, until: float, agent: StaffAgent, examples: dict[str, list[str]]) -> None:
         rng = random.Random(self.seed * 100 + index)
@@ -170,7 +180,7 @@ class Run:
         agent_thread.start()
         start = time.monotonic()
         until = start + self.minutes * 60
-        people = [self.customer(i, until, agent, examples) for i in range(self.customers)]
+        people = [self.customer(i) for i in range(self.customers)]
         threads = [threading.Thread(target=self.talk, args=(p, i, until, agent, examples), daemon=True) for i, p in enumerate(people)]
         for t in threads:
             t.start()
@@ -186,7 +196,11 @@ class Run:
         replies = load_replies(self.stack.settings.business_dir, all_stage_ids(self.stack.settings.journeys_dir))
         apologies = {replies.choose("technical_problem", None, channel).text for channel in ("rest", "socketio")}
         heard = sum(len(p.heard_agent) for p in people)
-        return figures(self.sent, self.stack.settings.rasa_url, self.stack.tokens["JOURNEYBOT_RASA_TOKEN"], self.stack.api, apologies, heard)
+        stages = all_stage_ids(self.stack.settings.journeys_dir)
+        follow_ups = load_handoff_config(self.stack.settings.business_dir / "handoff.yml", stages).follow_ups.values()
+        hand_back = frozenset((*follow_ups, *(replies.choose("ask_csat_score", None, c).text for c in ("rest", "socketio"))))
+        return figures(self.sent, self.stack.settings.rasa_url, self.stack.tokens["JOURNEYBOT_RASA_TOKEN"], self.stack.api, apologies,
+                       heard, hand_back)
 
 
 def soak(minutes: float, customers: int, work_dir: Path, admin_url: str, faults: tuple[Fault, ...] = DEFAULT_FAULTS,

@@ -12,9 +12,9 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import requests
 import socketio
@@ -47,7 +47,7 @@ INTENTS = ("greet", *QUESTIONS, "complaint", "contact_human_agent", "review", "t
 
 def conversation(examples: dict[str, list[str]], rng: random.Random, asks_for_human: bool) -> list[str]:
     """One support conversation: greeting, questions, maybe a complaint or a request for a person, feedback, goodbye."""
-    pick = lambda intent: rng.choice(examples[intent])  # noqa: E731
+    pick = lambda intent: rng.choice(examples[intent])
     turns = [pick("greet"), pick(rng.choice(QUESTIONS)), pick(rng.choice(QUESTIONS))]
     if rng.random() < 0.4:
         turns.append(pick("complaint"))
@@ -168,11 +168,11 @@ class WebCustomer(Customer):
         while True:
             acked = threading.Event()
             try:
-                self._connect().emit("user_uttered", {"message": text, "session_id": self.external_id}, callback=lambda *_: acked.set())
+                self._connect().emit("user_uttered", {"message": text, "session_id": self.external_id}, callback=lambda *_, done=acked: done.set())
                 if acked.wait(90):
                     sent.replies = self._drain()
                     break
-            except Exception:  # noqa: BLE001 - connection refused, dropped, or no session confirmation: not taken
+            except Exception:  # noqa: BLE001, S110 - connection refused, dropped, or no session confirmation: not taken
                 pass
             self.close()
             if time.monotonic() > deadline:
@@ -187,7 +187,7 @@ class WebCustomer(Customer):
         if self.client is not None:
             try:
                 self.client.disconnect()
-            except Exception:  # noqa: BLE001 - already gone with the server
+            except Exception:  # noqa: BLE001, S110 - already gone with the server
                 pass
             self.client = None
 
@@ -201,7 +201,7 @@ class StaffAgent:
         self.token = ""
         self.held: dict[int, float] = {}  # handoff id -> when to hand back
         self.replied: set[int] = set()
-        self.takeovers: "queue.Queue[tuple[str, str]]" = queue.Queue()
+        self.takeovers: queue.Queue[tuple[str, str]] = queue.Queue()
         self.handled: list[dict] = []
         self.errors: dict[str, int] = {}
         self.agent_replies = 0

@@ -9,8 +9,9 @@ A message counts as
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import requests
 
@@ -48,11 +49,11 @@ class Figures:
             f"messages with an apology:      {self.apologised}",
             f"messages seen by an agent:     {self.seen_by_agent}  (no bot answer: the conversation was with a person)",
             f"messages lost:                 {self.lost}  (of them never taken by the server: {self.never_taken})",
-            f"journey updates lost:          {self.journey_updates_lost}  (answered turns in Rasa's trackers: "
-            f"{self.answered_turns_in_tracker}, touchpoints stored: {self.touchpoints}; answered but not in a tracker: "
-            f"{self.answered_missing_from_tracker})",
-            f"bot replies while paused:      {self.bot_replies_while_paused}  (in trackers: {self.bot_replies_while_paused_tracker}, "
-            f"received by customers: {self.bot_replies_while_paused_received})",
+            (f"journey updates lost:          {self.journey_updates_lost}  (answered turns in Rasa's trackers: "
+             f"{self.answered_turns_in_tracker}, touchpoints stored: {self.touchpoints}; answered but not in a tracker: "
+             f"{self.answered_missing_from_tracker})"),
+            (f"bot replies while paused:      {self.bot_replies_while_paused}  (in trackers: {self.bot_replies_while_paused_tracker}, "
+             f"received by customers: {self.bot_replies_while_paused_received})"),
             f"agent replies heard on web chat: {self.agent_replies_heard_on_web_chat}",
             *(f"  lost: {x}" for x in self.lost_examples[:10]),
             *(f"  bot spoke while paused: {x}" for x in self.paused_examples[:10]),
@@ -78,8 +79,13 @@ def _user_turns(events: list[dict[str, Any]]) -> tuple[list[tuple[dict, bool]], 
 
 
 def figures(sent: Iterable[Sent], rasa_url: str, rasa_token: str, api: Any, apologies: set[str],
-            heard_agent: int = 0) -> Figures:
-    """`api(method, path)` is Stack.api (the journey API with its token)."""
+            heard_agent: int = 0, hand_back_texts: frozenset[str] = frozenset()) -> Figures:
+    """`api(method, path)` is Stack.api (the journey API with its token).
+
+    `hand_back_texts` (the follow-ups and the CSAT question the console sends when an agent
+    hands back) reach web chat whenever the agent acts, possibly while a message is in
+    flight; they answer no message.
+    """
     out = Figures(agent_replies_heard_on_web_chat=heard_agent)
     by_conversation: dict[tuple[str, str], list[Sent]] = {}
     for s in sent:
@@ -105,7 +111,7 @@ def figures(sent: Iterable[Sent], rasa_url: str, rasa_token: str, api: Any, apol
                 if turns[index][0].get("text") == s.text:
                     match, cursor = turns[index], index + 1
                     break
-            bot_replies = [r for r in s.replies if not r.startswith(AGENT_PREFIX)]
+            bot_replies = [r for r in s.replies if not r.startswith(AGENT_PREFIX) and r not in hand_back_texts]
             answered = [r for r in bot_replies if r not in apologies]
             if match is not None and match[1] and bot_replies:
                 out.bot_replies_while_paused_received += len(bot_replies)

@@ -25,10 +25,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Awaitable, Callable, Generator, Iterable, Optional, TypeVar
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, ensure_schema_exists
+from rasa.core.tracker_store import (
+    SQLTrackerStore,
+    create_engine_kwargs,
+    ensure_schema_exists,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.cli import print_error_and_exit
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -91,10 +96,10 @@ class JourneybotSQLTrackerStore(SQLTrackerStore):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_DELAY_S)
 
-    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         return await self._retrying("retrieve", lambda: SQLTrackerStore.retrieve(self, sender_id))
 
-    async def retrieve_full_tracker(self, conversation_id: str) -> Optional[DialogueStateTracker]:
+    async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
         return await self._retrying("retrieve", lambda: SQLTrackerStore.retrieve_full_tracker(self, conversation_id))
 
     async def save(self, tracker: DialogueStateTracker) -> None:

@@ -10,8 +10,9 @@ answer now, with the reply book's `technical_problem` answer.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
-from typing import Any, Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Sanic
@@ -19,12 +20,12 @@ from sanic.exceptions import SanicException
 
 logger = logging.getLogger(__name__)
 
-IsPaused = Callable[[str], Awaitable[Optional[bool]]]
+IsPaused = Callable[[str], Awaitable[bool | None]]
 # The names rasa.server.create_app and rasa.core.run.configure_app give their Sanic apps.
 RASA_APPS = ("rasa_server", "rasa_core_no_api")
 
 
-@lru_cache(maxsize=None)
+@cache
 def apology(channel: str) -> str:
     from bot.settings import load_settings
     from journey_state.model import all_stage_ids
@@ -34,7 +35,7 @@ def apology(channel: str) -> str:
     return load_replies(settings.business_dir, all_stage_ids(settings.journeys_dir)).choose("technical_problem", None, channel).text
 
 
-async def rasa_tracker_paused(conversation_id: str) -> Optional[bool]:
+async def rasa_tracker_paused(conversation_id: str) -> bool | None:
     """Whether Rasa's stored tracker is paused; None if that cannot be read."""
     for name in RASA_APPS:
         try:
@@ -45,7 +46,7 @@ async def rasa_tracker_paused(conversation_id: str) -> Optional[bool]:
             return None
         try:
             tracker = await agent.tracker_store.retrieve(conversation_id)
-        except Exception:  # noqa: BLE001 - a store that cannot be read says nothing about the pause
+        except Exception:
             logger.exception("could not read the tracker of %s", conversation_id)
             return None
         return bool(tracker and tracker.is_paused())
