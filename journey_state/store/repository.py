@@ -1,11 +1,11 @@
 """JourneyStore: the one entry point for journey reads and writes (one transaction per call)."""
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
@@ -14,13 +14,17 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from journey_state.business_events import BusinessEvent
 from journey_state.engine import Signal, Source
 from journey_state.errors import ContactNotFound, StoreUnavailable
-from journey_state.identifiers import identifier
+from journey_state.identifiers import (
+    MAX_EXTERNAL_ID,
+    ChannelRef,
+    ContactRef,
+    identifier,
+)
 from journey_state.model import JourneyModel
 from journey_state.store import contacts as contact_rows
 from journey_state.store import erasure, events, identity, signals, views
-from journey_state.identifiers import MAX_EXTERNAL_ID, ChannelRef, ContactRef
 from journey_state.store.contacts import now
-from journey_state.store.db import READ_ONLY
+from journey_state.store.db import READ_ONLY, connect_waiting
 from journey_state.store.events import EventConflict, EventOutcome
 from journey_state.store.identity import MergeResult
 from journey_state.store.signals import SignalOutcome, Touch
@@ -28,9 +32,6 @@ from journey_state.store.tables import contacts
 
 T = TypeVar("T")
 RETRIES = 3
-# A PostgreSQL restart refuses connections for 1-3 s on one machine (measured: back within 2.5 s); a turn waits that out
-# rather than losing its touchpoint (pool_pre_ping already replaces connections it closed).
-CONNECT_FOR_S = 4.0
 
 __all__ = ["MAX_EXTERNAL_ID", "ChannelRef", "EventConflict", "EventOutcome", "JourneyStore", "MergeResult", "SignalOutcome", "Touch"]
 
@@ -159,28 +160,11 @@ class JourneyStore:
             raise ContactNotFound(f"no contact with id {contact_uid!r}")
         return row
 
-    def _open(self) -> Connection:
-        """A connection, waiting up to CONNECT_FOR_S for a database that refuses them (restarting).
-
-        Only connecting is retried: nothing has run yet, so it is safe for every caller.
-        Hand-written rather than tenacity, which is not in the lock.
-        """
-        deadline = time.monotonic() + CONNECT_FOR_S
-        delay = 0.1
-        while True:
-            try:
-                return self.engine.connect()
-            except OperationalError:
-                if time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-
     def _write(self, work: Callable[[Connection], T]) -> T:
         for attempt in range(RETRIES):
             try:
                 with _unavailable_as_error():
-                    with self._open() as conn, conn.begin():
+                    with connect_waiting(self.engine) as conn, conn.begin():
                         return work(conn)
             except IntegrityError:
                 # Two writers created the same new identity at once; the loser retries
@@ -195,7 +179,7 @@ class JourneyStore:
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
         with _unavailable_as_error():
-            with self._open().execution_options(**{READ_ONLY: True}) as conn:
+            with connect_waiting(self.engine).execution_options(**{READ_ONLY: True}) as conn:
                 yield conn
 
 

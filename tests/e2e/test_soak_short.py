@@ -25,6 +25,7 @@ def test_faults_lose_nothing_and_nobody_is_left_without_an_answer(trained_model,
     finally:
         assert postgres_running(), "the soak must leave PostgreSQL running"
     report = "\n".join(said + figures.lines())
+    print(report)  # the figures, with -s
     assert len([line for line in said if line.startswith("  fault:")]) == 3, report
     assert figures.sent >= 9 and figures.answered > 0, report
     assert figures.lost == 0, report

@@ -30,3 +30,19 @@ def test_writes_and_reads_wait_for_a_database_that_is_restarting(postgres_url, _
             assert handoffs.find_user("ann") is not None
     finally:
         engine.dispose()
+
+
+def test_staff_sessions_wait_for_a_database_that_is_restarting(postgres_url, _postgres_admin, b2c_model):
+    """Soak finding: the console's session check failed during the restart and the agent's request got an error page."""
+    from journey_state.store.staff_sessions import StaffSessionStore
+
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    try:
+        user = HandoffStore(JourneyStore(engine, b2c_model), HandoffConfig(triggers={})).create_user("ann", "hash", "agent")
+        sessions = StaffSessionStore(engine)
+        token = sessions.create(user, {})
+        with database_unreachable(_postgres_admin[1], postgres_url, for_s=1.0):
+            assert sessions.load(token) is not None
+    finally:
+        engine.dispose()
