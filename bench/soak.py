@@ -160,10 +160,14 @@ class Run:
         asks = index % 4 == 1
         taken_over = index % 4 == 2
         try:
+            rounds = 0
             while time.monotonic() < until:
-                turns = conversation(examples, rng, asks)
+                # Every other conversation of these customers involves a person, so most turns are the bot's.
+                in_handoff = rounds % 2 == 0
+                rounds += 1
+                turns = conversation(examples, rng, asks and in_handoff)
                 for n, line in enumerate(turns):
-                    if taken_over and n == 2:
+                    if taken_over and in_handoff and n == 2:
                         agent.takeovers.put((person.channel, person.external_id))
                     person.say(line)
                     time.sleep(rng.uniform(0.5, 2.5))
@@ -174,7 +178,7 @@ class Run:
 
     def go(self) -> Figures:
         examples = training_examples(INTENTS)
-        agent = StaffAgent(self.stack.settings.console_url, AGENT, PASSWORD, hold_s=min(30.0, self.minutes * 60 / 6))
+        agent = StaffAgent(self.stack.settings.console_url, AGENT, PASSWORD, hold_s=min(20.0, self.minutes * 60 / 6))
         stop = threading.Event()
         agent_thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
         agent_thread.start()

@@ -260,6 +260,11 @@ class StaffAgent:
                     del self.held[handoff]
                     if transcript.status_code == 200:
                         self.handled.append(transcript.json())
+                elif response.status_code == 409:
+                    # Already returned: an earlier hand back resumed the bot and marked it, then
+                    # could not send the follow-up (Rasa restarting) and answered 5xx.
+                    del self.held[handoff]
+                    self._error("handback 409 (already handed back)")
                 else:
                     self._error(f"handback {response.status_code}")
 
