@@ -34,6 +34,7 @@ class Figures:
     bot_replies_while_paused_tracker: int = 0
     bot_replies_while_paused_received: int = 0
     agent_replies_heard_on_web_chat: int = 0
+    still_paused: list[str] = field(default_factory=list)  # after every handoff was handed back: nobody owns these
     lost_examples: list[str] = field(default_factory=list)
     paused_examples: list[str] = field(default_factory=list)
     journey_examples: list[str] = field(default_factory=list)
@@ -55,6 +56,7 @@ class Figures:
             (f"bot replies while paused:      {self.bot_replies_while_paused}  (in trackers: {self.bot_replies_while_paused_tracker}, "
              f"received by customers: {self.bot_replies_while_paused_received})"),
             f"agent replies heard on web chat: {self.agent_replies_heard_on_web_chat}",
+            f"conversations still paused at the end: {len(self.still_paused)} {self.still_paused[:8]}",
             *(f"  lost: {x}" for x in self.lost_examples[:10]),
             *(f"  bot spoke while paused: {x}" for x in self.paused_examples[:10]),
             *(f"  journey update lost: {x}" for x in self.journey_examples[:10]),
@@ -93,6 +95,8 @@ def figures(sent: Iterable[Sent], rasa_url: str, rasa_token: str, api: Any, apol
     for (channel, external), messages in by_conversation.items():
         tracker = requests.get(f"{rasa_url}/conversations/{channel}:{external}/tracker", params={"token": rasa_token}, timeout=60)
         tracker.raise_for_status()
+        if tracker.json().get("paused"):
+            out.still_paused.append(f"{channel}:{external}")
         turns, spoke = _user_turns(tracker.json().get("events") or [])
         out.bot_replies_while_paused_tracker += len(spoke)
         out.paused_examples += [f"{channel}:{external}: {t!r}" for t in spoke]
