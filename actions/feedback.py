@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
-from actions.turns import record_turn
+from actions.turns import answering_latest_message, record_turn
 from actions.tracker_reading import turn_from_tracker
 from journey_state.errors import StoreUnavailable
 from journey_state.feedback import InvalidScore, parse_csat, parse_nps
@@ -64,6 +64,11 @@ class _Ask(Action):
         return f"action_{self.answer_id}"
 
     def run(self, dispatcher, tracker, domain) -> list[dict]:
+        # A form's first question answers the message that started it ("I want to leave a
+        # review"); no validation runs for that message, so the ask records its turn
+        # (idempotent per message: a re-ask after a validated answer adds nothing).
+        if answering_latest_message(tracker):
+            record_turn(tracker)
         _say(dispatcher, tracker, self.answer_id)
         return []
 

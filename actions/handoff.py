@@ -60,8 +60,13 @@ def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str) 
         return []
     place = outcome.place
     message_id = "queued" if outcome.created or place.position == 0 else "already_queued"
-    if place.position == 0:  # already with an agent: they see the message; say nothing more
-        return [ConversationPaused()]
+    if place.position == 0:
+        # An agent owns it, yet Rasa ran this action, so the conversation is not paused: the
+        # agent is handing it back right now (resumed, not yet marked returned) or taking it
+        # over (the console pauses it next). Pausing here would leave it paused after the hand
+        # back with nobody on it, for good; the channel tells the customer to try again.
+        logger.info("handoff %s is with %s and the bot is not paused: not pausing again", place.handoff.id, place.handoff.agent)
+        return []
     dispatcher.utter_message(text=message(handoffs.config, message_id, place.position, place.wait))
     logger.info("handoff %s (%s) for %s/%s, priority %s", place.handoff.id, trigger, turn.channel, turn.sender_id, place.handoff.priority)
     return [ConversationPaused()]

@@ -20,3 +20,19 @@ def record_turn(tracker: Tracker) -> str | None:
     except StoreUnavailable as exc:
         logger.error("journey store unavailable: %s", exc)
         return None
+
+
+def answering_latest_message(tracker: Tracker) -> bool:
+    """Whether this action runs in the turn of the customer's latest message.
+
+    Not when the console started it (csat_form after a hand back, nps_form at a milestone via
+    /execute): the latest message then came while a person owned the chat (a pause or resume
+    follows it), or its turn was already recorded by the action that answered it.
+    """
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            return True
+        if kind in ("pause", "resume"):
+            return False
+    return False

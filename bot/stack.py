@@ -151,6 +151,13 @@ class Stack:
         finally:
             self.start(("rasa",), timeout)
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one process (and its children), as a crash would: no clean shutdown; `start((name,))` brings it back."""
+        proc = self.processes[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
     def restart_rasa(self, timeout: float = 240.0) -> None:
         with self.rasa_stopped(timeout):
             pass

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.channels.apology import IsPaused, answer_or_apologise
 from journey_state.identifiers import ChannelRef, InvalidConversationId, addressable_sender_id
 from journey_state.text import TooDeep, clean_json, clean_text
 
@@ -56,8 +57,13 @@ def storable_metadata(metadata: object) -> dict[str, Any] | None:
         raise RejectedMessage(f"metadata is {exc}") from None
 
 
-def guarded(channel: str, on_new_message: OnNewMessage) -> OnNewMessage:
-    """`on_new_message` behind the gate: messages are cleaned, or refused with RejectedMessage."""
+def guarded(channel: str, on_new_message: OnNewMessage, is_paused: IsPaused | None = None,
+            redelivered: bool = False) -> OnNewMessage:
+    """`on_new_message` behind the gate: messages are cleaned, or refused with RejectedMessage.
+
+    A message that gets no reply while no person owns the conversation gets an apology
+    (bot/channels/apology.py); `redelivered` channels see a failed turn raise, as before.
+    """
 
     async def handle(message: UserMessage) -> Any:
         try:
@@ -69,6 +75,6 @@ def guarded(channel: str, on_new_message: OnNewMessage) -> OnNewMessage:
         conversation_id(channel, ref.external_id)
         message.text = storable_message(message.text)
         message.metadata = storable_metadata(message.metadata)
-        return await on_new_message(message)
+        return await answer_or_apologise(message, on_new_message, channel, is_paused, redelivered)
 
     return handle

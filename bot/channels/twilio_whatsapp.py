@@ -167,7 +167,7 @@ class TwilioWhatsAppInput(TwilioInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("twilio_whatsapp_webhook", __name__)
-        to_rasa = guarded(CHANNEL, on_new_message)
+        to_rasa = guarded(CHANNEL, on_new_message, redelivered=True)  # the provider retries on 5xx
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

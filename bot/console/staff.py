@@ -463,6 +463,10 @@ def hand_back(user, handoff_id):
         return _refuse(handoff_id, exc)
     follow_up = _handoffs().config.follow_up(h.stage)
     try:
+        # The customer may have written between the resume and now and been queued for a
+        # person again (paused): then the bot says nothing more, not even the CSAT question.
+        if _rasa().tracker(h.conversation_id).get("paused"):
+            return redirect(url_for("staff.queue_page"), code=303)
         if follow_up:
             _rasa().append_events(h.conversation_id, [{"event": "bot", "text": follow_up}], deliver=True)
         _rasa().execute(h.conversation_id, CSAT_FORM)

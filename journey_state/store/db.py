@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from journey_state.errors import StoreUnavailable
@@ -104,3 +105,27 @@ def shared_engine(url: str) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+# A PostgreSQL restart refuses connections for 1-3 s on one machine (measured: back within
+# 2.5 s); a turn waits that out rather than losing its touchpoint (pool_pre_ping already
+# replaces the connections the restart closed).
+CONNECT_FOR_S = 4.0
+
+
+def connect_waiting(engine: Engine, wait_s: float = CONNECT_FOR_S) -> Connection:
+    """A connection, waiting up to `wait_s` for a database that refuses them (restarting).
+
+    Only connecting is retried: nothing has run yet, so it is safe for every caller.
+    Hand-written rather than tenacity, which is not in the lock.
+    """
+    deadline = time.monotonic() + wait_s
+    delay = 0.1
+    while True:
+        try:
+            return engine.connect()
+        except OperationalError:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
@@ -13,13 +14,17 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from journey_state.business_events import BusinessEvent
 from journey_state.engine import Signal, Source
 from journey_state.errors import ContactNotFound, StoreUnavailable
-from journey_state.identifiers import identifier
+from journey_state.identifiers import (
+    MAX_EXTERNAL_ID,
+    ChannelRef,
+    ContactRef,
+    identifier,
+)
 from journey_state.model import JourneyModel
 from journey_state.store import contacts as contact_rows
 from journey_state.store import erasure, events, identity, signals, views
-from journey_state.identifiers import MAX_EXTERNAL_ID, ChannelRef, ContactRef
 from journey_state.store.contacts import now
-from journey_state.store.db import READ_ONLY
+from journey_state.store.db import READ_ONLY, connect_waiting
 from journey_state.store.events import EventConflict, EventOutcome
 from journey_state.store.identity import MergeResult
 from journey_state.store.signals import SignalOutcome, Touch
@@ -159,7 +164,7 @@ class JourneyStore:
         for attempt in range(RETRIES):
             try:
                 with _unavailable_as_error():
-                    with self.engine.begin() as conn:
+                    with connect_waiting(self.engine) as conn, conn.begin():
                         return work(conn)
             except IntegrityError:
                 # Two writers created the same new identity at once; the loser retries
@@ -174,7 +179,7 @@ class JourneyStore:
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
         with _unavailable_as_error():
-            with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            with connect_waiting(self.engine).execution_options(**{READ_ONLY: True}) as conn:
                 yield conn
 
 

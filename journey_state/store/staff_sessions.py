@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from journey_state.errors import StoreUnavailable
 from journey_state.staff_rules import SessionPolicy
 from journey_state.store.contacts import now
-from journey_state.store.db import READ_ONLY
+from journey_state.store.db import READ_ONLY, connect_waiting
 from journey_state.store.handoffs import StaffUser
 from journey_state.store.staff_tables import staff_sessions, staff_users
 
@@ -127,12 +127,12 @@ class StaffSessionStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with _unavailable(), self.engine.begin() as conn:
+        with _unavailable(), connect_waiting(self.engine) as conn, conn.begin():
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _unavailable(), self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with _unavailable(), connect_waiting(self.engine).execution_options(**{READ_ONLY: True}) as conn:
             yield conn
 
 

@@ -100,3 +100,14 @@ def test_strong_anger_on_an_order_question_hands_off_after_a_purchase(journey_db
         _, events = run(ActionJourneyTurn(), tracker("a4", calm, "delivery_period", f"m7{i}", classify=True))
         assert ConversationPaused() not in events
     assert [h.sender_id for h in handoff_store().queue()] == ["a2", "a3"]
+
+
+def test_a_message_while_the_agent_hands_back_does_not_pause_the_bot_again(journey_db):
+    """Soak finding: between the console's resume and its marking the handoff returned, a customer's
+    "I want a human" re-paused the conversation silently; the handoff then closed and nobody owned it."""
+    run(ActionHandoff(), tracker("h2", "I want a human", "contact_human_agent", "m1"))
+    [queued] = handoff_store().queue()
+    handoff_store().claim(queued.id, "ann")
+    messages, events = run(ActionHandoff(), tracker("h2", "can I talk to a person", "contact_human_agent", "m2"))
+    assert events == [] and messages == []  # not paused; the channel apologises for the silence
+    assert handoff_store().get(queued.id).status == "assigned"

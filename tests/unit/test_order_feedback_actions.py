@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
-from actions.feedback import ActionSubmitCsat, ActionSubmitNps, ValidateCsatForm, ValidateNpsForm
+from actions.feedback import ActionAskCsatScore, ActionAskNpsScore, ActionSubmitCsat, ActionSubmitNps, ValidateCsatForm, ValidateNpsForm
 from actions.orders import ActionOrderSupport, ActionStartOrderRequest, ValidateOrderForm
 from actions.tracker_reading import turn_from_tracker
 from journey_state.commerce.demo_shop import seed_demo_orders
@@ -131,3 +131,29 @@ def test_csat_form_rejects_out_of_range_and_words(services):
     assert SlotSet("csat_score", None) in events
     export = svc.store.export(svc.store.contact_by_identity(ChannelRef("rest", "kim"))["id"])
     assert [(f["kind"], f["score"]) for f in export["feedback"]] == [("csat", 4)]
+
+
+def touchpoints(svc, sender="kim") -> list[tuple[str, str]]:
+    contact = svc.store.contact_by_identity(ChannelRef("rest", sender))
+    if contact is None:
+        return []
+    return [(t["message_id"], t["intent"]) for t in svc.store.timeline(contact["id"]) if t["type"] == "touchpoint"]
+
+
+def test_the_message_that_starts_the_nps_form_is_a_journey_touchpoint(services):
+    """Soak finding: "I want to leave a review" was answered (the NPS question) but never reached the journey."""
+    svc, _ = services
+    d = CollectingDispatcher()
+    ActionAskNpsScore().run(d, tracker("i want to leave a review", "review", message_id="m-review"), {})
+    assert texts(d) == [svc.replies.choose("ask_nps_score", "awareness", "rest").text]
+    assert touchpoints(svc) == [("m-review", "review")]
+    ActionAskNpsScore().run(CollectingDispatcher(), tracker("i want to leave a review", "review", message_id="m-review"), {})
+    assert touchpoints(svc) == [("m-review", "review")]  # a re-ask records nothing twice
+
+
+def test_a_form_the_console_starts_after_a_hand_back_records_no_turn(services):
+    svc, _ = services
+    during_handoff = tracker("are you there?", "greet", message_id="m-paused")
+    during_handoff.events.append({"event": "resume", "timestamp": time.time()})  # the agent handed back
+    ActionAskCsatScore().run(CollectingDispatcher(), during_handoff, {})
+    assert touchpoints(svc) == []  # the message was the agent's, not a bot turn

@@ -331,3 +331,23 @@ def test_replies_reach_the_conversation_of_real_sender_shapes(app, rasa, channel
     events = rasa.events[f"{channel}:{sender}"]
     assert [e["text"] for e in events if e["event"] == "bot"][0] == "Hello, Ann here"
     assert rasa.tracker(f"{channel}:{sender}")["paused"] is False
+
+
+def test_a_customer_queued_again_during_the_hand_back_gets_no_follow_up_or_csat(app, rasa, monkeypatch):
+    """Soak finding: the CSAT question went out while the conversation was paused again."""
+    h = queue_one(app, "cust-again")
+    ann, token = logged_in(app, "ann")
+    assert ann.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token}).status_code == 303
+    handoffs = app.extensions["handoffs"]
+    hand_back = handoffs.hand_back
+
+    def customer_asks_again_meanwhile(*args, **kwargs):
+        returned = hand_back(*args, **kwargs)
+        # What Rasa logs when the customer's next message queues them for a person again.
+        rasa.events["rest:cust-again"] += [{"event": "user", "text": "a human please"}, {"event": "pause"}]
+        return returned
+
+    monkeypatch.setattr(handoffs, "hand_back", customer_asks_again_meanwhile)
+    assert ann.post(f"/staff/handoffs/{h.id}/handback", data={"csrf_token": token}).status_code == 303
+    assert [e["event"] for e in rasa.events["rest:cust-again"][-3:]] == ["resume", "user", "pause"]  # nothing after the pause
+    assert rasa.tracker("rest:cust-again")["paused"] is True
