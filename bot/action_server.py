@@ -7,28 +7,23 @@ below (endpoints.yml `action_endpoint.headers`).
 """
 from __future__ import annotations
 
-import hmac
 import logging
 
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from journey_state.secret_compare import same_secret
+
 TOKEN_ENV = "JOURNEYBOT_ACTIONS_TOKEN"
 TOKEN_HEADER = "X-Journeybot-Actions-Token"
 OPEN_PATHS = frozenset({"/health"})
-
-
-def _bytes(value: str) -> bytes:
-    # compare_digest needs bytes for non-ASCII input; a header can carry anything.
-    return value.encode("utf-8", "surrogateescape")
 
 
 def require_token(app: Sanic, token: str) -> None:
     """Refuse every request but the health check unless it carries `token` in TOKEN_HEADER."""
     if not token:
         raise ValueError(f"{TOKEN_ENV} is empty")
-    expected = _bytes(token)
 
     @app.middleware("request")
     async def check_token(request: Request) -> HTTPResponse | None:
@@ -37,7 +32,7 @@ def require_token(app: Sanic, token: str) -> None:
         given = request.headers.get(TOKEN_HEADER)
         if given is None:
             return response.json({"error": f"missing {TOKEN_HEADER} header; only the Rasa server may call actions"}, status=401)
-        if not hmac.compare_digest(_bytes(given), expected):
+        if not same_secret(given, token):
             return response.json({"error": f"wrong {TOKEN_HEADER} header; only the Rasa server may call actions"}, status=401)
         return None
 

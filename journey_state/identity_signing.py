@@ -18,6 +18,7 @@ import hmac
 from typing import Any, Mapping
 
 from journey_state.identifiers import KINDS, Identifier, InvalidIdentifier, identifier
+from journey_state.secret_compare import same_secret
 
 HASH_KEY = "user_hash"
 MAX_CLAIM_CHARS = 320
@@ -62,7 +63,7 @@ def verified_identifiers(secret: str, data: Mapping[str, Any]) -> list[Identifie
     if not claims:
         raise BadIdentityClaim("user_hash given without an email or phone to prove")
     expected = hmac.new(secret.encode(), claim_message(claims).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), given.strip().lower().encode()):
+    if not same_secret(given.strip().lower(), expected):
         raise BadIdentityClaim("user_hash does not match the claimed email/phone")
     try:
         return [identifier(kind, value) for kind, value in claims.items()]

@@ -25,7 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.inbound import OnNewMessage, RejectedMessage, conversation_id, guarded, storable_message, storable_metadata
-from bot.channels.shared_secret import same_secret
+from journey_state.secret_compare import same_secret
 
 logger = logging.getLogger(__name__)
 

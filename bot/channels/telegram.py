@@ -30,7 +30,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
-from bot.channels.shared_secret import same_secret
+from journey_state.secret_compare import same_secret
 from bot.channels.telegram_client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, TelegramClient, TelegramError
 from bot.channels.telegram_state import TelegramState
 from bot.settings import load_settings

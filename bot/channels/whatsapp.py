@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
-from bot.channels.shared_secret import same_secret
+from journey_state.secret_compare import same_secret
 from bot.channels import whatsapp_render as render
 from bot.channels import whatsapp_routing as routing
 from bot.channels.whatsapp_routing import NumberAddressed, RoutedOutput

@@ -1,12 +1,12 @@
 """Bearer-token authentication for the journey API."""
 from __future__ import annotations
 
-import hmac
 from functools import wraps
 
 from flask import current_app, request
 
 from bot.console.errors import ApiError
+from journey_state.secret_compare import same_secret
 
 
 def require_token(view):
@@ -19,7 +19,7 @@ def require_token(view):
             raise ApiError(401, "unauthorized", "missing Authorization header; send 'Authorization: Bearer <token>'")
         if scheme.lower() != "bearer" or not given.strip():
             raise ApiError(401, "unauthorized", "Authorization header must be 'Bearer <token>'")
-        if not expected or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        if not expected or not same_secret(given.strip(), expected):
             raise ApiError(401, "unauthorized", "invalid API token")
         return view(*args, **kwargs)
 

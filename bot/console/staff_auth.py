@@ -23,6 +23,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from journey_state.errors import StoreUnavailable
+from journey_state.secret_compare import same_secret
 from journey_state.staff_rules import InvalidStaffInput, safe_next
 from journey_state.store.contacts import now
 from journey_state.store.handoffs import HandoffStore, StaffUser
@@ -222,7 +223,7 @@ def csrf_token() -> str:
 def csrf_ok() -> bool:
     expected = session.get(CSRF_KEY)
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    return bool(expected) and same_secret(given, expected)
 
 
 def current_user() -> dict | None:

@@ -1,4 +1,4 @@
-"""Compare a secret a request carries (token, header, signature) with the configured one.
+"""Compare a secret a request carries (token, header, signature, form field) with the configured one.
 
 Sanic decodes header values with surrogateescape, so bytes that are not UTF-8 arrive as lone
 surrogates: `str.encode()` then raises UnicodeEncodeError, and hmac.compare_digest raises
