@@ -46,14 +46,11 @@ from bench.soak_clients import (
     training_examples,
 )
 from bench.soak_report import Figures, figures
-from bot.console.staff_auth import hash_password
-from bot.stack import Stack
+from bot.stack import Stack, create_staff_user
 from bot.training import ensure_model
-from journey_state.handoff import HandoffConfig, load_handoff_config
-from journey_state.model import all_stage_ids, load_named_model
+from journey_state.handoff import load_handoff_config
+from journey_state.model import all_stage_ids
 from journey_state.replies import load_replies
-from journey_state.store import JourneyStore, make_engine
-from journey_state.store.handoffs import HandoffStore
 from journey_state.store.migrate import upgrade
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -98,15 +95,6 @@ def fresh_database(admin_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def create_agent(database_url: str) -> None:
-    engine = make_engine(database_url)
-    try:
-        store = JourneyStore(engine, load_named_model(PROJECT_DIR / "data/journeys", "b2c"))
-        HandoffStore(store, HandoffConfig(triggers={})).create_user(AGENT, hash_password(PASSWORD), "agent")
-    finally:
-        engine.dispose()
 
 
 @dataclass
@@ -211,7 +199,7 @@ def soak(minutes: float, customers: int, work_dir: Path, admin_url: str, faults:
          say: Callable[[str], None] = print, model: Path | None = None) -> Figures:
     model = model or ensure_model(PROJECT_DIR, PROJECT_DIR / "models", quiet=True)
     with postgres_left_running(), fresh_database(admin_url) as url:
-        create_agent(url)
+        create_staff_user(url, AGENT, PASSWORD)
         stack = Stack.create(model, url, work_dir, extra_env={"JOURNEYBOT_CONSOLE_SECRET": "soak-console-secret-" * 2})
         try:
             say(f"stack up ({stack.describe()}), database {make_url(url).database}; {customers} customers for {minutes} min")

@@ -11,13 +11,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from bot.console.staff_auth import hash_password
 from bot.console.storefront import WIDGET_BUNDLE
-from journey_state.handoff import HandoffConfig
-from journey_state.model import load_named_model
-from journey_state.store import JourneyStore, make_engine
-from journey_state.store.handoffs import HandoffStore
-from tests.e2e.conftest import PROJECT
+from bot.stack import create_staff_user
 from tests.e2e.socketio_channel import socketio_env
 from tests.e2e.widget import TIMEOUT_MS, bot_says, chat_session, open_chat, rasa_tracker, send, settled
 
@@ -33,12 +28,7 @@ def stack(stack_factory, sqlite_db, tmp_path):
         pytest.fail(f"the chat widget is not installed ({WIDGET_BUNDLE}); `make test` runs `npm ci` in bot/console/web")
     env = {**socketio_env(tmp_path / "channels"), "JOURNEYBOT_CONSOLE_SECRET": "browser-e2e-secret" * 3}
     stack = stack_factory(sqlite_db, "handoff-web", extra_env=env)
-    engine = make_engine(sqlite_db)
-    try:  # `journeybot create-user` does the same; the console process reads the user from the database
-        store = JourneyStore(engine, load_named_model(PROJECT / "data/journeys", "b2c"))
-        HandoffStore(store, HandoffConfig(triggers={})).create_user(AGENT, hash_password(PASSWORD), "agent")
-    finally:
-        engine.dispose()
+    create_staff_user(sqlite_db, AGENT, PASSWORD)
     return stack
 
 

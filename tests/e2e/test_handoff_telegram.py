@@ -12,28 +12,13 @@ import time
 import pytest
 import requests
 
-from bot.console.staff_auth import hash_password
-from journey_state.handoff import HandoffConfig
-from journey_state.model import load_named_model
-from journey_state.store import JourneyStore, make_engine
-from journey_state.store.handoffs import HandoffStore
-from tests.e2e.conftest import PROJECT
+from bot.stack import create_staff_user
 from tests.e2e.test_telegram import SECRET, credentials
 from tests.fakes.telegram import TOKEN, FakeTelegram, deliver, text_update
 
 AGENT, PASSWORD = "ann", "agent password 1"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CSAT_QUESTION = "from 1 (very unhappy) to 5"
-
-
-def create_agent(database_url: str, username: str = AGENT, password: str = PASSWORD) -> None:
-    """What `journeybot create-user` does; the console process reads users from the database."""
-    engine = make_engine(database_url)
-    try:
-        store = JourneyStore(engine, load_named_model(PROJECT / "data/journeys", "b2c"))
-        HandoffStore(store, HandoffConfig(triggers={})).create_user(username, hash_password(password), "agent")
-    finally:
-        engine.dispose()
 
 
 def try_login(console_url: str, username: str, password: str) -> requests.Response:
@@ -133,7 +118,7 @@ def stack(stack_factory, sqlite_db, tmp_path, fake):
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "JOURNEYBOT_CONSOLE_SECRET": "telegram-e2e-secret" * 3,
     })
-    create_agent(sqlite_db)
+    create_staff_user(sqlite_db, AGENT, PASSWORD)
     return stack
 
 

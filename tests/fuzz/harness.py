@@ -18,12 +18,7 @@ from hypothesis import HealthCheck, Phase, settings
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
-from bot.console.staff_auth import hash_password
-from bot.stack import Stack
-from journey_state.handoff import HandoffConfig
-from journey_state.model import load_named_model
-from journey_state.store import JourneyStore, make_engine
-from journey_state.store.handoffs import HandoffStore
+from bot.stack import Stack, create_staff_user
 from journey_state.store.migrate import upgrade
 from tests.fakes import telegram as tg
 from tests.fakes import twilio as tw
@@ -79,16 +74,6 @@ bot.channels.twilio_whatsapp.TwilioWhatsAppInput:
   api_base_url: {twilio_url}
 """, encoding="utf-8")
     return path
-
-
-def create_admin(database_url: str) -> None:
-    """What `journeybot create-user --role admin` does (the console reads users from the database)."""
-    engine = make_engine(database_url)
-    try:
-        store = JourneyStore(engine, load_named_model(PROJECT / "data/journeys", "b2c"))
-        HandoffStore(store, HandoffConfig(triggers={})).create_user(ADMIN, hash_password(ADMIN_PASSWORD), "admin")
-    finally:
-        engine.dispose()
 
 
 @dataclass
@@ -167,7 +152,7 @@ def start_fuzz_stack(model: Path, work: Path) -> tuple[FuzzStack, Callable[[], N
     """A migrated SQLite database, the fakes and a started stack; returns it and its stopper."""
     database_url = f"sqlite:///{work / 'journeybot.db'}"
     upgrade(database_url)
-    create_admin(database_url)
+    create_staff_user(database_url, ADMIN, ADMIN_PASSWORD, "admin")
     telegram, graph, twilio = tg.FakeTelegram().start(), wa.FakeGraph().start(), tw.FakeTwilio().start()
     fakes = [telegram, graph, twilio]
     creds = credentials(work / "credentials.yml", telegram.base_url, graph.base_url, twilio.base_url)
