@@ -207,6 +207,8 @@ def _read_yaml(path: Path) -> Any:
         raise CatalogError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise CatalogError(f"{path}: nested too deeply to be a catalog") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

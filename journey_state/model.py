@@ -289,6 +289,8 @@ def load_model(path: str | Path) -> JourneyModel:
         raise JourneyModelError(f"{path}: cannot read journey model: {exc.strerror}") from None
     try:
         data = yaml.safe_load(text)
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise JourneyModelError(f"{path}: nested too deeply to be a journey model") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

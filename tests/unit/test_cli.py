@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROJECT = Path(__file__).resolve().parents[2]
 JOURNEYBOT = str(Path(sys.executable).with_name("journeybot"))
 
@@ -52,6 +54,31 @@ def test_check_names_file_and_key_of_broken_event_limits(tmp_path):
     result = run("check", env_extra={"JOURNEYBOT_BUSINESS_DIR": str(business)})
     assert result.returncode == 1
     assert f"{business / 'events.yml'}: max_amount:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("events.yml", "max_amount: " + "[" * 5000, "nested too deeply"),
+    ("replies.yml", "replies: " + "{a: " * 5000, "nested too deeply"),
+    ("events.yml", "max_amount: 1\n# caf\xe9", "not UTF-8 text"),
+], ids=["deep-events", "deep-replies", "latin1-events"])
+def test_check_names_the_file_of_a_hostile_business_file(tmp_path, name, text, message):
+    business = tmp_path / "business"
+    shutil.copytree(PROJECT / "data/business", business)
+    (business / name).write_bytes(text.encode("latin-1"))
+    result = run("check", env_extra={"JOURNEYBOT_BUSINESS_DIR": str(business)})
+    assert result.returncode == 1
+    assert f"{business / name}: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_names_the_file_of_a_journey_model_nested_too_deeply(tmp_path):
+    journeys = tmp_path / "journeys"
+    shutil.copytree(PROJECT / "data/journeys", journeys)
+    (journeys / "b2c.yml").write_text("stages: " + "[" * 5000)
+    result = run("check", env_extra={"JOURNEYBOT_JOURNEYS_DIR": str(journeys)})
+    assert result.returncode == 1
+    assert f"{journeys / 'b2c.yml'}: nested too deeply" in result.stderr
     assert "Traceback" not in result.stderr
 
 
