@@ -12,11 +12,14 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from journey_state.hand_back import BotRuntimeError
+
 DEFAULT_TIMEOUT = (3.05, 15.0)  # (connect, read) seconds
+HAND_BACK_ACTION = "action_hand_back"  # actions/hand_back.py; runs the follow-up and opens csat_form
 READ_RETRIES = 2
 
 
-class RasaError(Exception):
+class RasaError(BotRuntimeError):
     """Rasa could not do what was asked."""
 
 
@@ -96,7 +99,11 @@ class RasaClient:
         return self.append_events(conversation_id, [{"event": "pause", "timestamp": time.time()}])
 
     def resume(self, conversation_id: str) -> dict[str, Any]:
-        return self.append_events(conversation_id, [{"event": "resume", "timestamp": time.time()}])
+        """Resume, and listen: a paused turn ends without Rasa's action_listen, and a customer
+        message after a bare resume is then predicted as the end of that turn (no answer)."""
+        now = time.time()
+        return self.append_events(conversation_id, [{"event": "resume", "timestamp": now},
+                                                    {"event": "action", "name": "action_listen", "timestamp": now}])
 
     def execute(self, conversation_id: str, action: str, then_listen: bool = True) -> dict[str, Any]:
         """Run one action (e.g. a form, which then asks its first question) on the latest channel.
@@ -111,6 +118,15 @@ class RasaClient:
         if then_listen:
             self.append_events(conversation_id, [{"event": "action", "name": "action_listen", "timestamp": time.time()}])
         return result
+
+    def speak_after_hand_back(self, conversation_id: str) -> dict[str, Any]:
+        """The bot's first turn after a person hands back: follow-up, CSAT question, form open.
+
+        One /execute of action_hand_back, which Rasa runs under the conversation's lock and
+        which ends with its own action_listen, so no customer message can land between its
+        parts; it says nothing if the customer was queued for a person again meanwhile.
+        """
+        return self.execute(conversation_id, HAND_BACK_ACTION, then_listen=False)
 
     def trigger_intent(self, conversation_id: str, intent: str, entities: dict | None = None) -> dict[str, Any]:
         """Run the bot as if the customer had sent `intent`; its messages go to the latest channel."""

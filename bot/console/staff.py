@@ -32,14 +32,13 @@ from bot.rasa_client import RasaClient, RasaError, RasaUnavailable
 from bot.settings import Settings
 from journey_state.bidi import strip_bidi
 from journey_state.errors import ContactNotFound, StoreUnavailable
+from journey_state.hand_back import BotRuntimeError, BotStepFailed, HandBack
 from journey_state.handoff import AGENT_CLAIM, load_handoff_config, wait_minutes
 from journey_state.model import all_stage_ids
 from journey_state.staff_rules import CHANNELS, InvalidStaffInput, LoginLimiter, SessionPolicy, safe_next, takeover_target
 from journey_state.store.handoffs import (
     ASSIGNED,
-    CLOSED,
     QUEUED,
-    RETURNED,
     HandoffError,
     HandoffNotFound,
     HandoffStore,
@@ -53,7 +52,6 @@ SECRET_ENV = "JOURNEYBOT_CONSOLE_SECRET"
 SECURE_COOKIE_ENV = "JOURNEYBOT_CONSOLE_SECURE_COOKIE"
 TRUSTED_PROXIES_ENV = "JOURNEYBOT_TRUSTED_PROXIES"
 RASA_TOKEN_ENV = "JOURNEYBOT_RASA_TOKEN"
-CSAT_FORM = "csat_form"  # asks the CSAT question, then the form collects the answer
 MAX_REPLY = 4000
 # Handoff ids are BIGINT: a larger number in the URL cannot even be bound as a query
 # parameter (the driver raises OverflowError, a 500), so such URLs match no route (404).
@@ -111,6 +109,10 @@ def _handoffs() -> HandoffStore:
 
 def _rasa() -> RasaClient:
     return current_app.extensions["rasa_client"]
+
+
+def _ending() -> HandBack:
+    return HandBack(_handoffs(), _rasa())
 
 
 @staff.before_request
@@ -391,7 +393,7 @@ def _not_delivered(user, h, text: str, exc: RasaError):
     return _render_handoff(user, h, draft=text, reply_error=message, status=status)
 
 
-def _rasa_down_status(exc: RasaError) -> int:
+def _rasa_down_status(exc: BotRuntimeError) -> int:
     return 503 if isinstance(exc, RasaUnavailable) else 502
 
 
@@ -444,34 +446,17 @@ def send_offer(user, handoff_id):
 @staff.route(f"/handoffs/{HANDOFF_ID}/handback", methods=["POST"])
 @login_required()
 def hand_back(user, handoff_id):
-    """Back to the bot: resume the conversation, then the bot follows up for the stage and asks for a CSAT score (csat_form via /execute)."""
-    admin = user["role"] == "admin"
-    # Resume the bot before marking the handoff returned: if Rasa is down the conversation
-    # stays with the agent (still paused, still theirs) instead of with nobody.
+    """Back to the bot: it follows up for the stage and asks for a CSAT score (journey_state.hand_back)."""
     try:
-        h = _handoffs().check_finish(handoff_id, RETURNED, user["username"], admin=admin)
+        _ending().hand_back(handoff_id, user["username"], admin=user["role"] == "admin")
     except HandoffError as exc:
         return _refuse(handoff_id, exc)
-    try:
-        _rasa().resume(h.conversation_id)
-    except RasaError as exc:
-        return _fail(handoff_id, f"Not handed back: the bot could not be resumed ({exc}). "
-                                 "The conversation is still yours; try again in a moment.", _rasa_down_status(exc))
-    try:
-        h = _handoffs().hand_back(handoff_id, user["username"], admin=admin)
-    except HandoffError as exc:
-        return _refuse(handoff_id, exc)
-    follow_up = _handoffs().config.follow_up(h.stage)
-    try:
-        # The customer may have written between the resume and now and been queued for a
-        # person again (paused): then the bot says nothing more, not even the CSAT question.
-        if _rasa().tracker(h.conversation_id).get("paused"):
-            return redirect(url_for("staff.queue_page"), code=303)
-        if follow_up:
-            _rasa().append_events(h.conversation_id, [{"event": "bot", "text": follow_up}], deliver=True)
-        _rasa().execute(h.conversation_id, CSAT_FORM)
-    except RasaError as exc:
-        return _fail(handoff_id, f"Handed back to the bot, but the follow-up or the CSAT question was not sent: {exc}", _rasa_down_status(exc))
+    except BotStepFailed as exc:
+        if exc.step == "resume":
+            return _fail(handoff_id, f"Not handed back: the bot could not be resumed ({exc.cause}). "
+                                     "The conversation is still yours; try again in a moment.", _rasa_down_status(exc.cause))
+        return _fail(handoff_id, f"Handed back to the bot, but the follow-up or the CSAT question was not sent: {exc.cause}",
+                     _rasa_down_status(exc.cause))
     return redirect(url_for("staff.queue_page"), code=303)
 
 
@@ -479,19 +464,13 @@ def hand_back(user, handoff_id):
 @login_required()
 def close(user, handoff_id):
     """Close without asking for feedback; the bot is resumed so the customer is not left unanswered."""
-    admin = user["role"] == "admin"
-    try:  # as for hand back: resume first, so a Rasa outage leaves the handoff open
-        h = _handoffs().check_finish(handoff_id, CLOSED, user["username"], admin=admin)
+    try:
+        _ending().close(handoff_id, user["username"], admin=user["role"] == "admin")
     except HandoffError as exc:
         return _refuse(handoff_id, exc)
-    try:
-        _rasa().resume(h.conversation_id)
-    except RasaError as exc:
-        return _fail(handoff_id, f"Not closed: the bot could not be resumed ({exc}); try again in a moment.", _rasa_down_status(exc))
-    try:
-        _handoffs().close(handoff_id, user["username"], admin=admin)
-    except HandoffError as exc:
-        return _refuse(handoff_id, exc)
+    except BotStepFailed as exc:
+        return _fail(handoff_id, f"Not closed: the bot could not be resumed ({exc.cause}); try again in a moment.",
+                     _rasa_down_status(exc.cause))
     return redirect(url_for("staff.queue_page"), code=303)
 
 

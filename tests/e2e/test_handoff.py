@@ -90,6 +90,34 @@ def test_customer_asks_for_a_human_agent_replies_and_hands_back(stack, monkeypat
     assert "your reply was not sent" in rejected.get_data(as_text=True)
 
 
+def test_a_customer_who_asks_for_a_person_during_the_hand_back_hears_nothing_more(stack, monkeypatch):
+    """Soak finding: after the handoff was marked returned and before the bot's follow-up, the
+    customer asked for a person again (a new handoff, paused); the follow-up and the CSAT
+    question then still went out while the conversation was paused."""
+    sender = "again-e2e"
+    stack.say(sender, "I want to talk to a human")
+    app, console, token = console_client(stack, monkeypatch)
+    [queued] = app.extensions["handoffs"].queue()
+    assert console.post(f"/staff/handoffs/{queued.id}/claim", data={"csrf_token": token}).status_code == 303
+    rasa = app.extensions["rasa_client"]
+    speak = rasa.speak_after_hand_back
+
+    def customer_writes_first(conversation_id):
+        assert "number 1 in the queue" in texts(stack.say(sender, "I want to talk to a human"))  # real Rasa pauses
+        return speak(conversation_id)
+
+    monkeypatch.setattr(rasa, "speak_after_hand_back", customer_writes_first)
+    assert console.post(f"/staff/handoffs/{queued.id}/handback", data={"csrf_token": token}).status_code == 303
+    state = tracker(stack, sender)
+    events = state["events"]
+    last_pause = max(i for i, e in enumerate(events) if e["event"] == "pause")
+    assert [e.get("name") for e in events[last_pause:] if e["event"] == "action"] == ["action_hand_back"]  # it ran, and
+    assert [e.get("text") for e in events[last_pause:] if e["event"] == "bot"] == []  # said nothing
+    assert state["paused"] is True and not state["active_loop"], state["active_loop"]
+    [again] = app.extensions["handoffs"].queue()
+    assert again.id != queued.id and again.sender_id == sender
+
+
 def test_strong_anger_hands_a_customer_off_whatever_the_nlu_calls_it(stack):
     """The known gap: the NLU does not read this as a complaint (out_of_scope or track_order); strong anger still calls in a person."""
     sender = "angry-e2e"
