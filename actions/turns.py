@@ -25,7 +25,7 @@ def record_turn(tracker: Tracker) -> str | None:
 def answering_latest_message(tracker: Tracker) -> bool:
     """Whether this action runs in the turn of the customer's latest message.
 
-    Not when the console started it (csat_form after a hand back, nps_form at a milestone via
+    Not when the console started it (action_hand_back and the csat_form it opens, via
     /execute): the latest message then came while a person owned the chat (a pause or resume
     follows it), or its turn was already recorded by the action that answered it.
     """
