@@ -301,7 +301,7 @@ def seed_if_empty(store: JourneyStore, programs: ProgramsStore, contacts_n: int 
     """Demo journeys for an empty database (`make run`); None when it already has contacts."""
     from sqlalchemy import func, select
 
-    with store._connect() as conn:
+    with store.read() as conn:
         if conn.execute(select(func.count()).select_from(contacts)).scalar_one():
             return None
     return simulate(store, programs, contacts_n, seed)

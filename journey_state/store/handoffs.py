@@ -356,65 +356,65 @@ class HandoffStore:
         self.config = config
 
     def open(self, who: ChannelRef, trigger: str, reason: str = "", at: datetime | None = None, agent: str | None = None) -> OpenOutcome:
-        return self.store._write(lambda conn: open_handoff(conn, self.store, self.config, who, trigger, reason, at, agent))
+        return self.store.write(lambda conn: open_handoff(conn, self.store, self.config, who, trigger, reason, at, agent))
 
     def get(self, handoff_id: int) -> Handoff:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return get(conn, handoff_id)
 
     def place(self, handoff_id: int) -> QueuePlace:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return place(conn, self.config, get(conn, handoff_id))
 
     def open_for(self, channel: str, sender_id: str) -> Handoff | None:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return open_for(conn, channel, sender_id)
 
     def queue(self, statuses: tuple[str, ...] = (QUEUED,)) -> list[Handoff]:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return queue(conn, statuses)
 
     def claim(self, handoff_id: int, agent: str) -> Handoff:
-        return self.store._write(lambda conn: claim(conn, handoff_id, agent))
+        return self.store.write(lambda conn: claim(conn, handoff_id, agent))
 
     def check_reply(self, handoff_id: int, agent: str, admin: bool = False) -> Handoff:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return check_reply(conn, handoff_id, agent, admin)
 
     def check_finish(self, handoff_id: int, status: str, agent: str, admin: bool = False) -> Handoff:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return check_finish(conn, handoff_id, status, agent, admin)
 
     def hand_back(self, handoff_id: int, agent: str, admin: bool = False) -> Handoff:
-        return self.store._write(lambda conn: finish(conn, handoff_id, RETURNED, agent, admin))
+        return self.store.write(lambda conn: finish(conn, handoff_id, RETURNED, agent, admin))
 
     def close(self, handoff_id: int, agent: str, admin: bool = False) -> Handoff:
-        return self.store._write(lambda conn: finish(conn, handoff_id, CLOSED, agent, admin))
+        return self.store.write(lambda conn: finish(conn, handoff_id, CLOSED, agent, admin))
 
     def history(self, contact_uid: str) -> list[Handoff]:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return history(conn, self._contact_id(conn, contact_uid))
 
     def add_note(self, contact_uid: str, author: str, text: str, handoff_id: int | None = None) -> Note:
-        return self.store._write(lambda conn: add_note(conn, self._contact_id(conn, contact_uid), author, text, handoff_id))
+        return self.store.write(lambda conn: add_note(conn, self._contact_id(conn, contact_uid), author, text, handoff_id))
 
     def notes(self, contact_uid: str) -> list[Note]:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return notes(conn, self._contact_id(conn, contact_uid))
 
     def create_user(self, username: str, password_hash: str, role: str) -> StaffUser:
-        return self.store._write(lambda conn: create_user(conn, username, password_hash, role))
+        return self.store.write(lambda conn: create_user(conn, username, password_hash, role))
 
     def find_user(self, username: str) -> StaffUser | None:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return find_user(conn, username)
 
     def users(self) -> list[StaffUser]:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return users(conn)
 
     def set_disabled(self, username: str, disabled: bool) -> None:
-        self.store._write(lambda conn: set_disabled(conn, username, disabled))
+        self.store.write(lambda conn: set_disabled(conn, username, disabled))
 
     @staticmethod
     def _contact_id(conn: Connection, contact_uid: str) -> int:

@@ -435,7 +435,7 @@ class ProgramsStore:
     def choose_offer(self, contact: Contact, channel: str | None, at: datetime | None = None) -> Offer | None:
         """The offer the contact would get now, without recording anything."""
         at = at or now()
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             row = self._find(conn, contact)
             if row is None:
                 return choose_offer(self.offers, OfferContext(self.model.initial_stage, channel=channel), (), at)
@@ -448,21 +448,21 @@ class ProgramsStore:
         and records nothing more.
         """
         at = at or now()
-        return self.store._write(lambda conn: present_offer(conn, self.offers, self._lock(conn, contact), channel, at))
+        return self.store.write(lambda conn: present_offer(conn, self.offers, self._lock(conn, contact), channel, at))
 
     def record_offer_shown(self, contact: Contact, offer_id: str, channel: str | None, at: datetime | None = None) -> OfferRecord:
         self.offers.get(offer_id)  # UnknownOffer
         at = at or now()
-        return self.store._write(lambda conn: record_offer_event(conn, self._lock(conn, contact), offer_id, SHOWN, channel, at))
+        return self.store.write(lambda conn: record_offer_event(conn, self._lock(conn, contact), offer_id, SHOWN, channel, at))
 
     def record_offer_redeemed(self, contact: Contact, offer_id: str, channel: str | None, at: datetime | None = None) -> OfferRecord:
         """A redemption; only the first per offer and contact counts (later ones are duplicates)."""
         self.offers.get(offer_id)
         at = at or now()
-        return self.store._write(lambda conn: record_offer_event(conn, self._lock(conn, contact), offer_id, REDEEMED, channel, at))
+        return self.store.write(lambda conn: record_offer_event(conn, self._lock(conn, contact), offer_id, REDEEMED, channel, at))
 
     def offer_history(self, contact: Contact) -> tuple[OfferEvent, ...]:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             row = self._find(conn, contact)
             return () if row is None else offer_history(conn, row.id)
 
@@ -494,18 +494,18 @@ class ProgramsStore:
             row = self._lock(conn, contact)
             return record_feedback(conn, self.model, row, parsed, reference, at, comment, channel, handoff_id, source)
 
-        return self.store._write(work)
+        return self.store.write(work)
 
     # referrals
 
     def is_advocate(self, contact: Contact) -> bool:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             row = self._find(conn, contact)
             return row is not None and contact_is_advocate(conn, self.referrals.advocates, self.model, row)
 
     def issue_referral_code(self, contact: Contact, again: bool = False) -> IssuedCode:
         """The advocate's referral code (NotAnAdvocate otherwise); `again` issues a fresh one."""
-        return self.store._write(
+        return self.store.write(
             lambda conn: issue_code(conn, self.model, self.referrals, self._lock(conn, contact), self.rng, again)
         )
 
@@ -513,7 +513,7 @@ class ProgramsStore:
         """The new contact arrived with `code`: attribute them to its owner and credit both rewards."""
         normalise_code(code, self.referrals.code)  # InvalidReferralCode before any write
         at = at or now()
-        return self.store._write(lambda conn: attribute(conn, self.model, self.referrals, self._lock(conn, contact), code, at))
+        return self.store.write(lambda conn: attribute(conn, self.model, self.referrals, self._lock(conn, contact), code, at))
 
     # loyalty
 
@@ -524,11 +524,11 @@ class ProgramsStore:
             row = contact_rows.find_or_create(conn, self.model, event.contact, source="event")
             return credit_for_event(conn, self.loyalty, row, event)
 
-        return self.store._write(work)
+        return self.store.write(work)
 
     def points(self, contact: Contact, recent: int = 5) -> PointsSummary:
         """Balance and latest ledger entries ("How many points do I have?"); 0 for unknown contacts."""
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             row = self._find(conn, contact)
             if row is None:
                 return PointsSummary(None, 0, ())
@@ -538,10 +538,10 @@ class ProgramsStore:
 
     def _lock(self, conn: Connection, contact: Contact) -> Row:
         if isinstance(contact, str):
-            return self.store._require(conn, contact, lock=True)
+            return contact_rows.require(conn, contact, lock=True)
         return contact_rows.find_or_create(conn, self.model, contact)
 
     def _find(self, conn: Connection, contact: Contact) -> Row | None:
         if isinstance(contact, str):
-            return self.store._require(conn, contact)
+            return contact_rows.require(conn, contact)
         return contact_rows.find(conn, contact)

@@ -70,7 +70,7 @@ class Builder:
             row = contact_rows.by_uid(conn, self.uids[who], lock=True)
             return issue_code(conn, self.store.model, self.programs.referrals, row, at=at).code
 
-        return self.store._write(work)
+        return self.store.write(work)
 
 
 def build(url: str, model, business_dir, journeys_dir) -> Builder:
