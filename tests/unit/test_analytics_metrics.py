@@ -15,7 +15,8 @@ from journey_state.engine import Signal, Source
 from journey_state.identifiers import ChannelRef
 from journey_state.store import JourneyStore, make_engine
 from journey_state.store import contacts as contact_rows
-from journey_state.store.programs import ProgramsStore, issue_code
+from journey_state.store.programs import ProgramsStore
+from journey_state.store.referral_records import issue_code
 from journey_state.store.signals import Touch
 from journey_state.store.tables import contacts, handoffs
 
