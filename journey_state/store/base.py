@@ -6,7 +6,6 @@ import cycle; journey_state/store/schema.py gathers them for Alembic and `create
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.engine import Dialect
@@ -15,7 +14,7 @@ from sqlalchemy.types import TypeDecorator
 metadata = MetaData()
 
 
-class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]  (generic only in the 2.0 stubs)
+class UTCDateTime(TypeDecorator):  # type: ignore[misc]  # SQLAlchemy 1.4 ships no type hints
     """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
 
     impl = DateTime(timezone=True)
@@ -29,7 +28,7 @@ class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]  (generic only in th
         value = value.astimezone(timezone.utc)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:

@@ -64,12 +64,13 @@ def record_feedback(
 
 
 def latest_nps(conn: Connection, contact_id: int) -> int | None:
-    return conn.execute(
+    value: int | None = conn.execute(
         select(feedback.c.score)
         .where(feedback.c.contact_id == contact_id, feedback.c.kind == NPS)
         .order_by(feedback.c.at.desc(), feedback.c.id.desc())
         .limit(1)
     ).scalar()
+    return value
 
 
 def latest_review_rating(conn: Connection, contact_id: int) -> int | None:

@@ -71,9 +71,10 @@ def recent_entries(conn: Connection, contact_id: int, limit: int = 5) -> tuple[L
 
 
 def ledger_points(conn: Connection, contact_id: int, reference: str) -> int | None:
-    return conn.execute(
+    points: int | None = conn.execute(
         select(loyalty_ledger.c.points).where(loyalty_ledger.c.contact_id == contact_id, loyalty_ledger.c.reference == reference)
     ).scalar()
+    return points
 
 
 def credit_for_event(conn: Connection, settings: LoyaltySettings, row: Row, event: BusinessEvent) -> LedgerOutcome:

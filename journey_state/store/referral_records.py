@@ -73,12 +73,13 @@ def contact_is_advocate(conn: Connection, rules: AdvocateRules, model: JourneyMo
 
 
 def current_code(conn: Connection, contact_id: int) -> str | None:
-    return conn.execute(
+    value: str | None = conn.execute(
         select(referral_codes.c.code)
         .where(referral_codes.c.contact_id == contact_id)
         .order_by(referral_codes.c.created_at.desc(), referral_codes.c.id.desc())
         .limit(1)
     ).scalar()
+    return value
 
 
 def issue_code(
@@ -123,6 +124,7 @@ def attribute(conn: Connection, model: JourneyModel, settings: ReferralSettings,
     if prior is not None and prior.code_id != owner.id:
         raise AlreadyReferred(f"contact {row.uid} was already referred with code {prior.code}; a contact is referred only once")
     referrer = contact_rows.by_id(conn, owner.contact_id, lock=True)
+    assert referrer is not None  # a code is deleted with its owner (ON DELETE CASCADE)
     reference = f"referral:{code}:{row.uid}"
     if prior is None:
         conn.execute(insert(referral_attributions).values(code_id=owner.id, referred_contact_id=row.id, at=at))

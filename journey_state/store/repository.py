@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -122,7 +123,7 @@ class JourneyStore:
             if not ids:
                 return changed
             for contact_id in ids:
-                changed += self.write(lambda conn, cid=contact_id: self._tick(conn, cid, at))
+                changed += self.write(partial(self._tick, contact_id=contact_id, at=at))
             after_id = ids[-1]
 
     def _tick(self, conn: Connection, contact_id: int, at: datetime) -> int:

@@ -52,7 +52,9 @@ def create_user(conn: Connection, username: str, password_hash: str, role: str, 
     if find_user(conn, name) is not None:
         raise StaffUserError(f"a staff user named {name!r} already exists")
     conn.execute(insert(staff_users).values(username=name, password_hash=password_hash, role=role, created_at=at or now(), disabled=False))
-    return find_user(conn, name)
+    created = find_user(conn, name)
+    assert created is not None  # inserted just above, in this transaction
+    return created
 
 
 def find_user(conn: Connection, username: str) -> StaffUser | None:
