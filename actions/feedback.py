@@ -15,7 +15,7 @@ from actions.turns import answering_latest_message, record_turn
 from actions.tracker_reading import turn_from_tracker
 from journey_state.errors import StoreUnavailable
 from journey_state.feedback import InvalidScore, parse_csat, parse_nps
-from journey_state.store.programs import NotAnAdvocate
+from journey_state.store.referral_records import NotAnAdvocate
 
 logger = logging.getLogger(__name__)
 SKIP_WORDS = frozenset({"skip", "no", "nope", "no thanks", "nothing", "-", "n/a", "none"})

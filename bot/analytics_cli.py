@@ -79,7 +79,7 @@ def simulate(contacts_n: int, seed: int | None, days: int, if_empty: bool) -> No
         model = load_named_model(settings.journeys_dir, settings.journey_model)
         store = JourneyStore(make_engine(settings.database_url), model)
         if if_empty:
-            with store._connect() as conn:
+            with store.read() as conn:
                 existing = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
             if existing:
                 click.echo(f"the database already has {existing} contact(s); no demo data added")

@@ -19,7 +19,8 @@ def create_user(username: str, role: str, password_stdin: bool) -> None:
     from journey_state.handoff import HandoffConfig
     from journey_state.model import load_named_model
     from journey_state.store import JourneyStore, make_engine
-    from journey_state.store.handoffs import HandoffStore, StaffUserError
+    from journey_state.store.handoffs import HandoffStore
+    from journey_state.store.staff_users import StaffUserError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -18,7 +18,8 @@ from journey_state.offers import Offer
 from journey_state.referrals import InvalidReferralCode, find_code
 from journey_state.replies import Reply, ReplyBook
 from journey_state.store import JourneyStore, Touch
-from journey_state.store.programs import NotAnAdvocate, ProgramsStore, ReferralError
+from journey_state.store.programs import ProgramsStore
+from journey_state.store.referral_records import NotAnAdvocate, ReferralError
 
 logger = logging.getLogger(__name__)
 

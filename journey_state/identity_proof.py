@@ -15,12 +15,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
-from journey_state.errors import StoreUnavailable
 from journey_state.identifiers import ChannelRef, Identifier
 from journey_state.store import JourneyStore, MergeResult
-from journey_state.store.db import READ_ONLY
 from journey_state.store.tables import channel_identities, contact_identifiers
 
 # A cached proof is re-checked after this long, so that e.g. an erased contact proves again.
@@ -79,11 +76,8 @@ class ProofRecorder:
                 contact_identifiers.c.value == ident.value,
             )
         )
-        try:
-            with self.store.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-                return conn.execute(query).first() is not None
-        except OperationalError as exc:
-            raise StoreUnavailable(f"journey database unavailable: {type(exc.orig).__name__}") from None
+        with self.store.read() as conn:
+            return conn.execute(query).first() is not None
 
     def _cached(self, key: tuple[str, str, str, str]) -> bool:
         with self._lock:

@@ -17,14 +17,15 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.channels.telegram_tables import telegram_callbacks, telegram_updates
-from journey_state.errors import StoreUnavailable
+from journey_state.store.channel_tables import telegram_callbacks, telegram_updates
 from journey_state.store.db import READ_ONLY, shared_engine
+from journey_state.store.errors import unavailable_as_error
 
 CALLBACK_DATA_MAX_BYTES = 64  # Bot API limit for InlineKeyboardButton.callback_data
 CALLBACK_PREFIX = "jb:"  # marks a stored payload; 3 + 43 base64url chars of sha256 = 46 bytes
 UPDATE_RETENTION = timedelta(days=7)  # Telegram gives up on an undelivered update after 24 h
 PRUNE_EVERY = 256
+TELEGRAM_STATE = "telegram state unavailable"
 LRU_SIZE = 1024
 
 
@@ -64,12 +65,10 @@ class TelegramState:
         """True the first time this update is seen; False for a redelivery."""
         now = datetime.now(timezone.utc)
         try:
-            with self.engine.begin() as conn:
+            with unavailable_as_error(TELEGRAM_STATE), self.engine.begin() as conn:
                 conn.execute(insert(telegram_updates).values(bot_id=bot_id, update_id=update_id, received_at=now))
         except IntegrityError:
             return False
-        except OperationalError as exc:
-            raise StoreUnavailable(f"telegram state unavailable: {exc.orig}") from None
         self._claims += 1
         if self._claims % PRUNE_EVERY == 1:
             self._prune(now - UPDATE_RETENTION)
@@ -92,15 +91,13 @@ class TelegramState:
                 self._payloads.move_to_end(key)
                 return key
         try:
-            with self.engine.begin() as conn:
+            with unavailable_as_error(TELEGRAM_STATE), self.engine.begin() as conn:
                 found = conn.execute(select(telegram_callbacks.c.key).where(telegram_callbacks.c.key == key)).first()
                 if found is None:
                     conn.execute(insert(telegram_callbacks).values(key=key, payload=payload,
                                                                    created_at=datetime.now(timezone.utc)))
         except IntegrityError:
             pass  # another process stored the same payload under the same key
-        except OperationalError as exc:
-            raise StoreUnavailable(f"telegram state unavailable: {exc.orig}") from None
         self._remember(key, payload)
         return key
 
@@ -112,12 +109,9 @@ class TelegramState:
             if data in self._payloads:
                 self._payloads.move_to_end(data)
                 return self._payloads[data]
-        try:
-            with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-                payload = conn.execute(select(telegram_callbacks.c.payload)
-                                       .where(telegram_callbacks.c.key == data)).scalar()
-        except OperationalError as exc:
-            raise StoreUnavailable(f"telegram state unavailable: {exc.orig}") from None
+        with unavailable_as_error(TELEGRAM_STATE), self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            payload = conn.execute(select(telegram_callbacks.c.payload)
+                                   .where(telegram_callbacks.c.key == data)).scalar()
         if payload is not None:
             self._remember(data, payload)
         return payload

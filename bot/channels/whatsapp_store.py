@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.channels.whatsapp_tables import whatsapp_inbound, whatsapp_sessions
+from journey_state.store.channel_tables import whatsapp_inbound, whatsapp_sessions
 from journey_state.store.db import READ_ONLY, shared_engine
 
 # Meta redelivers for up to 7 days; ids older than this cannot come back.

@@ -21,7 +21,7 @@ from bot.console.npm_assets import NODE_MODULES, script_response, warn_if_missin
 from bot.console.staff_auth import login_required
 from journey_state.analytics import dashboard as analytics
 from journey_state.store.db import READ_ONLY
-from journey_state.store.repository import _unavailable_as_error
+from journey_state.store.errors import unavailable_as_error
 from journey_state.store.tables import channel_identities
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _compute():
 
 def _channels(store) -> list[str]:
     """Channels any contact has used (for the channel filter's choices)."""
-    with _unavailable_as_error(), store.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with unavailable_as_error(), store.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return sorted(c for (c,) in conn.execute(select(channel_identities.c.channel).distinct()))
 
 

@@ -13,7 +13,7 @@ from journey_state.analytics import attribution, cohorts, facts, feedback_metric
 from journey_state.analytics.filters import Filters
 from journey_state.model import JourneyModel, load_model
 from journey_state.store.db import READ_ONLY
-from journey_state.store.repository import _unavailable_as_error
+from journey_state.store.errors import unavailable_as_error
 from journey_state.store.tables import contacts
 
 Progress = Callable[[str], None]
@@ -77,7 +77,7 @@ def stages_shared(model: JourneyModel, models: dict[str, JourneyModel] | None) -
 
 def refresh_facts(engine: Engine, model: JourneyModel, journeys_dir: str | Path | None = None, progress=None) -> int:
     """Bring the per-contact facts up to date (journey_state/analytics/facts.py) before reading them."""
-    with _unavailable_as_error():
+    with unavailable_as_error():
         return facts.refresh(engine, all_models(model, journeys_dir), progress=progress)
 
 
@@ -113,10 +113,10 @@ def compute(
         timings[name] = round(time.perf_counter() - started, 4)
         return value
 
-    with _unavailable_as_error():
+    with unavailable_as_error():
         # Progress for the long first refresh after an upgrade or a bulk import.
         timed("facts_refresh", lambda: facts.refresh(engine, models, progress=lambda done, total: say(f"facts_refresh {done}/{total} contacts")))
-    with _unavailable_as_error(), engine.connect().execution_options(**{READ_ONLY: True}) as conn, _big_reads(conn):
+    with unavailable_as_error(), engine.connect().execution_options(**{READ_ONLY: True}) as conn, _big_reads(conn):
         out["segments"] = timed("segments", lambda: segments(conn, f))
         out["funnel"] = timed("funnel", lambda: funnel.compute(conn, model, f))
         out["time_in_stage"] = timed("time_in_stage", lambda: time_in_stage.compute(conn, model, f))

@@ -31,7 +31,7 @@ from journey_state.analytics._sql import RETENTION_STAGE, milestone
 from journey_state.analytics.periods import ALL
 from journey_state.model import JourneyModel
 from journey_state.store import facts_queue
-from journey_state.store.repository import RETRYABLE_PGCODES
+from journey_state.store.errors import is_retryable
 from journey_state.store.tables import (
     attribution_facts,
     attribution_rollup,
@@ -324,7 +324,7 @@ def _refresh_next(engine: Engine, models: Mapping[str, JourneyModel], batch: int
         except OperationalError as exc:
             # A writer marking two contacts (a merge) can deadlock with the clearing of marks;
             # PostgreSQL aborts one side, and this batch is simply done again.
-            if getattr(exc.orig, "pgcode", None) not in RETRYABLE_PGCODES or attempt == attempts - 1:
+            if not is_retryable(exc) or attempt == attempts - 1:
                 raise
     return 0
 

@@ -22,7 +22,8 @@ from journey_state.business_events import EVENT_TYPES, BusinessEvent
 from journey_state.engine import Signal, Source
 from journey_state.identifiers import ChannelRef
 from journey_state.model import JourneyModel
-from journey_state.store.programs import ProgramsStore, ReferralError
+from journey_state.store.programs import ProgramsStore
+from journey_state.store.referral_records import ReferralError
 from journey_state.store.repository import JourneyStore
 from journey_state.store.signals import Touch
 from journey_state.store.tables import channel_identities, contacts, handoffs
@@ -301,7 +302,7 @@ def seed_if_empty(store: JourneyStore, programs: ProgramsStore, contacts_n: int 
     """Demo journeys for an empty database (`make run`); None when it already has contacts."""
     from sqlalchemy import func, select
 
-    with store._connect() as conn:
+    with store.read() as conn:
         if conn.execute(select(func.count()).select_from(contacts)).scalar_one():
             return None
     return simulate(store, programs, contacts_n, seed)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
-from journey_state.store.tables import UTCDateTime, metadata
+from journey_state.store.base import UTCDateTime, metadata
 
 demo_orders = Table(
     "demo_orders",

@@ -5,7 +5,7 @@ Only journeybot's own tables are managed here: Rasa's tracker store shares the d
 from alembic import context
 
 from journey_state.store.db import make_engine
-from journey_state.store.tables import OWN_TABLES, metadata
+from journey_state.store.schema import OWN_TABLES, metadata
 
 VERSION_TABLE = "journeybot_alembic_version"
 config = context.config

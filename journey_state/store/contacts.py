@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Row
 
 from journey_state.engine import ContactState, initial_state
+from journey_state.errors import ContactNotFound
 from journey_state.identifiers import MAX_EXTERNAL_ID, ChannelRef, ContactRef, Identifier  # noqa: F401 (re-exported)
 from journey_state.model import JourneyModel
 from journey_state.store.tables import channel_identities, contact_identifiers, contact_merges, contacts
@@ -54,6 +55,14 @@ def by_uid(conn: Connection, uid: str, lock: bool = False) -> Row | None:
         survivor = conn.execute(select(contact_merges.c.survivor_id).where(contact_merges.c.merged_uid == uid)).scalar()
         if survivor is not None:
             return by_id(conn, survivor, lock)
+    return row
+
+
+def require(conn: Connection, uid: str, lock: bool = False) -> Row:
+    """Like `by_uid`, for callers that cannot go on without the contact (ContactNotFound)."""
+    row = by_uid(conn, uid, lock)
+    if row is None:
+        raise ContactNotFound(f"no contact with id {uid!r}")
     return row
 
 

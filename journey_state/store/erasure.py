@@ -9,8 +9,8 @@ from sqlalchemy import delete, inspect, insert, select
 from sqlalchemy.engine import Connection, Row
 
 from journey_state.store.contacts import now
+from journey_state.store.channel_tables import SENDER_KEYED
 from journey_state.store.tables import (
-    SENDER_KEYED,
     applied_signals,
     business_events,
     channel_identities,

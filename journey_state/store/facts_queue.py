@@ -55,6 +55,15 @@ def _postgres_ddl() -> list[str]:
     return ddl
 
 
+def ddl(dialect: str) -> list[str]:
+    """The statements that create the triggers on `dialect` ("sqlite" or "postgresql").
+
+    Migrations hold a frozen copy; tests/unit/test_migrations.py checks that a migrated
+    database has exactly these, so a change here needs a new migration.
+    """
+    return _sqlite_ddl() if dialect == "sqlite" else _postgres_ddl()
+
+
 def install_triggers(conn: Connection) -> None:
     """(Re)create the marking triggers (SQLite or PostgreSQL)."""
     triggers.install(conn, _sqlite_ddl, _postgres_ddl, TRIGGERS, FUNCTIONS)

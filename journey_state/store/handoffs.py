@@ -1,4 +1,4 @@
-"""Handoffs to people, staff users and internal notes in the journey store.
+"""Handoffs to people and the internal notes written about a contact, in the journey store.
 
 States: queued -> assigned -> returned (back to the bot) | closed; a queued handoff may be
 closed too. A claim is one conditional UPDATE (`... WHERE status = 'queued'`), so when two
@@ -15,20 +15,25 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from journey_state.errors import ContactNotFound
-from journey_state.handoff import AGENT_CLAIM, ALL_TRIGGERS, HandoffConfig, estimate_wait, priority_for
+from journey_state.handoff import (
+    AGENT_CLAIM,
+    ALL_TRIGGERS,
+    HandoffConfig,
+    estimate_wait,
+    priority_for,
+)
 from journey_state.identifiers import ChannelRef
 from journey_state.store import contacts as contact_rows
 from journey_state.store.contacts import now
 from journey_state.store.repository import JourneyStore
-from journey_state.store.staff_tables import staff_notes, staff_users
+from journey_state.store.staff_tables import staff_notes
+from journey_state.store.staff_users import StaffUser, StaffUsers
 from journey_state.store.tables import contacts, handoffs
 
 QUEUED, ASSIGNED, RETURNED, CLOSED = "queued", "assigned", "returned", "closed"
 OPEN_STATES = (QUEUED, ASSIGNED)
-ROLES = ("agent", "admin")
 MAX_NOTE = 4000
 MAX_REASON = 2000
-MAX_USERNAME = 64
 
 
 class HandoffError(ValueError):
@@ -52,10 +57,6 @@ class NotYourHandoff(HandoffError):
 
 
 class NotClaimed(HandoffError):
-    pass
-
-
-class StaffUserError(ValueError):
     pass
 
 
@@ -101,16 +102,6 @@ class QueuePlace:
 class OpenOutcome:
     place: QueuePlace
     created: bool  # False: the conversation already had an open handoff
-
-
-@dataclass(frozen=True)
-class StaffUser:
-    id: int
-    username: str
-    password_hash: str
-    role: str
-    created_at: datetime
-    disabled: bool
 
 
 @dataclass(frozen=True)
@@ -310,111 +301,75 @@ def notes(conn: Connection, contact_id: int) -> list[Note]:
     return [Note(r.id, r.contact_id, r.handoff_id, r.author, r.text, r.at) for r in rows]
 
 
-# -- staff users --------------------------------------------------------------------------------
-
-
-def _user(row: Row) -> StaffUser:
-    return StaffUser(row.id, row.username, row.password_hash, row.role, row.created_at, bool(row.disabled))
-
-
-def check_username(username: str) -> str:
-    name = (username or "").strip()
-    if not name or len(name) > MAX_USERNAME or not all(c.isalnum() or c in "._-@" for c in name):
-        raise StaffUserError(f"a username is 1-{MAX_USERNAME} letters, digits or . _ - @")
-    return name
-
-
-def create_user(conn: Connection, username: str, password_hash: str, role: str, at: datetime | None = None) -> StaffUser:
-    name = check_username(username)
-    if role not in ROLES:
-        raise StaffUserError(f"unknown role {role!r} (use {' or '.join(ROLES)})")
-    if find_user(conn, name) is not None:
-        raise StaffUserError(f"a staff user named {name!r} already exists")
-    conn.execute(insert(staff_users).values(username=name, password_hash=password_hash, role=role, created_at=at or now(), disabled=False))
-    return find_user(conn, name)
-
-
-def find_user(conn: Connection, username: str) -> StaffUser | None:
-    row = conn.execute(select(staff_users).where(staff_users.c.username == (username or "").strip())).first()
-    return None if row is None else _user(row)
-
-
-def users(conn: Connection) -> list[StaffUser]:
-    return [_user(r) for r in conn.execute(select(staff_users).order_by(staff_users.c.username))]
-
-
-def set_disabled(conn: Connection, username: str, disabled: bool) -> None:
-    if conn.execute(update(staff_users).where(staff_users.c.username == username).values(disabled=disabled)).rowcount != 1:
-        raise StaffUserError(f"no staff user named {username!r}")
-
-
 class HandoffStore:
-    """Handoffs, notes and staff users; each call is one transaction of the journey store."""
+    """Handoffs and notes; each call is one transaction of the journey store."""
 
     def __init__(self, store: JourneyStore, config: HandoffConfig):
         self.store = store
         self.config = config
+        self.staff = StaffUsers(store)
 
     def open(self, who: ChannelRef, trigger: str, reason: str = "", at: datetime | None = None, agent: str | None = None) -> OpenOutcome:
-        return self.store._write(lambda conn: open_handoff(conn, self.store, self.config, who, trigger, reason, at, agent))
+        return self.store.write(lambda conn: open_handoff(conn, self.store, self.config, who, trigger, reason, at, agent))
 
     def get(self, handoff_id: int) -> Handoff:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return get(conn, handoff_id)
 
     def place(self, handoff_id: int) -> QueuePlace:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return place(conn, self.config, get(conn, handoff_id))
 
     def open_for(self, channel: str, sender_id: str) -> Handoff | None:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return open_for(conn, channel, sender_id)
 
     def queue(self, statuses: tuple[str, ...] = (QUEUED,)) -> list[Handoff]:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return queue(conn, statuses)
 
     def claim(self, handoff_id: int, agent: str) -> Handoff:
-        return self.store._write(lambda conn: claim(conn, handoff_id, agent))
+        return self.store.write(lambda conn: claim(conn, handoff_id, agent))
 
     def check_reply(self, handoff_id: int, agent: str, admin: bool = False) -> Handoff:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return check_reply(conn, handoff_id, agent, admin)
 
     def check_finish(self, handoff_id: int, status: str, agent: str, admin: bool = False) -> Handoff:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return check_finish(conn, handoff_id, status, agent, admin)
 
     def hand_back(self, handoff_id: int, agent: str, admin: bool = False) -> Handoff:
-        return self.store._write(lambda conn: finish(conn, handoff_id, RETURNED, agent, admin))
+        return self.store.write(lambda conn: finish(conn, handoff_id, RETURNED, agent, admin))
 
     def close(self, handoff_id: int, agent: str, admin: bool = False) -> Handoff:
-        return self.store._write(lambda conn: finish(conn, handoff_id, CLOSED, agent, admin))
+        return self.store.write(lambda conn: finish(conn, handoff_id, CLOSED, agent, admin))
 
     def history(self, contact_uid: str) -> list[Handoff]:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return history(conn, self._contact_id(conn, contact_uid))
 
     def add_note(self, contact_uid: str, author: str, text: str, handoff_id: int | None = None) -> Note:
-        return self.store._write(lambda conn: add_note(conn, self._contact_id(conn, contact_uid), author, text, handoff_id))
+        return self.store.write(lambda conn: add_note(conn, self._contact_id(conn, contact_uid), author, text, handoff_id))
 
     def notes(self, contact_uid: str) -> list[Note]:
-        with self.store._connect() as conn:
+        with self.store.read() as conn:
             return notes(conn, self._contact_id(conn, contact_uid))
 
+    # Staff users live in journey_state/store/staff_users.py; these keep the console's and
+    # the CLI's calls working until they hold a StaffUsers of their own.
+
     def create_user(self, username: str, password_hash: str, role: str) -> StaffUser:
-        return self.store._write(lambda conn: create_user(conn, username, password_hash, role))
+        return self.staff.create(username, password_hash, role)
 
     def find_user(self, username: str) -> StaffUser | None:
-        with self.store._connect() as conn:
-            return find_user(conn, username)
+        return self.staff.find(username)
 
     def users(self) -> list[StaffUser]:
-        with self.store._connect() as conn:
-            return users(conn)
+        return self.staff.all()
 
     def set_disabled(self, username: str, disabled: bool) -> None:
-        self.store._write(lambda conn: set_disabled(conn, username, disabled))
+        self.staff.set_disabled(username, disabled)
 
     @staticmethod
     def _contact_id(conn: Connection, contact_uid: str) -> int:

@@ -7,10 +7,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.exc import OperationalError
 
-from journey_state.errors import StoreUnavailable
 from journey_state.store.db import make_engine
+from journey_state.store.errors import unavailable_as_error
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 VERSION_TABLE = "journeybot_alembic_version"
@@ -27,12 +26,10 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` to `revision`, creating it if empty."""
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
+        with unavailable_as_error("cannot migrate journey database", missing_tables=None), engine.begin() as conn:
             config = alembic_config(url)
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
-    except OperationalError as exc:
-        raise StoreUnavailable(f"cannot migrate journey database: {exc.orig}") from None
     finally:
         engine.dispose()
 
@@ -41,10 +38,8 @@ def pending(url: str) -> bool:
     """True if the database is not at the latest revision."""
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
+        with unavailable_as_error(missing_tables=None), engine.connect() as conn:
             current = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
-    except OperationalError as exc:
-        raise StoreUnavailable(f"journey database unavailable: {exc.orig}") from None
     finally:
         engine.dispose()
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()

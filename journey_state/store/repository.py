@@ -1,19 +1,25 @@
-"""JourneyStore: the one entry point for journey reads and writes (one transaction per call)."""
+"""JourneyStore: the one entry point for journey reads and writes (one transaction per call).
+
+Other store areas (handoffs, programs, staff users) and analytics build on its two public
+units of work: `write(work)` runs `work(conn)` in one write transaction, retried when a
+concurrent writer won a race, and `read()` gives a read-only connection. Both translate
+database errors into StoreUnavailable (journey_state/store/errors.py).
+"""
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 
 from journey_state.business_events import BusinessEvent
 from journey_state.engine import Signal, Source
-from journey_state.errors import ContactNotFound, StoreUnavailable
 from journey_state.identifiers import (
     MAX_EXTERNAL_ID,
     ChannelRef,
@@ -25,6 +31,7 @@ from journey_state.store import contacts as contact_rows
 from journey_state.store import erasure, events, identity, signals, views
 from journey_state.store.contacts import now
 from journey_state.store.db import READ_ONLY, connect_waiting
+from journey_state.store.errors import StoreBusy, unavailable_as_error
 from journey_state.store.events import EventConflict, EventOutcome
 from journey_state.store.identity import MergeResult
 from journey_state.store.signals import SignalOutcome, Touch
@@ -54,11 +61,11 @@ class JourneyStore:
             row = contact_rows.find_or_create(conn, self.model, who)
             return signals.apply(conn, self.model, row, signal, touch)
 
-        return self._write(work)
+        return self.write(work)
 
     def record_event(self, event: BusinessEvent) -> EventOutcome:
         """Apply a business event once per idempotency key (EventConflict if the key was used for another event)."""
-        return self._write(lambda conn: events.ingest(conn, self.model, event))
+        return self.write(lambda conn: events.ingest(conn, self.model, event))
 
     def verify_identifier(self, who: ContactRef, kind: str, raw_value: str, source: str = "conversation") -> MergeResult | None:
         """The contact proved this email/phone; merges with the contact already holding it, if any."""
@@ -68,17 +75,17 @@ class JourneyStore:
             row = contact_rows.find_or_create(conn, self.model, who, source)
             return identity.verify(conn, self.model, row, ident, now(), source)
 
-        return self._write(work)
+        return self.write(work)
 
     def verify_identifier_of(self, contact_uid: str, kind: str, raw_value: str, source: str = "event") -> MergeResult | None:
         """Like verify_identifier, for a contact known by its id."""
         ident = identifier(kind, raw_value)
 
         def work(conn: Connection) -> MergeResult | None:
-            row = self._require(conn, contact_uid, lock=True)
+            row = contact_rows.require(conn, contact_uid, lock=True)
             return identity.verify(conn, self.model, row, ident, now(), source)
 
-        return self._write(work)
+        return self.write(work)
 
     def override_stage(self, contact_uid: str, stage: str, agent: str, reason: str = "") -> SignalOutcome:
         """An agent puts the contact into `stage`; recorded as agent evidence."""
@@ -93,10 +100,10 @@ class JourneyStore:
         )
 
         def work(conn: Connection) -> SignalOutcome:
-            row = self._require(conn, contact_uid, lock=True)
+            row = contact_rows.require(conn, contact_uid, lock=True)
             return signals.apply(conn, self.model, row, signal)
 
-        return self._write(work)
+        return self.write(work)
 
     def mark_dormant(self, at: datetime | None = None, batch: int = 500) -> int:
         """Apply the inactivity signal to every contact quiet for longer than the model allows; returns how many became dormant."""
@@ -106,7 +113,7 @@ class JourneyStore:
         cutoff = at - self.model.dormant_after
         changed, after_id = 0, 0
         while True:
-            with self._connect() as conn:
+            with self.read() as conn:
                 ids = conn.execute(
                     select(contacts.c.id)
                     .where(contacts.c.id > after_id, contacts.c.dormant.is_(False), contacts.c.last_activity_at <= cutoff)
@@ -116,7 +123,7 @@ class JourneyStore:
             if not ids:
                 return changed
             for contact_id in ids:
-                changed += self._write(lambda conn, cid=contact_id: self._tick(conn, cid, at))
+                changed += self.write(partial(self._tick, contact_id=contact_id, at=at))
             after_id = ids[-1]
 
     def _tick(self, conn: Connection, contact_id: int, at: datetime) -> int:
@@ -129,79 +136,53 @@ class JourneyStore:
 
     def erase(self, contact_uid: str) -> dict[str, Any]:
         """Delete the contact, its journey data and its Rasa conversations; returns a receipt."""
-        return self._write(lambda conn: erasure.erase(conn, self._require(conn, contact_uid, lock=True)))
+        return self.write(lambda conn: erasure.erase(conn, contact_rows.require(conn, contact_uid, lock=True)))
 
     # -- reads ----------------------------------------------------------------
 
     def contact_by_identity(self, who: ContactRef) -> dict[str, Any] | None:
         """The contact's current journey and its transitions, or None if unknown."""
-        with self._connect() as conn:
+        with self.read() as conn:
             row = contact_rows.find(conn, who)
             return None if row is None else views.contact_view(conn, self.model, row)
 
     def contact(self, contact_uid: str) -> dict[str, Any]:
-        with self._connect() as conn:
-            return views.contact_view(conn, self.model, self._require(conn, contact_uid))
+        with self.read() as conn:
+            return views.contact_view(conn, self.model, contact_rows.require(conn, contact_uid))
 
     def timeline(self, contact_uid: str) -> list[dict[str, Any]]:
-        with self._connect() as conn:
-            return views.timeline(conn, self._require(conn, contact_uid))
+        with self.read() as conn:
+            return views.timeline(conn, contact_rows.require(conn, contact_uid))
 
     def export(self, contact_uid: str) -> dict[str, Any]:
-        with self._connect() as conn:
-            return views.export(conn, self.model, self._require(conn, contact_uid))
+        with self.read() as conn:
+            return views.export(conn, self.model, contact_rows.require(conn, contact_uid))
 
-    # -- plumbing -------------------------------------------------------------
+    # -- units of work -------------------------------------------------------
 
-    @staticmethod
-    def _require(conn: Connection, contact_uid: str, lock: bool = False):
-        row = contact_rows.by_uid(conn, contact_uid, lock)
-        if row is None:
-            raise ContactNotFound(f"no contact with id {contact_uid!r}")
-        return row
+    def write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work(conn)` in one write transaction and return its result.
 
-    def _write(self, work: Callable[[Connection], T]) -> T:
+        `work` may run more than once: when two writers created the same new identity at
+        once (the loser finds the winner's contact on the next run), or when PostgreSQL
+        aborted the transaction for a deadlock. It must not have effects outside `conn`.
+        """
         for attempt in range(RETRIES):
             try:
-                with _unavailable_as_error():
+                with unavailable_as_error():
                     with connect_waiting(self.engine) as conn, conn.begin():
                         return work(conn)
             except IntegrityError:
-                # Two writers created the same new identity at once; the loser retries
-                # and finds the winner's contact.
                 if attempt == RETRIES - 1:
                     raise
-            except _Retry:
+            except StoreBusy:
                 if attempt == RETRIES - 1:
-                    raise StoreUnavailable("journey database too busy (repeated deadlocks); try again") from None
+                    raise StoreBusy("journey database too busy (repeated deadlocks); try again") from None
         raise AssertionError("unreachable")
 
     @contextmanager
-    def _connect(self) -> Iterator[Connection]:
-        with _unavailable_as_error():
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection (on SQLite it does not wait for writers)."""
+        with unavailable_as_error():
             with connect_waiting(self.engine).execution_options(**{READ_ONLY: True}) as conn:
                 yield conn
-
-
-class _Retry(Exception):
-    """PostgreSQL aborted the transaction (deadlock or serialization failure); it is safe to run it again."""
-
-
-RETRYABLE_PGCODES = frozenset({"40P01", "40001"})
-NOT_MIGRATED = "the journey database has no journeybot tables; run `journeybot db upgrade`"
-
-
-@contextmanager
-def _unavailable_as_error() -> Iterator[None]:
-    try:
-        yield
-    except OperationalError as exc:
-        if getattr(exc.orig, "pgcode", None) in RETRYABLE_PGCODES:
-            raise _Retry() from exc
-        if "no such table" in str(exc.orig):
-            raise StoreUnavailable(NOT_MIGRATED) from None
-        raise StoreUnavailable(f"journey database unavailable: {str(exc.orig).strip().splitlines()[0]}") from None
-    except ProgrammingError as exc:
-        if getattr(exc.orig, "pgcode", None) == "42P01":  # undefined table
-            raise StoreUnavailable(NOT_MIGRATED) from None
-        raise

@@ -20,15 +20,15 @@ from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from journey_state.errors import StoreUnavailable
 from journey_state.staff_rules import SessionPolicy
 from journey_state.store.contacts import now
 from journey_state.store.db import READ_ONLY, connect_waiting
-from journey_state.store.handoffs import StaffUser
+from journey_state.store.errors import unavailable_as_error
+from journey_state.store.staff_users import StaffUser
 from journey_state.store.staff_tables import staff_sessions, staff_users
 
+STAFF_SESSIONS = "staff sessions unavailable"
 TOKEN_BYTES = 32
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 
@@ -127,23 +127,10 @@ class StaffSessionStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with _unavailable(), connect_waiting(self.engine) as conn, conn.begin():
+        with unavailable_as_error(STAFF_SESSIONS), connect_waiting(self.engine) as conn, conn.begin():
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _unavailable(), connect_waiting(self.engine).execution_options(**{READ_ONLY: True}) as conn:
+        with unavailable_as_error(STAFF_SESSIONS), connect_waiting(self.engine).execution_options(**{READ_ONLY: True}) as conn:
             yield conn
-
-
-@contextmanager
-def _unavailable() -> Iterator[None]:
-    try:
-        yield
-    except OperationalError as exc:
-        reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
-        raise StoreUnavailable(f"staff sessions unavailable: {reason} (if the table is missing: `journeybot db upgrade`)") from None
-    except ProgrammingError as exc:
-        if getattr(exc.orig, "pgcode", None) == "42P01":  # undefined table: not migrated
-            raise StoreUnavailable("staff sessions unavailable: the database is not migrated; run `journeybot db upgrade`") from None
-        raise

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
 
-from journey_state.store.tables import UTCDateTime, metadata
+from journey_state.store.base import UTCDateTime, metadata
 
 staff_users = Table(
     "staff_users",

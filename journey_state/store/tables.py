@@ -1,52 +1,26 @@
-"""Table definitions. Schema changes go through Alembic (journey_state/migrations)."""
-from __future__ import annotations
+"""The journey tables. Schema changes go through Alembic (journey_state/migrations).
 
-from datetime import timezone
+The full schema, with the staff, demo-shop and channel tables, is journey_state/store/schema.py.
+"""
+from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.types import TypeDecorator
 
-
-
-class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime; journeybot stores aware UTC times only")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
-
-metadata = MetaData()
+from journey_state.store.base import UTCDateTime, metadata
 
 contacts = Table(
     "contacts",
@@ -425,24 +399,3 @@ erasures = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("deleted", JSON, nullable=False),
 )
-
-# Channel tables keyed by the sender id rather than the contact (e.g. WhatsApp sessions);
-# channel modules register them so erasure reaches them without journey_state importing bot/.
-SENDER_KEYED: list[tuple[Table, str]] = []
-
-
-def register_sender_keyed(table: Table, column: str) -> None:
-    """Erase rows of `table` whose `column` holds one of an erased contact's sender ids."""
-    if (table, column) not in SENDER_KEYED:
-        SENDER_KEYED.append((table, column))
-
-
-# Tables defined elsewhere on this metadata (the demo shop, channel state kept by the
-# connectors in bot/channels); imported here so that
-# OWN_TABLES and Alembic see them whichever module is imported first.
-import journey_state.commerce.tables  # noqa: E402,F401
-import journey_state.store.staff_tables  # noqa: E402,F401
-import bot.channels.telegram_tables  # noqa: E402,F401
-import bot.channels.whatsapp_tables  # noqa: E402,F401
-
-OWN_TABLES = frozenset(metadata.tables)

@@ -15,7 +15,8 @@ from journey_state.engine import Signal, Source
 from journey_state.identifiers import ChannelRef
 from journey_state.store import JourneyStore, make_engine
 from journey_state.store import contacts as contact_rows
-from journey_state.store.programs import ProgramsStore, issue_code
+from journey_state.store.programs import ProgramsStore
+from journey_state.store.referral_records import issue_code
 from journey_state.store.signals import Touch
 from journey_state.store.tables import contacts, handoffs
 
@@ -70,7 +71,7 @@ class Builder:
             row = contact_rows.by_uid(conn, self.uids[who], lock=True)
             return issue_code(conn, self.store.model, self.programs.referrals, row, at=at).code
 
-        return self.store._write(work)
+        return self.store.write(work)
 
 
 def build(url: str, model, business_dir, journeys_dir) -> Builder:

@@ -23,7 +23,7 @@ from journey_state.commerce import (
 from journey_state.commerce.demo_shop import DemoShopBackend, create_demo_order, seed_demo_orders
 from journey_state.commerce.tables import DEMO_TABLES, demo_orders, demo_refunds
 from journey_state.store import make_engine, migrate
-from journey_state.store.tables import metadata
+from journey_state.store.schema import metadata
 
 NOW = datetime(2026, 4, 20, 12, 0, tzinfo=timezone.utc)
 

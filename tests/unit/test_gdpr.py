@@ -12,7 +12,8 @@ from journey_state.engine import Signal, Source
 from journey_state.errors import ContactNotFound
 from journey_state.identifiers import ChannelRef
 from journey_state.store import JourneyStore, Touch, make_engine
-from journey_state.store.tables import OWN_TABLES, contacts, erasures, feedback, offer_events
+from journey_state.store.schema import OWN_TABLES
+from journey_state.store.tables import contacts, erasures, feedback, offer_events
 
 T0 = datetime(2026, 4, 2, 8, 0, tzinfo=timezone.utc)
 ANN = ChannelRef("rest", "ann-123")

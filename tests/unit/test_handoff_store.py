@@ -17,8 +17,8 @@ from journey_state.store.handoffs import (
     HandoffStore,
     NotClaimed,
     NotYourHandoff,
-    StaffUserError,
 )
+from journey_state.store.staff_users import StaffUserError, StaffUsers
 
 PROJECT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -127,6 +127,17 @@ def test_two_agents_claiming_at_once_give_one_owner(stores):
             t.join()
         assert errors == [] and len(won) == 1 and len(lost) == len(agents) - 1
         assert handoffs.get(h.id).agent == won[0]
+
+
+def test_staff_users_need_no_handoff_settings(stores):
+    journey, handoffs = stores
+    staff = StaffUsers(journey)
+    created = staff.create("cleo", "hash", "admin")
+    assert staff.find("cleo") == created and handoffs.find_user("cleo") == created
+    with pytest.raises(StaffUserError, match="username"):
+        staff.create("no spaces", "hash", "agent")
+    staff.set_disabled("cleo", True)
+    assert [(u.username, u.disabled) for u in staff.all()] == [("cleo", True)]
 
 
 def test_notes_and_users(stores):

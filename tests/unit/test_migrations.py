@@ -13,8 +13,8 @@ from journey_state.identifiers import ChannelRef
 from journey_state.model import load_named_model
 from journey_state.store import JourneyStore, make_engine, migrate
 from journey_state.store.repository import Touch
+from journey_state.store.schema import OWN_TABLES, metadata
 from tests.conftest import PROJECT
-from journey_state.store.tables import OWN_TABLES, metadata
 
 # The journey core; later revisions add more tables, all of them listed in OWN_TABLES.
 CORE_TABLES = {"contacts", "channel_identities", "transitions", "applied_signals", "touchpoints"}
@@ -175,5 +175,90 @@ def test_rasa_conversations_get_their_channel_in_their_id(database_url):
             command.downgrade(config, "0009")
         with engine.connect() as conn:
             assert {s for (s,) in conn.execute(text("SELECT DISTINCT sender_id FROM events"))} == set(conversations)
+    finally:
+        engine.dispose()
+
+
+VERSIONS = PROJECT / "journey_state" / "migrations" / "versions"
+
+
+def project_imports(source: str) -> list[str]:
+    """The journey_state/bot/actions modules a migration's source imports, at any depth."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        if isinstance(node, ast.ImportFrom) and node.level:
+            names = [f".{node.module or ''}"]  # relative: inside the project by definition
+        found += [n for n in names if n.startswith(".") or n.split(".")[0] in ("journey_state", "bot", "actions")]
+    return found
+
+
+def test_migrations_hold_their_own_ddl():
+    # A migration that imports live code changes whenever that code does; old databases
+    # would then have been migrated differently from new ones.
+    files = sorted(VERSIONS.glob("*.py"))
+    assert len(files) >= 11
+    assert {f.name: project_imports(f.read_text(encoding="utf-8")) for f in files} == {f.name: [] for f in files}
+
+
+def test_the_import_check_sees_project_imports():
+    source = "import os\nfrom journey_state.store import rollups\ndef f():\n    import bot.cli\n    from . import x\n"
+    assert project_imports(source) == ["journey_state.store", "bot.cli", "."]
+
+
+def _function_body(statement: str) -> str:
+    return statement.split("$$", 2)[1].strip()
+
+
+def test_migrated_triggers_are_the_ones_the_code_defines(migrated_url):
+    """Migrations hold frozen trigger DDL; the head database must have what the code expects."""
+    from journey_state.store import facts_queue, rollups
+
+    engine = make_engine(migrated_url)
+    try:
+        with engine.connect() as conn:
+            dialect = conn.dialect.name
+            expected = [*rollups.ddl(dialect), *facts_queue.ddl(dialect)]
+            names = {s.split()[2] for s in expected if s.startswith("CREATE TRIGGER")}
+            if dialect == "sqlite":
+                found = set(conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'trigger'").scalars())
+                assert found == set(expected)
+            else:
+                found = set(conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").scalars())
+                assert found == names
+                bodies = dict(conn.exec_driver_sql(
+                    "SELECT proname, prosrc FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
+                ).all())
+                functions = {s.split()[2].split("(")[0]: _function_body(s) for s in expected if s.startswith("CREATE FUNCTION")}
+                assert {name: bodies.get(name, "").strip() for name in functions} == functions
+    finally:
+        engine.dispose()
+
+
+def test_rollups_and_facts_queue_are_filled_from_existing_data(database_url, b2c_model):
+    """0008 and 0009 fill touch_rollup, stage_stays and facts_dirty from data written before them."""
+    from sqlalchemy import select
+
+    from journey_state.store import rollups
+    from journey_state.store.tables import contacts, facts_dirty, touch_rollup
+
+    migrate.upgrade(database_url, "0007")
+    engine = make_engine(database_url)
+    try:
+        store = JourneyStore(engine, b2c_model)
+        at = datetime(2026, 1, 31, 23, 30, tzinfo=timezone.utc)
+        for n, (channel, intent) in enumerate([("socketio", "greet"), ("telegram", "place_order"), ("socketio", None)]):
+            who = ChannelRef(channel, f"u{n % 2}")
+            store.record_signal(who, Signal(f"s{n}", Source.CONVERSATION, at, intent=intent), Touch(channel, f"m{n}", intent, 0.9, None, "x"))
+        migrate.upgrade(database_url)
+        with engine.connect() as conn:
+            rollup = sorted(tuple(r) for r in conn.execute(select(touch_rollup)).all())
+            assert rollup == sorted(tuple(r) for r in conn.execute(rollups.recomputed(conn)).all())
+            assert len(rollup) >= 4
+            stays = sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT {rollups.STAY_COLUMNS} FROM stage_stays").all())
+            assert stays and stays == sorted(tuple(r) for r in conn.exec_driver_sql(rollups.recomputed_stays(conn)).all())
+            assert set(conn.execute(select(facts_dirty.c.contact_id)).scalars()) == set(conn.execute(select(contacts.c.id)).scalars())
     finally:
         engine.dispose()

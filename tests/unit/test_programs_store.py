@@ -1,4 +1,4 @@
-"""Offers, feedback, referrals and loyalty in the store (journey_state/store/programs.py), SQLite and PostgreSQL."""
+"""Offers, feedback, referrals and loyalty in the store (journey_state/store/programs.py and its per-program modules), SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
@@ -21,12 +21,12 @@ from journey_state.model import JourneyModel, all_stage_ids, parse_model
 from journey_state.offers import REDEEMED, SHOWN, UnknownOffer, load_offers
 from journey_state.referrals import InvalidReferralCode, load_referrals
 from journey_state.store import JourneyStore, Touch, make_engine
-from journey_state.store.programs import (
+from journey_state.store.loyalty_points import PointsSummary
+from journey_state.store.programs import ProgramsStore
+from journey_state.store.referral_records import (
     AlreadyReferred,
     IssuedCode,
     NotAnAdvocate,
-    PointsSummary,
-    ProgramsStore,
     SelfReferral,
     UnknownReferralCode,
 )

@@ -7,8 +7,6 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from journey_state.store.tables import UTCDateTime
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -25,9 +23,9 @@ def upgrade() -> None:
         sa.Column("at_risk", sa.Boolean, nullable=False),
         sa.Column("dormant", sa.Boolean, nullable=False),
         sa.Column("persona", sa.String(64)),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
-        sa.Column("last_activity_at", UTCDateTime()),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_activity_at", sa.DateTime(timezone=True)),
     )
     op.create_index("ix_contacts_stage", "contacts", ["journey_model", "stage"])
     op.create_table(
@@ -36,7 +34,7 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
         sa.Column("channel", sa.String(32), nullable=False),
         sa.Column("external_id", sa.String(255), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("channel", "external_id", name="uq_channel_identity"),
     )
     op.create_index("ix_channel_identities_contact", "channel_identities", ["contact_id"])
@@ -47,7 +45,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("from_value", sa.String(64), nullable=False),
         sa.Column("to_value", sa.String(64), nullable=False),
-        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("signal_type", sa.String(32), nullable=False),
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("signal_id", sa.String(255), nullable=False),
@@ -60,7 +58,7 @@ def upgrade() -> None:
         "applied_signals",
         sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("signal_id", sa.String(255), primary_key=True),
-        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
         "touchpoints",
@@ -73,7 +71,7 @@ def upgrade() -> None:
         sa.Column("emotion", sa.String(16)),
         sa.Column("stage", sa.String(64), nullable=False),
         sa.Column("excerpt", sa.Text, nullable=False),
-        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_touchpoints_contact_at", "touchpoints", ["contact_id", "at"])
 

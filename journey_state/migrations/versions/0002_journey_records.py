@@ -7,9 +7,6 @@ Create Date: 2026-11-23 08:10:29.345476
 import sqlalchemy as sa
 from alembic import op
 
-from journey_state.store.tables import UTCDateTime
-
-
 revision = '0002'
 down_revision = '0001'
 branch_labels = None
@@ -21,7 +18,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('receipt_id', sa.String(length=32), nullable=False),
     sa.Column('contact_hash', sa.String(length=64), nullable=False),
-    sa.Column('at', UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('deleted', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('receipt_id')
@@ -31,8 +28,8 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
     sa.Column('type', sa.String(length=64), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
-    sa.Column('occurred_at', UTCDateTime(), nullable=False),
-    sa.Column('received_at', UTCDateTime(), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -47,7 +44,7 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('value', sa.String(length=255), nullable=False),
-    sa.Column('verified_at', UTCDateTime(), nullable=False),
+    sa.Column('verified_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -61,7 +58,7 @@ def upgrade() -> None:
     sa.Column('survivor_id', sa.Integer(), nullable=False),
     sa.Column('merged_uid', sa.String(length=32), nullable=False),
     sa.Column('identifier_kind', sa.String(length=16), nullable=False),
-    sa.Column('at', UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('moved', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['survivor_id'], ['contacts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -80,9 +77,9 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('agent', sa.String(length=64), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('created_at', UTCDateTime(), nullable=False),
-    sa.Column('claimed_at', UTCDateTime(), nullable=True),
-    sa.Column('closed_at', UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -96,7 +93,7 @@ def upgrade() -> None:
     sa.Column('points', sa.Integer(), nullable=False),
     sa.Column('reason', sa.String(length=64), nullable=False),
     sa.Column('reference', sa.String(length=200), nullable=False),
-    sa.Column('at', UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('contact_id', 'reference', name='uq_loyalty_reference')
@@ -108,7 +105,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('stage', sa.String(length=64), nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=True),
-    sa.Column('at', UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -120,7 +117,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=32), nullable=False),
-    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
@@ -137,7 +134,7 @@ def upgrade() -> None:
     sa.Column('stage', sa.String(length=64), nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=True),
     sa.Column('handoff_id', sa.Integer(), nullable=True),
-    sa.Column('at', UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(kind = 'nps' AND score BETWEEN 0 AND 10) OR (kind = 'csat' AND score BETWEEN 1 AND 5)", name='ck_feedback_score_range'),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['handoff_id'], ['handoffs.id'], ondelete='SET NULL'),
@@ -151,7 +148,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code_id', sa.Integer(), nullable=False),
     sa.Column('referred_contact_id', sa.Integer(), nullable=False),
-    sa.Column('at', UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['code_id'], ['referral_codes.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['referred_contact_id'], ['contacts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),

@@ -7,8 +7,6 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-from journey_state.store.tables import UTCDateTime
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -25,16 +23,16 @@ def upgrade() -> None:
         sa.Column("items", sa.JSON, nullable=False),
         sa.Column("total_cents", sa.Integer, nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
-        sa.Column("placed_at", UTCDateTime(), nullable=False),
-        sa.Column("shipped_at", UTCDateTime()),
-        sa.Column("delivered_at", UTCDateTime()),
+        sa.Column("placed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("shipped_at", sa.DateTime(timezone=True)),
+        sa.Column("delivered_at", sa.DateTime(timezone=True)),
         sa.Column("estimated_delivery", sa.Date),
         sa.Column("carrier", sa.String(64)),
         sa.Column("tracking_number", sa.String(64)),
         sa.Column("tracking_url", sa.String(500)),
-        sa.Column("cancelled_at", UTCDateTime()),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True)),
         sa.Column("cancel_reason", sa.Text),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("number", name="uq_demo_orders_number"),
         sa.CheckConstraint(
             "status IN ('placed', 'paid', 'fulfilled', 'in_transit', 'delivered', 'cancelled', 'refunded')",
@@ -50,7 +48,7 @@ def upgrade() -> None:
         sa.Column("amount_cents", sa.Integer, nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("order_id", name="uq_demo_refunds_order"),
         sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'completed')", name="ck_demo_refunds_status"),
     )

@@ -7,8 +7,6 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from journey_state.store.tables import UTCDateTime
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -20,7 +18,7 @@ def upgrade() -> None:
         "telegram_updates",
         sa.Column("bot_id", sa.String(32), nullable=False),
         sa.Column("update_id", sa.BigInteger, nullable=False),
-        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("bot_id", "update_id", name="pk_telegram_updates"),
     )
     op.create_index("ix_telegram_updates_received_at", "telegram_updates", ["received_at"])
@@ -28,7 +26,7 @@ def upgrade() -> None:
         "telegram_callbacks",
         sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("payload", sa.Text, nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
 
 

@@ -7,8 +7,6 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from journey_state.store.tables import UTCDateTime
-
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -20,13 +18,13 @@ def upgrade() -> None:
         "whatsapp_sessions",
         sa.Column("wa_id", sa.String(32), primary_key=True),
         sa.Column("provider", sa.String(16), nullable=False),
-        sa.Column("last_inbound_at", UTCDateTime(), nullable=False),
+        sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
         "whatsapp_inbound",
         sa.Column("message_id", sa.String(255), primary_key=True),
         sa.Column("wa_id", sa.String(32), nullable=False),
-        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_whatsapp_inbound_wa_id", "whatsapp_inbound", ["wa_id"])
 

@@ -7,8 +7,6 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from journey_state.store.tables import UTCDateTime
-
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -22,7 +20,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(64), nullable=False),
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("disabled", sa.Boolean, nullable=False),
         sa.UniqueConstraint("username"),
         sa.CheckConstraint("role IN ('agent', 'admin')", name="ck_staff_users_role"),
@@ -34,7 +32,7 @@ def upgrade() -> None:
         sa.Column("handoff_id", sa.Integer, sa.ForeignKey("handoffs.id", ondelete="CASCADE")),
         sa.Column("author", sa.String(64), nullable=False),
         sa.Column("text", sa.Text, nullable=False),
-        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_staff_notes_contact_at", "staff_notes", ["contact_id", "at"])
 

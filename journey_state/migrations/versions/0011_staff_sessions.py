@@ -7,8 +7,6 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-from journey_state.store.tables import UTCDateTime
-
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
@@ -22,8 +20,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer, sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False),
         sa.Column("credential", sa.String(64), nullable=False),
         sa.Column("data", sa.Text, nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("seen_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_staff_sessions_user", "staff_sessions", ["user_id"])
 
