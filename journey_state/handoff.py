@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from journey_state.replies import BusinessConfigError, _check_placeholders, _read_yaml
+from journey_state.config_files import check_placeholders, config_error, read_yaml
 
 # Trigger names. AGENT_CLAIM is the console's "take over this conversation"; it is not a
 # rule on messages, so it needs no configuration.
@@ -152,15 +152,11 @@ DEFAULT_MESSAGES = {
 }
 
 
-def _fail(path: Path, key: str, problem: str) -> BusinessConfigError:
-    return BusinessConfigError(f"{path}: {key}: {problem}")
-
-
 def _mapping(value: Any, path: Path, key: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _fail(path, key, "must be a mapping")
+        raise config_error(path, key, "must be a mapping")
     return value
 
 
@@ -168,24 +164,24 @@ def _names(value: Any, path: Path, key: str, allowed: Iterable[str] | None = Non
     if value is None:
         return frozenset()
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _fail(path, key, "must be a list of names")
+        raise config_error(path, key, "must be a list of names")
     if allowed is not None:
         allowed = set(allowed)
         unknown = sorted(set(value) - allowed)
         if unknown:
-            raise _fail(path, key, f"unknown {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
+            raise config_error(path, key, f"unknown {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
     return frozenset(value)
 
 
 def _int(value: Any, path: Path, key: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _fail(path, key, f"must be a whole number >= {minimum}")
+        raise config_error(path, key, f"must be a whole number >= {minimum}")
     return value
 
 
 def _score(value: Any, path: Path, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise _fail(path, key, "must be a number above 0 and at most 1")
+        raise config_error(path, key, "must be a number above 0 and at most 1")
     return float(value)
 
 
@@ -195,23 +191,23 @@ def _any_intent(raw: Any, emotions: frozenset[str], stages: set[str], path: Path
     raw = _mapping(raw, path, key)
     _allow_only(raw, ("min_score", "stages"), path, key)
     if not emotions:
-        raise _fail(path, key, "needs the trigger's `emotions` (which emotion must be strong)")
+        raise config_error(path, key, "needs the trigger's `emotions` (which emotion must be strong)")
     if "min_score" not in raw:
-        raise _fail(path, f"{key}.min_score", "is required (the emotion score, 0-1, that counts as strong)")
+        raise config_error(path, f"{key}.min_score", "is required (the emotion score, 0-1, that counts as strong)")
     return AnyIntent(_score(raw["min_score"], path, f"{key}.min_score"), _names(raw.get("stages"), path, f"{key}.stages", stages))
 
 
 def _allow_only(data: dict, allowed: Iterable[str], path: Path, key: str) -> None:
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise _fail(path, f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key (allowed: {', '.join(allowed)})")
+        raise config_error(path, f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key (allowed: {', '.join(allowed)})")
 
 
 def load_handoff_config(path: str | Path, known_stages: Iterable[str]) -> HandoffConfig:
     """Load and validate data/business/handoff.yml; errors name the file and the key."""
     path = Path(path)
     stages = set(known_stages)
-    data = _mapping(_read_yaml(path), path, "(top level)")
+    data = _mapping(read_yaml(path), path, "(top level)")
     _allow_only(data, ("triggers", "priority", "wait", "messages", "follow_ups"), path, "")
 
     triggers: dict[str, TriggerRule] = {}
@@ -219,12 +215,12 @@ def load_handoff_config(path: str | Path, known_stages: Iterable[str]) -> Handof
     for name, raw in raw_triggers.items():
         key = f"triggers.{name}"
         if name not in MESSAGE_TRIGGERS:
-            raise _fail(path, key, f"unknown trigger (known: {', '.join(MESSAGE_TRIGGERS)})")
+            raise config_error(path, key, f"unknown trigger (known: {', '.join(MESSAGE_TRIGGERS)})")
         raw = _mapping(raw, path, key)
         _allow_only(raw, ("intents", "emotions", "stages", "in_a_row", "any_intent"), path, key)
         intents = _names(raw.get("intents"), path, f"{key}.intents")
         if not intents:
-            raise _fail(path, f"{key}.intents", "must list at least one intent")
+            raise config_error(path, f"{key}.intents", "must list at least one intent")
         emotions = _names(raw.get("emotions"), path, f"{key}.emotions", EMOTIONS)
         triggers[name] = TriggerRule(
             intents=intents,
@@ -239,12 +235,12 @@ def load_handoff_config(path: str | Path, known_stages: Iterable[str]) -> Handof
     stage_priority = {}
     for stage, value in _mapping(prio.get("stages"), path, "priority.stages").items():
         if stage not in stages:
-            raise _fail(path, f"priority.stages.{stage}", f"unknown stage (known: {', '.join(sorted(stages))})")
+            raise config_error(path, f"priority.stages.{stage}", f"unknown stage (known: {', '.join(sorted(stages))})")
         stage_priority[stage] = _int(value, path, f"priority.stages.{stage}", 1)
     trigger_priority = {}
     for trigger, value in _mapping(prio.get("triggers"), path, "priority.triggers").items():
         if trigger not in ALL_TRIGGERS:
-            raise _fail(path, f"priority.triggers.{trigger}", f"unknown trigger (known: {', '.join(ALL_TRIGGERS)})")
+            raise config_error(path, f"priority.triggers.{trigger}", f"unknown trigger (known: {', '.join(ALL_TRIGGERS)})")
         trigger_priority[trigger] = _int(value, path, f"priority.triggers.{trigger}", 1)
     at_risk = prio.get("at_risk")
 
@@ -257,21 +253,21 @@ def load_handoff_config(path: str | Path, known_stages: Iterable[str]) -> Handof
     for message_id, text in raw_messages.items():
         key = f"messages.{message_id}"
         if not isinstance(text, str) or not text.strip():
-            raise _fail(path, key, "must be a non-empty text")
-        _check_placeholders(text, str(path), key)
+            raise config_error(path, key, "must be a non-empty text")
+        check_placeholders(text, str(path), key)
         try:
             text.format(position=1, minutes=1)
         except KeyError as exc:
-            raise _fail(path, key, f"unknown placeholder {{{exc.args[0]}}} (use {{position}}, {{minutes}})") from None
+            raise config_error(path, key, f"unknown placeholder {{{exc.args[0]}}} (use {{position}}, {{minutes}})") from None
         messages[message_id] = text
 
     follow_ups = {}
     for stage, text in _mapping(data.get("follow_ups"), path, "follow_ups").items():
         key = f"follow_ups.{stage}"
         if stage != "default" and stage not in stages:
-            raise _fail(path, key, f"unknown stage (known: default, {', '.join(sorted(stages))})")
+            raise config_error(path, key, f"unknown stage (known: default, {', '.join(sorted(stages))})")
         if not isinstance(text, str) or not text.strip():
-            raise _fail(path, key, "must be a non-empty text")
+            raise config_error(path, key, "must be a non-empty text")
         follow_ups[stage] = text.strip()
 
     return HandoffConfig(

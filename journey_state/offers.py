@@ -26,7 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from journey_state.errors import JourneyModelError
 from journey_state.model import parse_duration
-from journey_state.replies import BusinessConfigError, _fail, _read_yaml, load_facts
+from journey_state.config_files import BusinessConfigError, config_error, read_yaml
+from journey_state.replies import load_facts
 
 OFFERS_FILE = "offers.yml"
 KINDS = ("discount", "perk", "upgrade")
@@ -183,12 +184,12 @@ def _ordered(offers: Iterable[Offer]) -> tuple[Offer, ...]:
 
 def _names(raw: Any, source: str, key: str, known: Sequence[str] | None = None, what: str = "name") -> frozenset[str]:
     if not isinstance(raw, list) or not raw:
-        raise _fail(source, key, f"expected a non-empty list of {what}s")
+        raise config_error(source, key, f"expected a non-empty list of {what}s")
     for i, item in enumerate(raw):
         if not isinstance(item, str) or not _ID.match(item):
-            raise _fail(source, f"{key}[{i}]", f"{item!r} is not a valid {what} (lower case letters, digits and _)")
+            raise config_error(source, f"{key}[{i}]", f"{item!r} is not a valid {what} (lower case letters, digits and _)")
         if known is not None and item not in known:
-            raise _fail(source, f"{key}[{i}]", f"unknown stage {item!r} (stages: {', '.join(known)})")
+            raise config_error(source, f"{key}[{i}]", f"unknown stage {item!r} (stages: {', '.join(known)})")
     return frozenset(raw)
 
 
@@ -196,7 +197,7 @@ def _date(raw: Any, source: str, key: str) -> date | None:
     if raw is None:
         return None
     if isinstance(raw, datetime):
-        raise _fail(source, key, "expected a date like 2026-12-31, not a timestamp")
+        raise config_error(source, key, "expected a date like 2026-12-31, not a timestamp")
     if isinstance(raw, date):  # YAML parses unquoted 2026-12-31 as a date
         return raw
     if isinstance(raw, str):
@@ -204,7 +205,7 @@ def _date(raw: Any, source: str, key: str) -> date | None:
             return date.fromisoformat(raw.strip())
         except ValueError:
             pass
-    raise _fail(source, key, f"{raw!r} is not an ISO date like 2026-12-31")
+    raise config_error(source, key, f"{raw!r} is not an ISO date like 2026-12-31")
 
 
 def _duration(raw: Any, source: str, key: str) -> timedelta:
@@ -216,16 +217,16 @@ def _duration(raw: Any, source: str, key: str) -> timedelta:
 
 def _int(raw: Any, source: str, key: str, minimum: int | None = None) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int):
-        raise _fail(source, key, f"expected a whole number, got {raw!r}")
+        raise config_error(source, key, f"expected a whole number, got {raw!r}")
     if minimum is not None and raw < minimum:
-        raise _fail(source, key, f"must be at least {minimum}, got {raw}")
+        raise config_error(source, key, f"must be at least {minimum}, got {raw}")
     return raw
 
 
 def _text(raw: Mapping[str, Any], name: str, source: str, key: str) -> str:
     value = raw.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise _fail(source, f"{key}.{name}", "required text is missing or empty")
+        raise config_error(source, f"{key}.{name}", "required text is missing or empty")
     return value.strip()
 
 
@@ -233,32 +234,32 @@ def _fill(text: str, facts: Mapping[str, str], source: str, key: str) -> str:
     try:
         fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:
-        raise _fail(source, key, f"bad placeholder: {exc}") from None
+        raise config_error(source, key, f"bad placeholder: {exc}") from None
     for name in fields:
         if name not in facts:
             known = ", ".join(sorted(facts)) or "none"
-            raise _fail(source, key, f"unknown placeholder {{{name}}} (business facts: {known})")
+            raise config_error(source, key, f"unknown placeholder {{{name}}} (business facts: {known})")
     return text.format_map(facts)
 
 
 def _parse_offer(raw: Any, source: str, key: str, known: Sequence[str], facts: Mapping[str, str]) -> Offer:
     if not isinstance(raw, Mapping):
-        raise _fail(source, key, "expected a mapping")
+        raise config_error(source, key, "expected a mapping")
     unknown = set(raw) - _OFFER_KEYS
     if unknown:
-        raise _fail(source, f"{key}.{sorted(unknown)[0]}", f"unknown key (use {', '.join(sorted(_OFFER_KEYS))})")
+        raise config_error(source, f"{key}.{sorted(unknown)[0]}", f"unknown key (use {', '.join(sorted(_OFFER_KEYS))})")
     offer_id = _text(raw, "id", source, key)
     if not _ID.match(offer_id) or len(offer_id) > MAX_OFFER_ID:
-        raise _fail(source, f"{key}.id", f"{offer_id!r} is not a valid id (lower case letters, digits and _, at most {MAX_OFFER_ID})")
+        raise config_error(source, f"{key}.id", f"{offer_id!r} is not a valid id (lower case letters, digits and _, at most {MAX_OFFER_ID})")
     kind = raw.get("kind")
     if kind not in KINDS:
-        raise _fail(source, f"{key}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise config_error(source, f"{key}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
     if "priority" not in raw:
-        raise _fail(source, f"{key}.priority", "required: a whole number, higher wins")
+        raise config_error(source, f"{key}.priority", "required: a whole number, higher wins")
     valid_from = _date(raw.get("valid_from"), source, f"{key}.valid_from")
     valid_until = _date(raw.get("valid_until"), source, f"{key}.valid_until")
     if valid_from and valid_until and valid_until < valid_from:
-        raise _fail(source, f"{key}.valid_until", f"{valid_until} is before valid_from {valid_from}")
+        raise config_error(source, f"{key}.valid_until", f"{valid_until} is before valid_from {valid_from}")
     cap = raw.get("max_impressions")
     cooldown = raw.get("cooldown")
     return Offer(
@@ -281,16 +282,16 @@ def parse_offers(data: Any, source: str, known_stages: Iterable[str], facts: Map
     """Validate a parsed offers.yml; every error names the file and the key."""
     known = sorted(set(known_stages))
     if not isinstance(data, Mapping):
-        raise _fail(source, "(top level)", "expected a mapping with settings and offers")
+        raise config_error(source, "(top level)", "expected a mapping with settings and offers")
     unknown = set(data) - {"settings", "offers"}
     if unknown:
-        raise _fail(source, sorted(unknown)[0], "unknown key (use settings, offers)")
+        raise config_error(source, sorted(unknown)[0], "unknown key (use settings, offers)")
     raw_settings = data.get("settings") or {}
     if not isinstance(raw_settings, Mapping):
-        raise _fail(source, "settings", "expected a mapping")
+        raise config_error(source, "settings", "expected a mapping")
     unknown = set(raw_settings) - {"no_discount_after_complaint"}
     if unknown:
-        raise _fail(source, f"settings.{sorted(unknown)[0]}", "unknown key (use no_discount_after_complaint)")
+        raise config_error(source, f"settings.{sorted(unknown)[0]}", "unknown key (use no_discount_after_complaint)")
     settings = OfferSettings(
         _duration(raw_settings["no_discount_after_complaint"], source, "settings.no_discount_after_complaint")
         if "no_discount_after_complaint" in raw_settings
@@ -298,12 +299,12 @@ def parse_offers(data: Any, source: str, known_stages: Iterable[str], facts: Map
     )
     raw_offers = data.get("offers")
     if not isinstance(raw_offers, list):
-        raise _fail(source, "offers", "expected a list of offers")
+        raise config_error(source, "offers", "expected a list of offers")
     offers: list[Offer] = []
     for i, raw in enumerate(raw_offers):
         offer = _parse_offer(raw, source, f"offers[{i}]", known, facts)
         if any(o.id == offer.id for o in offers):
-            raise _fail(source, f"offers[{i}].id", f"duplicate offer id {offer.id!r}")
+            raise config_error(source, f"offers[{i}].id", f"duplicate offer id {offer.id!r}")
         offers.append(offer)
     return OfferCatalog(_ordered(offers), settings, source)
 
@@ -313,4 +314,4 @@ def load_offers(business_dir: str | Path, known_stages: Iterable[str]) -> OfferC
     business_dir = Path(business_dir)
     facts = load_facts(business_dir / "business.yml")
     path = business_dir / OFFERS_FILE
-    return parse_offers(_read_yaml(path), str(path), known_stages, facts)
+    return parse_offers(read_yaml(path), str(path), known_stages, facts)

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping, Protocol
 
 from journey_state.loyalty import read_programs, section, whole
 from journey_state.model import JourneyModel
-from journey_state.replies import _fail
+from journey_state.config_files import config_error
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0, O, 1, I
 MAX_CODE = 32  # referral_codes.code
@@ -113,41 +113,41 @@ def parse_referrals(data: Any, source: str, models: Iterable[JourneyModel] = ())
     if prefix is None:
         prefix = ""
     if not isinstance(prefix, str) or (prefix and not _PREFIX.match(prefix)):
-        raise _fail(source, f"{key}.code.prefix", f"{prefix!r}: use 1-16 upper-case letters or digits, starting with a letter")
+        raise config_error(source, f"{key}.code.prefix", f"{prefix!r}: use 1-16 upper-case letters or digits, starting with a letter")
     longest = MAX_CODE - len(prefix) - 1
     length = whole(code.get("length", 6), source, f"{key}.code.length", 4)
     if length > longest:
-        raise _fail(source, f"{key}.code.length", f"at most {longest} with prefix {prefix!r} (codes are at most {MAX_CODE} characters)")
+        raise config_error(source, f"{key}.code.length", f"at most {longest} with prefix {prefix!r} (codes are at most {MAX_CODE} characters)")
 
     rewards = section(data.get("rewards"), source, f"{key}.rewards", {"referrer_points", "referred_points"})
     for name in ("referrer_points", "referred_points"):
         if name not in rewards:
-            raise _fail(source, f"{key}.rewards.{name}", "required: loyalty points, 0 or more")
+            raise config_error(source, f"{key}.rewards.{name}", "required: loyalty points, 0 or more")
     referrer = whole(rewards["referrer_points"], source, f"{key}.rewards.referrer_points")
     referred = whole(rewards["referred_points"], source, f"{key}.rewards.referred_points")
 
     adv = section(data.get("advocates"), source, f"{key}.advocates", {"min_nps", "min_review_rating", "stages"})
     min_nps = whole(adv.get("min_nps", 9), source, f"{key}.advocates.min_nps")
     if min_nps > 10:
-        raise _fail(source, f"{key}.advocates.min_nps", f"NPS goes from 0 to 10, got {min_nps}")
+        raise config_error(source, f"{key}.advocates.min_nps", f"NPS goes from 0 to 10, got {min_nps}")
     min_rating = whole(adv.get("min_review_rating", 4), source, f"{key}.advocates.min_review_rating", 1)
     if min_rating > 5:
-        raise _fail(source, f"{key}.advocates.min_review_rating", f"reviews are rated 1 to 5, got {min_rating}")
+        raise config_error(source, f"{key}.advocates.min_review_rating", f"reviews are rated 1 to 5, got {min_rating}")
     stages = adv.get("stages")
     if not isinstance(stages, Mapping):
-        raise _fail(source, f"{key}.advocates.stages", "expected a mapping of journey model id to its advocacy stage")
+        raise config_error(source, f"{key}.advocates.stages", "expected a mapping of journey model id to its advocacy stage")
     models = {m.id: m for m in models}
     for model_id, stage in stages.items():
         skey = f"{key}.advocates.stages.{model_id}"
         if models and model_id not in models:
-            raise _fail(source, skey, f"unknown journey model {model_id!r} (models: {', '.join(sorted(models))})")
+            raise config_error(source, skey, f"unknown journey model {model_id!r} (models: {', '.join(sorted(models))})")
         if not isinstance(stage, str) or not stage:
-            raise _fail(source, skey, "expected a stage id")
+            raise config_error(source, skey, "expected a stage id")
         if model_id in models and not models[model_id].has_stage(stage):
-            raise _fail(source, skey, f"unknown stage {stage!r} (stages: {', '.join(models[model_id].stage_ids)})")
+            raise config_error(source, skey, f"unknown stage {stage!r} (stages: {', '.join(models[model_id].stage_ids)})")
     for model_id in sorted(models):
         if model_id not in stages:
-            raise _fail(source, f"{key}.advocates.stages.{model_id}", f"missing: the advocacy stage of journey model {model_id!r}")
+            raise config_error(source, f"{key}.advocates.stages.{model_id}", f"missing: the advocacy stage of journey model {model_id!r}")
     return ReferralSettings(
         code=CodeFormat(prefix, length),
         referrer_points=referrer,
@@ -159,7 +159,7 @@ def parse_referrals(data: Any, source: str, models: Iterable[JourneyModel] = ())
 def load_referrals(business_dir: str | Path, models: Iterable[JourneyModel] = ()) -> ReferralSettings:
     source, data = read_programs(business_dir)
     if "referrals" not in data:
-        raise _fail(source, "referrals", "required: the referral programme settings")
+        raise config_error(source, "referrals", "required: the referral programme settings")
     return parse_referrals(data["referrals"], source, models)
 
 

@@ -5,21 +5,15 @@ The most specific variant wins: stage+channel, then stage, then channel, then de
 """
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-
-from journey_state.errors import JourneyModelError
+from journey_state.config_files import BusinessConfigError as BusinessConfigError
+from journey_state.config_files import check_placeholders, config_error, read_yaml
 
 
 REQUIRED_ANSWERS = ("fallback", "technical_problem")
-
-
-class BusinessConfigError(JourneyModelError):
-    """Business configuration (replies, facts) is invalid; names file and key."""
 
 
 @dataclass(frozen=True)
@@ -80,58 +74,26 @@ class ReplyBook:
         )
 
 
-def _fail(source: str, key: str, message: str) -> BusinessConfigError:
-    return BusinessConfigError(f"{source}: {key}: {message}")
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BusinessConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise BusinessConfigError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise BusinessConfigError(f"{path}: nested too deeply to be a configuration file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise BusinessConfigError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
-
-
-def _check_placeholders(text: str, source: str, key: str) -> None:
-    """Only plain named placeholders like {business_name}: they are filled from facts and values."""
-    try:
-        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
-    except ValueError as exc:
-        raise _fail(source, key, f"bad placeholder: {exc}") from None
-    for name, spec, conv in fields:
-        if not name.isidentifier():
-            raise _fail(source, key, f"placeholder {{{name}}} must be a name like {{business_name}}")
-        if spec or conv:
-            raise _fail(source, key, f"placeholder {{{name}}} cannot have a format or conversion")
-
-
 def _parse_reply(raw: Any, source: str, key: str) -> Reply:
     if isinstance(raw, str):
         raw = {"text": raw}
     if not isinstance(raw, Mapping):
-        raise _fail(source, key, "expected text or a mapping with text and buttons")
+        raise config_error(source, key, "expected text or a mapping with text and buttons")
     unknown = set(raw) - {"text", "buttons", "stage", "channel"}
     if unknown:
-        raise _fail(source, f"{key}.{sorted(unknown)[0]}", "unknown key")
+        raise config_error(source, f"{key}.{sorted(unknown)[0]}", "unknown key")
     text = raw.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise _fail(source, f"{key}.text", "required text is missing or empty")
-    _check_placeholders(text, source, f"{key}.text")
+        raise config_error(source, f"{key}.text", "required text is missing or empty")
+    check_placeholders(text, source, f"{key}.text")
     buttons = []
     raw_buttons = raw.get("buttons", []) or []
     if not isinstance(raw_buttons, list):
-        raise _fail(source, f"{key}.buttons", "expected a list")
+        raise config_error(source, f"{key}.buttons", "expected a list")
     for i, b in enumerate(raw_buttons):
         if not isinstance(b, Mapping) or not isinstance(b.get("title"), str) or not isinstance(b.get("payload"), str):
-            raise _fail(source, f"{key}.buttons[{i}]", "a button needs a title and a payload (both text)")
-        _check_placeholders(b["title"], source, f"{key}.buttons[{i}].title")
+            raise config_error(source, f"{key}.buttons[{i}]", "a button needs a title and a payload (both text)")
+        check_placeholders(b["title"], source, f"{key}.buttons[{i}].title")
         buttons.append(Button(b["title"], b["payload"]))
     return Reply(text.strip(), tuple(buttons))
 
@@ -139,53 +101,53 @@ def _parse_reply(raw: Any, source: str, key: str) -> Reply:
 def parse_replies(data: Any, source: str, known_stages: Iterable[str], facts: Mapping[str, str]) -> ReplyBook:
     known = sorted(set(known_stages))
     if not isinstance(data, Mapping) or not isinstance(data.get("replies"), Mapping):
-        raise _fail(source, "replies", "expected a mapping of answer ids to replies")
+        raise config_error(source, "replies", "expected a mapping of answer ids to replies")
     answers: dict[str, tuple[_Variant, ...]] = {}
     for answer_id, spec in data["replies"].items():
         key = f"replies.{answer_id}"
         if not isinstance(spec, Mapping):
-            raise _fail(source, key, "expected a mapping with a default and optional variants")
+            raise config_error(source, key, "expected a mapping with a default and optional variants")
         unknown = set(spec) - {"default", "variants"}
         if unknown:
-            raise _fail(source, f"{key}.{sorted(unknown)[0]}", "unknown key (use default, variants)")
+            raise config_error(source, f"{key}.{sorted(unknown)[0]}", "unknown key (use default, variants)")
         if "default" not in spec:
-            raise _fail(source, f"{key}.default", "every answer needs a default variant")
+            raise config_error(source, f"{key}.default", "every answer needs a default variant")
         variants = [_Variant(None, None, _parse_reply(spec["default"], source, f"{key}.default"))]
         raw_variants = spec.get("variants", []) or []
         if not isinstance(raw_variants, list):
-            raise _fail(source, f"{key}.variants", "expected a list")
+            raise config_error(source, f"{key}.variants", "expected a list")
         seen = set()
         for i, raw in enumerate(raw_variants):
             vkey = f"{key}.variants[{i}]"
             if not isinstance(raw, Mapping):
-                raise _fail(source, vkey, "expected a mapping")
+                raise config_error(source, vkey, "expected a mapping")
             stage, channel = raw.get("stage"), raw.get("channel")
             if stage is None and channel is None:
-                raise _fail(source, vkey, "a variant needs a stage, a channel or both")
+                raise config_error(source, vkey, "a variant needs a stage, a channel or both")
             if stage is not None and stage not in known:
-                raise _fail(source, f"{vkey}.stage", f"unknown stage {stage!r} (stages: {', '.join(known)})")
+                raise config_error(source, f"{vkey}.stage", f"unknown stage {stage!r} (stages: {', '.join(known)})")
             if channel is not None and (not isinstance(channel, str) or not channel):
-                raise _fail(source, f"{vkey}.channel", "must be a channel name")
+                raise config_error(source, f"{vkey}.channel", "must be a channel name")
             if (stage, channel) in seen:
-                raise _fail(source, vkey, f"duplicate variant for stage={stage} channel={channel}")
+                raise config_error(source, vkey, f"duplicate variant for stage={stage} channel={channel}")
             seen.add((stage, channel))
             variants.append(_Variant(stage, channel, _parse_reply(raw, source, vkey)))
         answers[str(answer_id)] = tuple(variants)
     for required in REQUIRED_ANSWERS:
         if required not in answers:
-            raise _fail(source, f"replies.{required}", "this answer is required")
+            raise config_error(source, f"replies.{required}", "this answer is required")
     return ReplyBook(answers, facts)
 
 
 def load_facts(path: Path) -> dict[str, str]:
     """Business facts (name, prices...) used as {placeholders} in replies."""
-    data = _read_yaml(path)
+    data = read_yaml(path)
     if not isinstance(data, Mapping) or not isinstance(data.get("facts"), Mapping):
-        raise _fail(str(path), "facts", "expected a mapping of names to values")
+        raise config_error(str(path), "facts", "expected a mapping of names to values")
     facts = {}
     for name, value in data["facts"].items():
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise _fail(str(path), f"facts.{name}", "must be text or a number")
+            raise config_error(str(path), f"facts.{name}", "must be text or a number")
         facts[str(name)] = str(value)
     return facts
 
@@ -194,4 +156,4 @@ def load_replies(business_dir: str | Path, known_stages: Iterable[str]) -> Reply
     business_dir = Path(business_dir)
     facts = load_facts(business_dir / "business.yml")
     path = business_dir / "replies.yml"
-    return parse_replies(_read_yaml(path), str(path), known_stages, facts)
+    return parse_replies(read_yaml(path), str(path), known_stages, facts)

@@ -1,0 +1,128 @@
+"""Reading and validating configuration files (data/business/*.yml, data/journeys/*.yml).
+
+Every loader goes through here so that a bad file is refused the same way everywhere:
+the message starts with the file and the key path (``offers.yml: offers[2].priority: ...``),
+whether the check was written by hand or is a pydantic model's.
+"""
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Type, TypeVar, Union
+
+import yaml
+from pydantic import BaseModel, Extra, ValidationError, root_validator
+from pydantic.errors import PydanticValueError
+
+from journey_state.errors import JourneyModelError
+
+M = TypeVar("M", bound="StrictModel")
+Loc = Sequence[int | str]
+
+
+class BusinessConfigError(JourneyModelError):
+    """Business configuration (replies, facts, offers...) is invalid; names file and key."""
+
+
+def config_error(
+    source: str | Path, key: str, message: str, error: type[JourneyModelError] = BusinessConfigError
+) -> JourneyModelError:
+    """The error for `key` in `source`, worded like every other configuration error."""
+    return error(f"{source}: {key}: {message}")
+
+
+def read_yaml(path: Path, error: type[JourneyModelError] = BusinessConfigError, what: str = "a configuration file") -> Any:
+    """The parsed YAML document; unreadable, non-UTF-8, malformed or absurdly nested files raise `error` naming the file."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise error(f"{path}: nested too deeply to be {what}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise error(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+
+
+def check_placeholders(text: str, source: str | Path, key: str) -> None:
+    """Only plain named placeholders like {business_name}: they are filled from facts and values."""
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise config_error(source, key, f"bad placeholder: {exc}") from None
+    for name, spec, conv in fields:
+        if not name.isidentifier():
+            raise config_error(source, key, f"placeholder {{{name}}} must be a name like {{business_name}}")
+        if spec or conv:
+            raise config_error(source, key, f"placeholder {{{name}}} cannot have a format or conversion")
+
+
+def key_path(loc: Loc) -> str:
+    """('offers', 2, 'priority') -> 'offers[2].priority', the way the files are documented."""
+    out = ""
+    for part in loc:
+        if part == "__root__":
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+class KeyProblem(PydanticValueError):
+    """Raised by a model validator about a key below the one it validates (an unknown key, a list item)."""
+
+    code = "key"
+    msg_template = "{message}"
+
+    def __init__(self, sub: Loc, message: str) -> None:
+        super().__init__(sub=tuple(sub), message=message)
+
+
+class StrictModel(BaseModel):
+    """A configuration section: unknown keys are refused, naming the keys that are allowed."""
+
+    class Config:
+        extra = Extra.forbid
+        allow_mutation = False
+
+    @root_validator(pre=True)
+    def _known_keys_only(cls, values: Any) -> Any:
+        if isinstance(values, Mapping):
+            allowed = [f.alias for f in cls.__fields__.values()]
+            for key in values:
+                if key not in allowed:
+                    raise KeyProblem([str(key)], cls.unknown_key_message(str(key), allowed))
+        return values
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return f"unknown key (use {', '.join(allowed)})"
+
+
+def first_problem(exc: ValidationError) -> tuple[str, str]:
+    """The key path and message of the first error pydantic found."""
+    first = exc.errors()[0]
+    loc: list[int | str] = list(first["loc"])
+    if first["type"] == "value_error.key":
+        loc = [p for p in loc if p != "__root__"] + list(first["ctx"]["sub"])
+    return key_path(loc), str(first["msg"])
+
+
+def validate(
+    model: type[M], data: Any, source: str | Path, error: type[JourneyModelError] = BusinessConfigError,
+    expected: str = "expected a mapping",
+) -> M:
+    """`data` as a `model`, or `error` naming the source file and the key path of the first problem."""
+    if not isinstance(data, Mapping):
+        raise config_error(source, "(top level)", expected, error)
+    try:
+        return model.parse_obj(data)
+    except ValidationError as exc:
+        key, message = first_problem(exc)
+        raise config_error(source, key, message, error) from None
