@@ -298,11 +298,16 @@ def load_model(path: str | Path) -> JourneyModel:
     return parse_model(data, str(path))
 
 
+def journey_files(journeys_dir: str | Path) -> tuple[Path, ...]:
+    """The journey model files of a folder, in a stable order; the stem of each is its model id."""
+    return tuple(sorted(Path(journeys_dir).glob("*.yml")))
+
+
 def load_named_model(journeys_dir: str | Path, model_id: str) -> JourneyModel:
     """Load `<journeys_dir>/<model_id>.yml` and check that its id matches."""
     path = Path(journeys_dir) / f"{model_id}.yml"
     if not path.exists():
-        available = sorted(p.stem for p in Path(journeys_dir).glob("*.yml"))
+        available = [p.stem for p in journey_files(journeys_dir)]
         raise JourneyModelError(
             f"{path}: no journey model {model_id!r} (available: {', '.join(available) or 'none'})"
         )
@@ -314,6 +319,4 @@ def load_named_model(journeys_dir: str | Path, model_id: str) -> JourneyModel:
 
 def all_stage_ids(journeys_dir: str | Path) -> frozenset[str]:
     """Stage ids of every journey model in the folder (replies may name any of them)."""
-    return frozenset(
-        stage for path in sorted(Path(journeys_dir).glob("*.yml")) for stage in load_model(path).stage_ids
-    )
+    return frozenset(stage for path in journey_files(journeys_dir) for stage in load_model(path).stage_ids)
