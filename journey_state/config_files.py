@@ -105,24 +105,41 @@ class StrictModel(BaseModel):
         return f"unknown key (use {', '.join(allowed)})"
 
 
-def first_problem(exc: ValidationError) -> tuple[str, str]:
-    """The key path and message of the first error pydantic found."""
+# pydantic's own wording for the few checks no validator of ours words better.
+_PLAIN = {
+    "value_error.missing": "required",
+    "type_error.dict": "expected a mapping",
+    "type_error.list": "expected a list",
+}
+
+
+def first_problem(exc: ValidationError) -> tuple[list[int | str], str]:
+    """The location and message of the first error pydantic found."""
     first = exc.errors()[0]
-    loc: list[int | str] = list(first["loc"])
+    loc: list[int | str] = [p for p in first["loc"] if p != "__root__"]
     if first["type"] == "value_error.key":
-        loc = [p for p in loc if p != "__root__"] + list(first["ctx"]["sub"])
-    return key_path(loc), str(first["msg"])
+        loc += list(first["ctx"]["sub"])
+    return loc, _PLAIN.get(first["type"], str(first["msg"]))
 
 
 def validate(
     model: type[M], data: Any, source: str | Path, error: type[JourneyModelError] = BusinessConfigError,
-    expected: str = "expected a mapping",
+    expected: str = "expected a mapping", at: Loc = (),
 ) -> M:
-    """`data` as a `model`, or `error` naming the source file and the key path of the first problem."""
+    """`data` (found at key `at` of the file) as a `model`, or `error` naming the source file and the key path."""
     if not isinstance(data, Mapping):
-        raise config_error(source, "(top level)", expected, error)
+        raise config_error(source, key_path(at), expected, error)
     try:
         return model.parse_obj(data)
     except ValidationError as exc:
-        key, message = first_problem(exc)
-        raise config_error(source, key, message, error) from None
+        loc, message = first_problem(exc)
+        raise config_error(source, key_path([*at, *loc]), message, error) from None
+
+
+def whole_number(value: Any, minimum: int = 0) -> int:
+    """A validator's check for counts and points: YAML's true and 2.5 are not whole numbers."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"must be at least {minimum}, got {value}")
+    return value
