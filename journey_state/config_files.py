@@ -136,10 +136,10 @@ def validate(
         raise config_error(source, key_path([*at, *loc]), message, error) from None
 
 
-def whole_number(value: Any, minimum: int = 0) -> int:
+def whole_number(value: Any, minimum: int | None = 0) -> int:
     """A validator's check for counts and points: YAML's true and 2.5 are not whole numbers."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected a whole number, got {value!r}")
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise ValueError(f"must be at least {minimum}, got {value}")
     return value

@@ -104,18 +104,26 @@ class JourneyModel:
         return any(r.from_stage == from_stage and r.to == to_stage for r in self.regressions)
 
 
-def parse_duration(value: Any, where: str) -> timedelta:
-    """Parse '30d', '12h', '2w' (or a positive number of days) into a timedelta."""
+def duration(value: Any) -> timedelta:
+    """Parse '30d', '12h', '2w' (or a positive number of days); ValueError says what is wrong."""
     if isinstance(value, bool):
-        raise JourneyModelError(f"{where}: bad duration {value!r}; use e.g. '30d', '12h', '2w'")
+        raise ValueError(f"bad duration {value!r}; use e.g. '30d', '12h', '2w'")
     if isinstance(value, (int, float)):
         if value <= 0:
-            raise JourneyModelError(f"{where}: duration must be positive, got {value!r}")
+            raise ValueError(f"duration must be positive, got {value!r}")
         return timedelta(days=value)
     m = _DURATION.match(str(value))
     if not m or int(m.group(1)) <= 0:
-        raise JourneyModelError(f"{where}: bad duration {value!r}; use e.g. '30d', '12h', '2w'")
+        raise ValueError(f"bad duration {value!r}; use e.g. '30d', '12h', '2w'")
     return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def parse_duration(value: Any, where: str) -> timedelta:
+    """`duration(value)`, or a JourneyModelError naming `where` (file and key)."""
+    try:
+        return duration(value)
+    except ValueError as exc:
+        raise JourneyModelError(f"{where}: {exc}") from None
 
 
 class _Validator:
