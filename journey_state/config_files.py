@@ -48,17 +48,25 @@ def read_yaml(path: Path, error: type[JourneyModelError] = BusinessConfigError, 
         raise error(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
 
 
-def check_placeholders(text: str, source: str | Path, key: str) -> None:
-    """Only plain named placeholders like {business_name}: they are filled from facts and values."""
+def placeholder_problem(text: str) -> str | None:
+    """What is wrong with the {placeholders} of `text`, if anything: only plain names like {business_name}."""
     try:
         fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:
-        raise config_error(source, key, f"bad placeholder: {exc}") from None
+        return f"bad placeholder: {exc}"
     for name, spec, conv in fields:
         if not name.isidentifier():
-            raise config_error(source, key, f"placeholder {{{name}}} must be a name like {{business_name}}")
+            return f"placeholder {{{name}}} must be a name like {{business_name}}"
         if spec or conv:
-            raise config_error(source, key, f"placeholder {{{name}}} cannot have a format or conversion")
+            return f"placeholder {{{name}}} cannot have a format or conversion"
+    return None
+
+
+def check_placeholders(text: str, source: str | Path, key: str) -> None:
+    """`placeholder_problem` as a configuration error naming the file and key."""
+    problem = placeholder_problem(text)
+    if problem:
+        raise config_error(source, key, problem)
 
 
 def key_path(loc: Loc) -> str:
