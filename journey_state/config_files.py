@@ -17,7 +17,7 @@ from pydantic.errors import PydanticValueError
 
 from journey_state.errors import JourneyModelError
 
-M = TypeVar("M", bound="StrictModel")
+M = TypeVar("M", bound=BaseModel)
 Loc = Sequence[int | str]
 
 
