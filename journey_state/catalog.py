@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
+from journey_state.config_files import read_yaml
 from journey_state.errors import JourneyModelError
 
 CATEGORIES = ("plan", "coffee", "equipment", "gift")
@@ -196,23 +197,6 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read catalog: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise CatalogError(f"{path}: nested too deeply to be a catalog") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise CatalogError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
 
 
 class _Validator:
@@ -433,4 +417,4 @@ def parse_catalog(data: Any, source: str = "<memory>") -> Catalog:
 def load_catalog(path: str | Path) -> Catalog:
     """Load and validate a catalog file (data/business/catalog.yml)."""
     path = Path(path)
-    return parse_catalog(_read_yaml(path), str(path))
+    return parse_catalog(read_yaml(path, CatalogError, "catalog", _UniqueKeyLoader), str(path))

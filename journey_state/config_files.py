@@ -32,20 +32,28 @@ def config_error(
     return error(f"{source}: {key}: {message}")
 
 
-def read_yaml(path: Path, error: type[JourneyModelError] = BusinessConfigError, what: str = "a configuration file") -> Any:
-    """The parsed YAML document; unreadable, non-UTF-8, malformed or absurdly nested files raise `error` naming the file."""
+def read_yaml(
+    path: Path, error: type[JourneyModelError] = BusinessConfigError, kind: str | None = None,
+    loader: type[yaml.SafeLoader] = yaml.SafeLoader,
+) -> Any:
+    """The parsed YAML document; unreadable, non-UTF-8, malformed or absurdly nested files raise `error` naming the file.
+
+    `kind` ("catalog", "journey model") words the message; `loader` must be a SafeLoader (or a subclass).
+    """
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise error(f"{path}: cannot read: {exc.strerror}") from None
+        raise error(f"{path}: cannot read{f' {kind}' if kind else ''}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader (sub)class, see the signature
     except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise error(f"{path}: nested too deeply to be {what}") from None
+        raise error(f"{path}: nested too deeply to be a {kind or 'configuration file'}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise error(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise error(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
 
 
 def placeholder_problem(text: str) -> str | None:

@@ -11,8 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import yaml
-
+from journey_state.config_files import read_yaml
 from journey_state.errors import JourneyModelError
 
 MATCH_KEYS = ("intents", "events", "emotions")
@@ -291,18 +290,7 @@ def parse_model(data: Any, source: str = "<memory>") -> JourneyModel:
 def load_model(path: str | Path) -> JourneyModel:
     """Load and validate a journey model file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise JourneyModelError(f"{path}: cannot read journey model: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise JourneyModelError(f"{path}: nested too deeply to be a journey model") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise JourneyModelError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    data = read_yaml(path, JourneyModelError, "journey model")
     return parse_model(data, str(path))
 
 
