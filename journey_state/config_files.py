@@ -9,7 +9,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Type, TypeVar, Union
+from typing import Any, ClassVar, Type, TypeVar, Union
 
 import yaml
 from pydantic import BaseModel, Extra, ValidationError, root_validator
@@ -107,18 +107,28 @@ class StrictModel(BaseModel):
         extra = Extra.forbid
         allow_mutation = False
 
+    # Keys that, when missing, reach their field validator as None, so that a missing value is
+    # refused in the same words as a wrong one ("expected a list, got NoneType").
+    missing_as_none: ClassVar[tuple[str, ...]] = ()
+
     @root_validator(pre=True)
     def _known_keys_only(cls, values: Any) -> Any:
         if isinstance(values, Mapping):
             allowed = [f.alias for f in cls.__fields__.values()]
             for key in values:
                 if key not in allowed:
-                    raise KeyProblem([str(key)], cls.unknown_key_message(str(key), allowed))
+                    raise KeyProblem(cls.unknown_key_at(str(key)), cls.unknown_key_message(str(key), allowed))
+            values = {**dict.fromkeys(cls.missing_as_none), **values}
         return values
 
     @classmethod
     def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
         return f"unknown key (use {', '.join(allowed)})"
+
+    @classmethod
+    def unknown_key_at(cls, key: str) -> list[int | str]:
+        """Where an unknown key is reported, below this section (default: at the key itself)."""
+        return [key]
 
 
 # pydantic's own wording for the few checks no validator of ours words better.
