@@ -107,7 +107,7 @@ class Catalog:
     _by_alias: dict[str, Product] = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_place: dict[str, DeliveryArea] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for product in self.products:
             self._by_id[product.id] = product
             for name in product.names:
@@ -396,9 +396,10 @@ class CatalogFile(StrictModel):
 
     @validator("products", pre=True)
     def _products(cls, value: Any) -> list[Any]:
-        if not _mappings(value):
+        products = _mappings(value)
+        if not products:
             raise ValueError("the catalog needs at least one product")
-        return value
+        return products
 
     @validator("delivery_areas", pre=True)
     def _areas(cls, value: Any) -> list[Any]:
@@ -433,9 +434,9 @@ def parse_catalog(data: Any, source: str = "<memory>") -> Catalog:
 
     areas: list[DeliveryArea] = []
     places: dict[str, tuple[str, str]] = {}  # code / name / alias key -> (area id, where)
-    for i, entry in enumerate(raw.delivery_areas):
+    for i, area_entry in enumerate(raw.delivery_areas):
         key = f"delivery_areas[{i}]"
-        area = entry.area()
+        area = area_entry.area()
         if any(a.id == area.id for a in areas):
             raise _fail(source, f"{key}.id", f"duplicate delivery area id {area.id!r}")
         if area.fallback and any(a.fallback for a in areas):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Type, TypeVar, Union
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import BaseModel, Extra, ValidationError, root_validator

@@ -14,7 +14,14 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
 
 from pydantic import root_validator, validator
 
-from journey_state.config_files import KeyProblem, StrictModel, config_error, placeholder_problem, read_yaml, validate
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    placeholder_problem,
+    read_yaml,
+    validate,
+)
 
 # Trigger names. AGENT_CLAIM is the console's "take over this conversation"; it is not a
 # rule on messages, so it needs no configuration.

@@ -12,10 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from journey_state.business_events import EVENT_TYPES, BusinessEvent
 from pydantic import root_validator, validator
 
-from journey_state.config_files import KeyProblem, StrictModel, config_error, read_yaml, validate, whole_number
+from journey_state.business_events import EVENT_TYPES, BusinessEvent
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    read_yaml,
+    validate,
+    whole_number,
+)
 
 PROGRAMS_FILE = "programs.yml"
 PROGRAM_SECTIONS = ("loyalty", "referrals")

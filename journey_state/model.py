@@ -144,10 +144,11 @@ def _list(value: Any) -> list[Any]:
 
 
 def _mappings(value: Any) -> list[Any]:
-    for i, item in enumerate(_list(value)):
+    items = _list(value)
+    for i, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise KeyProblem([i], f"expected a mapping, got {_kind(item)}")
-    return value
+    return items
 
 
 def _text(value: Any) -> str:
@@ -180,10 +181,11 @@ class MatchEntry(StrictModel):
 
     @validator("intents", "events", "emotions", pre=True)
     def _names(cls, value: Any) -> list[str]:
-        for i, item in enumerate(_list(value)):
+        items = _list(value)
+        for i, item in enumerate(items):
             if not isinstance(item, str) or not item:
                 raise KeyProblem([i], "must be a non-empty name")
-        return value
+        return items
 
     @root_validator(skip_on_failure=True)
     def _not_empty(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -364,7 +366,7 @@ def parse_model(data: Any, source: str = "<memory>") -> JourneyModel:
     regressions: list[RegressionRule] = []
     for i, reg in enumerate(raw.regressions):
         key = f"regressions[{i}]"
-        if any(r.rule == reg.rule for r in [*rules, *regressions]):
+        if reg.rule in {r.rule for r in rules} | {r.rule for r in regressions}:
             raise v.fail(f"{key}.rule", f"duplicate rule name {reg.rule!r}")
         frm = v.ref(reg.from_, f"{key}.from")
         to = v.ref(reg.to, f"{key}.to")

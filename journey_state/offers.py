@@ -26,7 +26,14 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pydantic import root_validator, validator
 
-from journey_state.config_files import KeyProblem, StrictModel, config_error, read_yaml, validate, whole_number
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    read_yaml,
+    validate,
+    whole_number,
+)
 from journey_state.model import duration
 from journey_state.replies import load_facts
 

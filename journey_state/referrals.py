@@ -16,7 +16,13 @@ from typing import Any, Dict, Iterable, Mapping, Protocol
 
 from pydantic import root_validator, validator
 
-from journey_state.config_files import KeyProblem, StrictModel, config_error, validate, whole_number
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    validate,
+    whole_number,
+)
 from journey_state.loyalty import read_programs
 from journey_state.model import JourneyModel
 
@@ -39,7 +45,7 @@ class CodeFormat:
     prefix: str = "AURORA"
     length: int = 6
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.prefix and not _PREFIX.match(self.prefix):
             raise ValueError(f"bad code prefix {self.prefix!r}")
         if not 4 <= self.length <= MAX_CODE - len(self.prefix) - 1:

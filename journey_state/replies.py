@@ -12,8 +12,14 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from pydantic import BaseModel, root_validator, validator
 
 from journey_state.config_files import BusinessConfigError as BusinessConfigError
-from journey_state.config_files import KeyProblem, StrictModel, config_error, placeholder_problem, read_yaml, validate
-
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    placeholder_problem,
+    read_yaml,
+    validate,
+)
 
 REQUIRED_ANSWERS = ("fallback", "technical_problem")
 
@@ -41,8 +47,8 @@ class _Variant:
         return (2 if self.stage else 0) + (1 if self.channel else 0)
 
 
-class _SafeFacts(dict):
-    def __missing__(self, key):  # an unknown placeholder stays visible instead of crashing
+class _SafeFacts(dict[str, Any]):
+    def __missing__(self, key: str) -> str:  # an unknown placeholder stays visible instead of crashing
         return "{" + key + "}"
 
 

@@ -8,7 +8,14 @@ import pytest
 from pydantic import validator
 
 from journey_state.business_config import load_business_config
-from journey_state.config_files import BusinessConfigError, KeyProblem, StrictModel, key_path, read_yaml, validate
+from journey_state.config_files import (
+    BusinessConfigError,
+    KeyProblem,
+    StrictModel,
+    key_path,
+    read_yaml,
+    validate,
+)
 from journey_state.errors import JourneyModelError
 from journey_state.model import all_stage_ids, load_named_model
 
