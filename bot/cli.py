@@ -35,13 +35,16 @@ def up() -> None:
 
 @main.command()
 def check() -> None:
-    """Validate the journey model and business configuration."""
-    from bot.launcher import check_configuration
+    """Validate the journey models and every business and channel configuration file."""
+    from bot.config_check import check_configuration
 
     try:
-        click.echo(check_configuration(load_settings()))
+        report = check_configuration(load_settings())
     except JourneyError as exc:
         _fail(str(exc))
+    for path in report.files:
+        click.echo(f"checked {path}")
+    click.echo(report.summary())
 
 
 @main.command()

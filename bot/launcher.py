@@ -12,12 +12,11 @@ from pathlib import Path
 
 import requests
 
+from bot import config_check
 from bot.local_secrets import ensure_local_tokens
 from bot.settings import Settings
 from bot.training import ensure_model
-from journey_state.event_limits import load_event_limits
-from journey_state.model import all_stage_ids, load_named_model
-from journey_state.replies import load_replies
+from journey_state.model import load_named_model
 from journey_state.store.migrate import upgrade
 
 
@@ -54,11 +53,8 @@ def _client_address(bind: str) -> str:
 
 
 def check_configuration(settings: Settings) -> str:
-    """Load and validate the journey model and business configuration; raise on errors."""
-    model = load_named_model(settings.journeys_dir, settings.journey_model)
-    load_replies(settings.business_dir, all_stage_ids(settings.journeys_dir))
-    load_event_limits(settings.business_dir)
-    return f"journey model {model.id!r} ({len(model.stages)} stages) and business configuration are valid"
+    """Load and validate the journey model and all business configuration; raise on errors."""
+    return config_check.check_configuration(settings).summary()
 
 
 def prepare(settings: Settings, echo=print) -> dict[str, str]:

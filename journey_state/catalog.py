@@ -11,19 +11,17 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 import yaml
+from pydantic import validator
+from pydantic.fields import ModelField
 
+from journey_state.config_files import KeyProblem, StrictModel, read_yaml, validate
 from journey_state.errors import JourneyModelError
 
 CATEGORIES = ("plan", "coffee", "equipment", "gift")
 PLAN_PERIODS = ("month", "year")
-PRODUCT_KEYS = ("id", "name", "aliases", "category", "price", "currency", "description", "plan_period")
-AREA_KEYS = (
-    "id", "name", "delivered", "fallback", "countries", "aliases",
-    "days_min", "days_max", "cost", "currency", "note",
-)
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -109,7 +107,7 @@ class Catalog:
     _by_alias: dict[str, Product] = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_place: dict[str, DeliveryArea] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for product in self.products:
             self._by_id[product.id] = product
             for name in product.names:
@@ -170,10 +168,6 @@ class Catalog:
 # --- loading and validation -------------------------------------------------------------
 
 
-def _fail(source: str, key: str, message: str) -> CatalogError:
-    return CatalogError(f"{source}: {key}: {message}")
-
-
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe loader that rejects a key given twice in one mapping (PyYAML keeps the last silently)."""
 
@@ -198,222 +192,255 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read catalog: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise CatalogError(f"{path}: nested too deeply to be a catalog") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise CatalogError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-
-
-class _Validator:
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, key: str, message: str) -> CatalogError:
-        return _fail(self.source, key, message)
-
-    def mapping(self, value: Any, key: str) -> Mapping[Any, Any]:
-        if not isinstance(value, Mapping):
-            raise self.fail(key, f"expected a mapping, got {_kind(value)}")
-        return value
-
-    def sequence(self, value: Any, key: str) -> list[Any]:
-        if not isinstance(value, list):
-            raise self.fail(key, f"expected a list, got {_kind(value)}")
-        return value
-
-    def known_keys(self, data: Mapping[Any, Any], allowed: tuple[str, ...], key: str) -> None:
-        unknown = sorted(str(k) for k in data if k not in allowed)
-        if unknown:
-            raise self.fail(f"{key}.{unknown[0]}", f"unknown key (use {', '.join(allowed)})")
-
-    def text(self, data: Mapping[Any, Any], name: str, key: str, required: bool = True) -> str:
-        value = data.get(name)
-        if value is None and not required:
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{key}.{name}", "required text is missing or empty")
-        return " ".join(value.split())
-
-    def identifier(self, data: Mapping[Any, Any], name: str, key: str) -> str:
-        value = self.text(data, name, key)
-        if not _ID.match(value):
-            raise self.fail(f"{key}.{name}", f"{value!r} is not a valid id (lower case letters, digits and _)")
-        return value
-
-    def amount(self, data: Mapping[Any, Any], name: str, key: str) -> Decimal:
-        value = data.get(name)
-        if value is None:
-            raise self.fail(f"{key}.{name}", "required number is missing")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(f"{key}.{name}", f"must be a number, got {value!r}")
-        amount = Decimal(str(value))
-        if not amount.is_finite():
-            raise self.fail(f"{key}.{name}", f"must be a finite number, got {value!r}")
-        if amount < 0:
-            raise self.fail(f"{key}.{name}", f"must not be negative, got {value!r}")
-        return amount
-
-    def currency(self, data: Mapping[Any, Any], name: str, key: str) -> str:
-        value = data.get(name)
-        if not isinstance(value, str) or not _CURRENCY.match(value):
-            raise self.fail(f"{key}.{name}", f"must be a three-letter currency code like EUR, got {value!r}")
-        return value
-
-    def days(self, data: Mapping[Any, Any], name: str, key: str) -> int:
-        value = data.get(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.fail(f"{key}.{name}", f"must be a whole number of days (0 or more), got {value!r}")
-        return value
-
-    def flag(self, data: Mapping[Any, Any], name: str, key: str, default: bool | None = None) -> bool:
-        value = data.get(name, default)
-        if not isinstance(value, bool):
-            raise self.fail(f"{key}.{name}", f"must be true or false, got {value!r}")
-        return value
-
-    def aliases(self, data: Mapping[Any, Any], key: str) -> list[tuple[str, str]]:
-        """(alias, key in the file) pairs."""
-        raw = data.get("aliases")
-        if raw is None:
-            return []
-        out = []
-        for j, alias in enumerate(self.sequence(raw, f"{key}.aliases")):
-            where = f"{key}.aliases[{j}]"
-            if not isinstance(alias, str) or not alias.strip():
-                raise self.fail(where, f"must be non-empty text, got {alias!r}")
-            if not any(ch.isalpha() for ch in alias):
-                raise self.fail(where, f"{alias!r} needs at least one letter")
-            out.append((" ".join(alias.split()), where))
-        return out
-
-
 def _kind(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def _parse_product(v: _Validator, raw: Any, key: str) -> tuple[Product, list[tuple[str, str]]]:
-    raw = v.mapping(raw, key)
-    v.known_keys(raw, PRODUCT_KEYS, key)
-    product_id = v.identifier(raw, "id", key)
-    name = v.text(raw, "name", key)
-    if not any(ch.isalpha() for ch in name):
-        raise v.fail(f"{key}.name", f"{name!r} needs at least one letter")
-    category = raw.get("category")
-    if category not in CATEGORIES:
-        raise v.fail(f"{key}.category", f"unknown category {category!r} (use {', '.join(CATEGORIES)})")
-    price = v.amount(raw, "price", key)
-    currency = v.currency(raw, "currency", key)
-    description = v.text(raw, "description", key)
-    period = raw.get("plan_period")
-    if category == "plan":
-        if period not in PLAN_PERIODS:
-            raise v.fail(f"{key}.plan_period", f"a plan needs a plan_period ({', '.join(PLAN_PERIODS)}), got {period!r}")
-    elif period is not None:
-        raise v.fail(f"{key}.plan_period", f"only plans have a plan_period, but this is a {category}")
-    names = [(name, f"{key}.name"), *v.aliases(raw, key)]
-    product = Product(
-        id=product_id,
-        name=name,
-        aliases=tuple(alias for alias, _ in names[1:]),
-        category=category,
-        price=price,
-        currency=currency,
-        description=description,
-        plan_period=period,
-    )
-    return product, names
+def _mapping(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a mapping, got {_kind(value)}")
+    return value
 
 
-def _parse_area(v: _Validator, raw: Any, key: str) -> DeliveryArea:
-    raw = v.mapping(raw, key)
-    v.known_keys(raw, AREA_KEYS, key)
-    area_id = v.identifier(raw, "id", key)
-    name = v.text(raw, "name", key)
-    delivered = v.flag(raw, "delivered", key)
-    fallback = v.flag(raw, "fallback", key, default=False)
-    countries: list[tuple[str, str]] = []
-    raw_countries = raw.get("countries")
-    if fallback:
-        if raw_countries:
-            raise v.fail(f"{key}.countries", "the fallback area covers every country not listed elsewhere; list none")
-    else:
-        if raw_countries is None:
-            raise v.fail(f"{key}.countries", "required: a mapping of country codes to names, e.g. {DE: Germany}")
-        raw_countries = v.mapping(raw_countries, f"{key}.countries")
-        if not raw_countries:
-            raise v.fail(f"{key}.countries", "list at least one country")
-        for code, country in raw_countries.items():
+def _mappings(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {_kind(value)}")
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise KeyProblem([i], f"expected a mapping, got {_kind(item)}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("required text is missing or empty")
+    return " ".join(value.split())
+
+
+def _identifier(value: Any) -> str:
+    text = _text(value)
+    if not _ID.match(text):
+        raise ValueError(f"{text!r} is not a valid id (lower case letters, digits and _)")
+    return text
+
+
+def _amount(value: Any) -> Decimal:
+    if value is None:
+        raise ValueError("required number is missing")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, got {value!r}")
+    amount = Decimal(str(value))
+    if not amount.is_finite():
+        raise ValueError(f"must be a finite number, got {value!r}")
+    if amount < 0:
+        raise ValueError(f"must not be negative, got {value!r}")
+    return amount
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or not _CURRENCY.match(value):
+        raise ValueError(f"must be a three-letter currency code like EUR, got {value!r}")
+    return value
+
+
+def _days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"must be a whole number of days (0 or more), got {value!r}")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+def _aliases(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {_kind(value)}")
+    out = []
+    for j, alias in enumerate(value):
+        if not isinstance(alias, str) or not alias.strip():
+            raise KeyProblem([j], f"must be non-empty text, got {alias!r}")
+        if not any(ch.isalpha() for ch in alias):
+            raise KeyProblem([j], f"{alias!r} needs at least one letter")
+        out.append(" ".join(alias.split()))
+    return tuple(out)
+
+
+class ProductEntry(StrictModel):
+    missing_as_none = ("id", "name", "category", "price", "currency", "description")
+
+    id: str
+    name: str
+    aliases: Tuple[str, ...] = ()
+    category: str
+    price: Decimal
+    currency: str
+    description: str
+    plan_period: Optional[str] = None
+
+    _id = validator("id", pre=True, allow_reuse=True)(_identifier)
+    _aliases = validator("aliases", pre=True, allow_reuse=True)(_aliases)
+    _price = validator("price", pre=True, allow_reuse=True)(_amount)
+    _currency = validator("currency", pre=True, allow_reuse=True)(_currency)
+    _description = validator("description", pre=True, allow_reuse=True)(_text)
+
+    @validator("name", pre=True)
+    def _name(cls, value: Any) -> str:
+        name = _text(value)
+        if not any(ch.isalpha() for ch in name):
+            raise ValueError(f"{name!r} needs at least one letter")
+        return name
+
+    @validator("category", pre=True)
+    def _category(cls, value: Any) -> Any:
+        if value not in CATEGORIES:
+            raise ValueError(f"unknown category {value!r} (use {', '.join(CATEGORIES)})")
+        return value
+
+    @validator("plan_period", pre=True, always=True)
+    def _plan_period(cls, value: Any, values: dict[str, Any]) -> Any:
+        category = values.get("category")
+        if category == "plan" and value not in PLAN_PERIODS:
+            raise ValueError(f"a plan needs a plan_period ({', '.join(PLAN_PERIODS)}), got {value!r}")
+        if category is not None and category != "plan" and value is not None:
+            raise ValueError(f"only plans have a plan_period, but this is a {category}")
+        return value
+
+    def product(self) -> Product:
+        return Product(self.id, self.name, self.aliases, self.category, self.price, self.currency,
+                       self.description, self.plan_period)
+
+
+class AreaEntry(StrictModel):
+    missing_as_none = ("id", "name", "delivered")
+
+    id: str
+    name: str
+    delivered: bool
+    fallback: bool = False
+    countries: Tuple[Tuple[str, str], ...] = ()
+    aliases: Tuple[str, ...] = ()
+    days_min: Optional[int] = None
+    days_max: Optional[int] = None
+    cost: Optional[Decimal] = None
+    currency: Optional[str] = None
+    note: str = ""
+
+    _id = validator("id", pre=True, allow_reuse=True)(_identifier)
+    _name = validator("name", pre=True, allow_reuse=True)(_text)
+    _flags = validator("delivered", "fallback", pre=True, allow_reuse=True)(_flag)
+    _aliases = validator("aliases", pre=True, allow_reuse=True)(_aliases)
+
+    @validator("countries", pre=True, always=True)
+    def _countries(cls, value: Any, values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        if values.get("fallback"):
+            if value:
+                raise ValueError("the fallback area covers every country not listed elsewhere; list none")
+            return ()
+        if value is None:
+            raise ValueError("required: a mapping of country codes to names, e.g. {DE: Germany}")
+        if not _mapping(value):
+            raise ValueError("list at least one country")
+        countries = []
+        for code, country in value.items():
             if isinstance(code, bool):
-                raise v.fail(f"{key}.countries.{code}", "YAML read this country code as true/false; quote it, e.g. 'NO'")
+                raise KeyProblem([str(code)], "YAML read this country code as true/false; quote it, e.g. 'NO'")
             if not isinstance(code, str) or not _COUNTRY.match(code):
-                raise v.fail(f"{key}.countries.{code}", "must be an ISO 3166-1 alpha-2 code in capitals, e.g. DE")
+                raise KeyProblem([str(code)], "must be an ISO 3166-1 alpha-2 code in capitals, e.g. DE")
             if not isinstance(country, str) or not country.strip():
-                raise v.fail(f"{key}.countries.{code}", "needs the country's name")
+                raise KeyProblem([str(code)], "needs the country's name")
             countries.append((code, " ".join(country.split())))
-    aliases = [alias for alias, _ in v.aliases(raw, key)]
-    note = v.text(raw, "note", key, required=False)
-    timing = {"days_min", "days_max", "cost", "currency"}
-    if delivered:
-        days_min = v.days(raw, "days_min", key)
-        days_max = v.days(raw, "days_max", key)
-        if days_max < days_min:
-            raise v.fail(f"{key}.days_max", f"{days_max} is less than days_min ({days_min})")
-        return DeliveryArea(
-            area_id, name, True, tuple(countries), tuple(aliases), days_min, days_max,
-            v.amount(raw, "cost", key), v.currency(raw, "currency", key), note, fallback,
-        )
-    present = sorted(timing & set(raw))
-    if present:
-        raise v.fail(f"{key}.{present[0]}", "this area is not delivered to (delivered: false); remove delivery times and cost")
-    return DeliveryArea(area_id, name, False, tuple(countries), tuple(aliases), note=note, fallback=fallback)
+        return tuple(countries)
+
+    @validator("days_min", "days_max", "cost", "currency", pre=True, always=True)
+    def _delivery(cls, value: Any, values: dict[str, Any], field: ModelField) -> Any:
+        if "delivered" not in values:  # already refused
+            return value
+        if not values["delivered"]:
+            if value is not None:
+                raise ValueError("this area is not delivered to (delivered: false); remove delivery times and cost")
+            return None
+        if field.name == "cost":
+            return _amount(value)
+        if field.name == "currency":
+            return _currency(value)
+        days = _days(value)
+        if field.name == "days_max" and values.get("days_min") is not None and days < values["days_min"]:
+            raise ValueError(f"{days} is less than days_min ({values['days_min']})")
+        return days
+
+    @validator("note", pre=True)
+    def _note(cls, value: Any) -> str:
+        return "" if value is None else _text(value)
+
+    def area(self) -> DeliveryArea:
+        return DeliveryArea(self.id, self.name, self.delivered, self.countries, self.aliases, self.days_min,
+                            self.days_max, self.cost, self.currency, self.note, self.fallback)
+
+
+class CatalogFile(StrictModel):
+    """catalog.yml as written; `parse_catalog` checks ids and names across products and areas."""
+
+    missing_as_none = ("products",)
+
+    products: List[ProductEntry]
+    delivery_areas: List[AreaEntry] = []
+
+    @classmethod
+    def unknown_key_at(cls, key: str) -> list[int | str]:
+        return ["(top level)", key]
+
+    @validator("products", pre=True)
+    def _products(cls, value: Any) -> list[Any]:
+        products = _mappings(value)
+        if not products:
+            raise ValueError("the catalog needs at least one product")
+        return products
+
+    @validator("delivery_areas", pre=True)
+    def _areas(cls, value: Any) -> list[Any]:
+        return _mappings(value or [])
+
+
+def _fail(source: str, key: str, message: str) -> CatalogError:
+    return CatalogError(f"{source}: {key}: {message}")
 
 
 def parse_catalog(data: Any, source: str = "<memory>") -> Catalog:
     """Validate a parsed catalog document and build a Catalog."""
-    v = _Validator(source)
-    data = v.mapping(data, "(top level)")
-    v.known_keys(data, ("products", "delivery_areas"), "(top level)")
-    raw_products = v.sequence(data.get("products"), "products")
-    if not raw_products:
-        raise v.fail("products", "the catalog needs at least one product")
+    raw = validate(CatalogFile, data, source, CatalogError, expected=f"expected a mapping, got {_kind(data)}")
 
     products: list[Product] = []
     claimed: dict[str, tuple[str, str]] = {}  # alias key -> (product id, where it was claimed)
-    for i, raw in enumerate(raw_products):
+    for i, entry in enumerate(raw.products):
         key = f"products[{i}]"
-        product, names = _parse_product(v, raw, key)
+        product = entry.product()
         if any(p.id == product.id for p in products):
-            raise v.fail(f"{key}.id", f"duplicate product id {product.id!r}")
+            raise _fail(source, f"{key}.id", f"duplicate product id {product.id!r}")
+        names = [(product.name, f"{key}.name"), *((alias, f"{key}.aliases[{j}]") for j, alias in enumerate(product.aliases))]
         for text, where in names:
             normal = alias_key(text)
             if normal in claimed:
                 owner, owner_where = claimed[normal]
                 if owner == product.id:
-                    raise v.fail(where, f"{text!r} is listed twice for {product.id!r} (also {owner_where})")
-                raise v.fail(where, f"alias {text!r} is already claimed by product {owner!r} ({owner_where})")
+                    raise _fail(source, where, f"{text!r} is listed twice for {product.id!r} (also {owner_where})")
+                raise _fail(source, where, f"alias {text!r} is already claimed by product {owner!r} ({owner_where})")
             claimed[normal] = (product.id, where)
         products.append(product)
 
     areas: list[DeliveryArea] = []
     places: dict[str, tuple[str, str]] = {}  # code / name / alias key -> (area id, where)
-    for i, raw in enumerate(v.sequence(data.get("delivery_areas") or [], "delivery_areas")):
+    for i, area_entry in enumerate(raw.delivery_areas):
         key = f"delivery_areas[{i}]"
-        area = _parse_area(v, raw, key)
+        area = area_entry.area()
         if any(a.id == area.id for a in areas):
-            raise v.fail(f"{key}.id", f"duplicate delivery area id {area.id!r}")
+            raise _fail(source, f"{key}.id", f"duplicate delivery area id {area.id!r}")
         if area.fallback and any(a.fallback for a in areas):
-            raise v.fail(f"{key}.fallback", "only one delivery area can be the fallback")
+            raise _fail(source, f"{key}.fallback", "only one delivery area can be the fallback")
         entries = [(code, f"{key}.countries.{code}") for code, _ in area.countries]
         entries += [(country, f"{key}.countries.{code}") for code, country in area.countries]
         entries += [(alias, f"{key}.aliases[{j}]") for j, alias in enumerate(area.aliases)]
@@ -422,7 +449,7 @@ def parse_catalog(data: Any, source: str = "<memory>") -> Catalog:
             normal = alias_key(text)
             if normal in places and normal not in own:
                 owner, owner_where = places[normal]
-                raise v.fail(where, f"{text!r} is already in delivery area {owner!r} ({owner_where})")
+                raise _fail(source, where, f"{text!r} is already in delivery area {owner!r} ({owner_where})")
             places.setdefault(normal, (area.id, where))
             own.add(normal)
         areas.append(area)
@@ -433,4 +460,4 @@ def parse_catalog(data: Any, source: str = "<memory>") -> Catalog:
 def load_catalog(path: str | Path) -> Catalog:
     """Load and validate a catalog file (data/business/catalog.yml)."""
     path = Path(path)
-    return parse_catalog(_read_yaml(path), str(path))
+    return parse_catalog(read_yaml(path, CatalogError, "catalog", _UniqueKeyLoader), str(path))

@@ -9,14 +9,14 @@ import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, Extra, ValidationError, validator
+from pydantic import validator
 
-from journey_state.replies import BusinessConfigError, _read_yaml
+from journey_state.config_files import StrictModel, read_yaml, validate
 
 EVENTS_FILE = "events.yml"
 
 
-class EventLimits(BaseModel):
+class EventLimits(StrictModel):
     """What POST /api/events accepts for amounts and times."""
 
     # Larger than any plausible order, small enough that sums in analytics stay exact floats.
@@ -25,10 +25,6 @@ class EventLimits(BaseModel):
     earliest_occurred_at: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
     # Shop clocks drift; a day covers every time zone mistake without accepting year 9999.
     max_future_skew_hours: float = 24.0
-
-    class Config:
-        extra = Extra.forbid
-        allow_mutation = False
 
     @validator("max_amount")
     def _positive_finite(cls, value: float) -> float:
@@ -59,12 +55,5 @@ def load_event_limits(business_dir: str | Path) -> EventLimits:
     path = Path(business_dir) / EVENTS_FILE
     if not path.exists():
         return DEFAULT_LIMITS
-    data = _read_yaml(path) or {}
-    if not isinstance(data, dict):
-        raise BusinessConfigError(f"{path}: expected a mapping (max_amount, earliest_occurred_at, max_future_skew_hours)")
-    try:
-        return EventLimits(**data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise BusinessConfigError(f"{path}: {key}: {first['msg']}") from None
+    return validate(EventLimits, read_yaml(path) or {}, path,
+                    expected="expected a mapping (max_amount, earliest_occurred_at, max_future_skew_hours)")

@@ -10,9 +10,18 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
 
-from journey_state.replies import BusinessConfigError, _check_placeholders, _read_yaml
+from pydantic import root_validator, validator
+
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    placeholder_problem,
+    read_yaml,
+    validate,
+)
 
 # Trigger names. AGENT_CLAIM is the console's "take over this conversation"; it is not a
 # rule on messages, so it needs no configuration.
@@ -152,136 +161,245 @@ DEFAULT_MESSAGES = {
 }
 
 
-def _fail(path: Path, key: str, problem: str) -> BusinessConfigError:
-    return BusinessConfigError(f"{path}: {key}: {problem}")
-
-
-def _mapping(value: Any, path: Path, key: str) -> dict:
+def _mapping(value: Any) -> Any:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _fail(path, key, "must be a mapping")
+        raise ValueError("must be a mapping")
     return value
 
 
-def _names(value: Any, path: Path, key: str, allowed: Iterable[str] | None = None) -> frozenset[str]:
+def _names(value: Any, allowed: Iterable[str] | None = None) -> tuple[str, ...]:
     if value is None:
-        return frozenset()
+        return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _fail(path, key, "must be a list of names")
+        raise ValueError("must be a list of names")
     if allowed is not None:
-        allowed = set(allowed)
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise _fail(path, key, f"unknown {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
-    return frozenset(value)
+        problem = _unknown_names(value, allowed)
+        if problem:
+            raise ValueError(problem)
+    return tuple(value)
 
 
-def _int(value: Any, path: Path, key: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _fail(path, key, f"must be a whole number >= {minimum}")
+def _unknown_names(names: Iterable[str], allowed: Iterable[str]) -> str | None:
+    unknown = sorted(set(names) - set(allowed))
+    return f"unknown {', '.join(unknown)} (known: {', '.join(sorted(allowed))})" if unknown else None
+
+
+def _at_least_one(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("must be a whole number >= 1")
     return value
 
 
-def _score(value: Any, path: Path, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise _fail(path, key, "must be a number above 0 and at most 1")
-    return float(value)
+def _numbers_at_least_one(value: Any) -> Any:
+    for name, number in _mapping(value).items():
+        try:
+            _at_least_one(number)
+        except ValueError as exc:
+            raise KeyProblem([str(name)], str(exc)) from None
+    return _mapping(value)
 
 
-def _any_intent(raw: Any, emotions: frozenset[str], stages: set[str], path: Path, key: str) -> AnyIntent | None:
-    if raw is None:
-        return None
-    raw = _mapping(raw, path, key)
-    _allow_only(raw, ("min_score", "stages"), path, key)
-    if not emotions:
-        raise _fail(path, key, "needs the trigger's `emotions` (which emotion must be strong)")
-    if "min_score" not in raw:
-        raise _fail(path, f"{key}.min_score", "is required (the emotion score, 0-1, that counts as strong)")
-    return AnyIntent(_score(raw["min_score"], path, f"{key}.min_score"), _names(raw.get("stages"), path, f"{key}.stages", stages))
+def _non_empty_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty text")
+    return value
 
 
-def _allow_only(data: dict, allowed: Iterable[str], path: Path, key: str) -> None:
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise _fail(path, f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key (allowed: {', '.join(allowed)})")
+class _Section(StrictModel):
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return f"unknown key (allowed: {', '.join(allowed)})"
+
+
+class AnyIntentSection(_Section):
+    min_score: float = 0.0
+    stages: tuple[str, ...] = ()
+
+    @root_validator(pre=True)
+    def _min_score_required(cls, values: Any) -> Any:
+        if isinstance(values, Mapping) and "min_score" not in values:
+            raise KeyProblem(["min_score"], "is required (the emotion score, 0-1, that counts as strong)")
+        return values
+
+    @validator("min_score", pre=True)
+    def _score(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ValueError("must be a number above 0 and at most 1")
+        return value
+
+    @validator("stages", pre=True)
+    def _stages(cls, value: Any) -> tuple[str, ...]:
+        return _names(value)
+
+
+class TriggerSection(_Section):
+    intents: Optional[tuple[str, ...]] = None  # required; None reaches the validator
+    emotions: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    in_a_row: int = 1
+    any_intent: Optional[AnyIntentSection] = None
+
+    @validator("intents", pre=True, always=True)
+    def _intents(cls, value: Any) -> tuple[str, ...]:
+        intents = _names(value)
+        if not intents:
+            raise ValueError("must list at least one intent")
+        return intents
+
+    @validator("emotions", pre=True)
+    def _emotions(cls, value: Any) -> tuple[str, ...]:
+        return _names(value, EMOTIONS)
+
+    @validator("stages", pre=True)
+    def _stages(cls, value: Any) -> tuple[str, ...]:
+        return _names(value)
+
+    @validator("in_a_row", pre=True)
+    def _in_a_row(cls, value: Any) -> int:
+        return _at_least_one(value)
+
+    @validator("any_intent", pre=True)
+    def _any_intent(cls, value: Any) -> Any:
+        return None if value is None else _mapping(value)
+
+    @root_validator(skip_on_failure=True)
+    def _any_intent_needs_emotions(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if values["any_intent"] is not None and not values["emotions"]:
+            raise KeyProblem(["any_intent"], "needs the trigger's `emotions` (which emotion must be strong)")
+        return values
+
+
+class PrioritySection(_Section):
+    default: int = 3
+    stages: Dict[str, int] = {}
+    at_risk: Optional[int] = None
+    triggers: Dict[str, int] = {}
+
+    @validator("default", pre=True)
+    def _default(cls, value: Any) -> int:
+        return _at_least_one(value)
+
+    @validator("at_risk", pre=True)
+    def _at_risk(cls, value: Any) -> int | None:
+        return None if value is None else _at_least_one(value)
+
+    @validator("stages", pre=True)
+    def _stages(cls, value: Any) -> Any:
+        return _numbers_at_least_one(value)
+
+    @validator("triggers", pre=True)
+    def _triggers(cls, value: Any) -> Any:
+        for trigger in _mapping(value):
+            if trigger not in ALL_TRIGGERS:
+                raise KeyProblem([str(trigger)], f"unknown trigger (known: {', '.join(ALL_TRIGGERS)})")
+        return _numbers_at_least_one(value)
+
+
+class WaitSection(_Section):
+    history: int = 20
+    default_minutes: int = 5
+
+    @validator("history", "default_minutes", pre=True)
+    def _counts(cls, value: Any) -> int:
+        return _at_least_one(value)
+
+
+class MessagesSection(_Section):
+    queued: str = DEFAULT_MESSAGES["queued"]
+    already_queued: str = DEFAULT_MESSAGES["already_queued"]
+    unavailable: str = DEFAULT_MESSAGES["unavailable"]
+
+    @validator("queued", "already_queued", "unavailable", pre=True)
+    def _text(cls, value: Any) -> str:
+        text = _non_empty_text(value)
+        problem = placeholder_problem(text)
+        if problem:
+            raise ValueError(problem)
+        try:
+            text.format(position=1, minutes=1)
+        except KeyError as exc:
+            raise ValueError(f"unknown placeholder {{{exc.args[0]}}} (use {{position}}, {{minutes}})") from None
+        return text
+
+
+class HandoffFile(_Section):
+    """handoff.yml as written; `load_handoff_config` checks the stages it names."""
+
+    triggers: Dict[str, TriggerSection] = {}
+    priority: PrioritySection = PrioritySection()
+    wait: WaitSection = WaitSection()
+    messages: MessagesSection = MessagesSection()
+    follow_ups: Dict[str, str] = {}
+
+    @validator("triggers", pre=True)
+    def _triggers(cls, value: Any) -> Any:
+        triggers = _mapping(value)
+        for name, raw in triggers.items():
+            if name not in MESSAGE_TRIGGERS:
+                raise KeyProblem([str(name)], f"unknown trigger (known: {', '.join(MESSAGE_TRIGGERS)})")
+            if raw is not None and not isinstance(raw, dict):
+                raise KeyProblem([str(name)], "must be a mapping")
+        return {name: raw or {} for name, raw in triggers.items()}
+
+    @validator("priority", "wait", "messages", pre=True)
+    def _sections(cls, value: Any) -> Any:
+        return _mapping(value)
+
+    @validator("follow_ups", pre=True)
+    def _follow_ups(cls, value: Any) -> Any:
+        for stage, text in _mapping(value).items():
+            try:
+                _non_empty_text(text)
+            except ValueError as exc:
+                raise KeyProblem([str(stage)], str(exc)) from None
+        return {stage: text.strip() for stage, text in _mapping(value).items()}
+
+
+def _check_stages(raw: HandoffFile, stages: set[str], path: Path) -> None:
+    """The stages the file names must exist in some journey model."""
+    for name, trigger in raw.triggers.items():
+        problem = _unknown_names(trigger.stages, stages)
+        if problem:
+            raise config_error(path, f"triggers.{name}.stages", problem)
+        problem = _unknown_names(trigger.any_intent.stages, stages) if trigger.any_intent else None
+        if problem:
+            raise config_error(path, f"triggers.{name}.any_intent.stages", problem)
+    for stage in raw.priority.stages:
+        if stage not in stages:
+            raise config_error(path, f"priority.stages.{stage}", f"unknown stage (known: {', '.join(sorted(stages))})")
+    for stage in raw.follow_ups:
+        if stage != "default" and stage not in stages:
+            raise config_error(path, f"follow_ups.{stage}", f"unknown stage (known: default, {', '.join(sorted(stages))})")
 
 
 def load_handoff_config(path: str | Path, known_stages: Iterable[str]) -> HandoffConfig:
     """Load and validate data/business/handoff.yml; errors name the file and the key."""
     path = Path(path)
     stages = set(known_stages)
-    data = _mapping(_read_yaml(path), path, "(top level)")
-    _allow_only(data, ("triggers", "priority", "wait", "messages", "follow_ups"), path, "")
-
-    triggers: dict[str, TriggerRule] = {}
-    raw_triggers = _mapping(data.get("triggers"), path, "triggers")
-    for name, raw in raw_triggers.items():
-        key = f"triggers.{name}"
-        if name not in MESSAGE_TRIGGERS:
-            raise _fail(path, key, f"unknown trigger (known: {', '.join(MESSAGE_TRIGGERS)})")
-        raw = _mapping(raw, path, key)
-        _allow_only(raw, ("intents", "emotions", "stages", "in_a_row", "any_intent"), path, key)
-        intents = _names(raw.get("intents"), path, f"{key}.intents")
-        if not intents:
-            raise _fail(path, f"{key}.intents", "must list at least one intent")
-        emotions = _names(raw.get("emotions"), path, f"{key}.emotions", EMOTIONS)
-        triggers[name] = TriggerRule(
-            intents=intents,
-            emotions=emotions,
-            stages=_names(raw.get("stages"), path, f"{key}.stages", stages),
-            in_a_row=_int(raw.get("in_a_row", 1), path, f"{key}.in_a_row", 1),
-            any_intent=_any_intent(raw.get("any_intent"), emotions, stages, path, f"{key}.any_intent"),
-        )
-
-    prio = _mapping(data.get("priority"), path, "priority")
-    _allow_only(prio, ("default", "stages", "at_risk", "triggers"), path, "priority")
-    stage_priority = {}
-    for stage, value in _mapping(prio.get("stages"), path, "priority.stages").items():
-        if stage not in stages:
-            raise _fail(path, f"priority.stages.{stage}", f"unknown stage (known: {', '.join(sorted(stages))})")
-        stage_priority[stage] = _int(value, path, f"priority.stages.{stage}", 1)
-    trigger_priority = {}
-    for trigger, value in _mapping(prio.get("triggers"), path, "priority.triggers").items():
-        if trigger not in ALL_TRIGGERS:
-            raise _fail(path, f"priority.triggers.{trigger}", f"unknown trigger (known: {', '.join(ALL_TRIGGERS)})")
-        trigger_priority[trigger] = _int(value, path, f"priority.triggers.{trigger}", 1)
-    at_risk = prio.get("at_risk")
-
-    wait = _mapping(data.get("wait"), path, "wait")
-    _allow_only(wait, ("history", "default_minutes"), path, "wait")
-
-    messages = dict(DEFAULT_MESSAGES)
-    raw_messages = _mapping(data.get("messages"), path, "messages")
-    _allow_only(raw_messages, MESSAGE_IDS, path, "messages")
-    for message_id, text in raw_messages.items():
-        key = f"messages.{message_id}"
-        if not isinstance(text, str) or not text.strip():
-            raise _fail(path, key, "must be a non-empty text")
-        _check_placeholders(text, str(path), key)
-        try:
-            text.format(position=1, minutes=1)
-        except KeyError as exc:
-            raise _fail(path, key, f"unknown placeholder {{{exc.args[0]}}} (use {{position}}, {{minutes}})") from None
-        messages[message_id] = text
-
-    follow_ups = {}
-    for stage, text in _mapping(data.get("follow_ups"), path, "follow_ups").items():
-        key = f"follow_ups.{stage}"
-        if stage != "default" and stage not in stages:
-            raise _fail(path, key, f"unknown stage (known: default, {', '.join(sorted(stages))})")
-        if not isinstance(text, str) or not text.strip():
-            raise _fail(path, key, "must be a non-empty text")
-        follow_ups[stage] = text.strip()
-
+    data = read_yaml(path)
+    raw = validate(HandoffFile, {} if data is None else data, path, expected="must be a mapping")
+    _check_stages(raw, stages, path)
+    prio = raw.priority
     return HandoffConfig(
-        follow_ups=follow_ups,
-        triggers=triggers,
-        default_priority=_int(prio.get("default", 3), path, "priority.default", 1),
-        stage_priority=stage_priority,
-        at_risk_priority=None if at_risk is None else _int(at_risk, path, "priority.at_risk", 1),
-        trigger_priority=trigger_priority,
-        wait_history=_int(wait.get("history", 20), path, "wait.history", 1),
-        default_wait=timedelta(minutes=_int(wait.get("default_minutes", 5), path, "wait.default_minutes", 1)),
-        messages=messages,
+        follow_ups=dict(raw.follow_ups),
+        triggers={
+            name: TriggerRule(
+                intents=frozenset(t.intents or ()),
+                emotions=frozenset(t.emotions),
+                stages=frozenset(t.stages),
+                in_a_row=t.in_a_row,
+                any_intent=AnyIntent(float(t.any_intent.min_score), frozenset(t.any_intent.stages)) if t.any_intent else None,
+            )
+            for name, t in raw.triggers.items()
+        },
+        default_priority=prio.default,
+        stage_priority=dict(prio.stages),
+        at_risk_priority=prio.at_risk,
+        trigger_priority=dict(prio.triggers),
+        wait_history=raw.wait.history,
+        default_wait=timedelta(minutes=raw.wait.default_minutes),
+        messages={"queued": raw.messages.queued, "already_queued": raw.messages.already_queued,
+                  "unavailable": raw.messages.unavailable},
     )

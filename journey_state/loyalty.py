@@ -12,8 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from pydantic import root_validator, validator
+
 from journey_state.business_events import EVENT_TYPES, BusinessEvent
-from journey_state.replies import _fail, _read_yaml
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    read_yaml,
+    validate,
+    whole_number,
+)
 
 PROGRAMS_FILE = "programs.yml"
 PROGRAM_SECTIONS = ("loyalty", "referrals")
@@ -67,70 +76,90 @@ def reversal_reference(event: BusinessEvent) -> str:
 # -- configuration ---------------------------------------------------------------------
 
 
+class ProgramsFile(StrictModel):
+    """programs.yml's top level; each section is validated by its own module."""
+
+    loyalty: Any = None
+    referrals: Any = None
+
+
 def read_programs(business_dir: str | Path) -> tuple[str, Mapping[str, Any]]:
     """(path, document) of programs.yml, with its top-level keys checked."""
     path = Path(business_dir) / PROGRAMS_FILE
     source = str(path)
-    data = _read_yaml(path)
-    if not isinstance(data, Mapping):
-        raise _fail(source, "(top level)", f"expected a mapping with {', '.join(PROGRAM_SECTIONS)}")
-    unknown = set(data) - set(PROGRAM_SECTIONS)
-    if unknown:
-        raise _fail(source, sorted(unknown)[0], f"unknown key (use {', '.join(PROGRAM_SECTIONS)})")
+    data = read_yaml(path)
+    validate(ProgramsFile, data, source, expected=f"expected a mapping with {', '.join(PROGRAM_SECTIONS)}")
     return source, data
 
 
-def section(data: Any, source: str, key: str, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise _fail(source, key, "expected a mapping")
-    unknown = set(data) - allowed
-    if unknown:
-        raise _fail(source, f"{key}.{sorted(unknown)[0]}", f"unknown key (use {', '.join(sorted(allowed))})")
-    return data
-
-
-def whole(raw: Any, source: str, key: str, minimum: int = 0) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise _fail(source, key, f"expected a whole number, got {raw!r}")
-    if raw < minimum:
-        raise _fail(source, key, f"must be at least {minimum}, got {raw}")
-    return raw
-
-
-def _event_types(raw: Any, source: str, key: str) -> frozenset[str]:
-    if not isinstance(raw, list):
-        raise _fail(source, key, "expected a list of business event types")
-    for i, item in enumerate(raw):
+def _event_types(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list of business event types")
+    for i, item in enumerate(value):
         if item not in EVENT_TYPES:
-            raise _fail(source, f"{key}[{i}]", f"unknown event type {item!r} (known: {', '.join(sorted(EVENT_TYPES))})")
-    return frozenset(raw)
+            raise KeyProblem([i], f"unknown event type {item!r} (known: {', '.join(sorted(EVENT_TYPES))})")
+    return value
+
+
+class EarnSection(StrictModel):
+    on_events: frozenset[str] = frozenset()
+    points_per_currency_unit: float = 0
+    points_per_order: int = 0
+
+    @root_validator(pre=True)
+    def _on_events_required(cls, values: Any) -> Any:
+        if isinstance(values, Mapping) and "on_events" not in values:
+            raise KeyProblem(["on_events"], "required: the business event types that earn points")
+        return values
+
+    _types = validator("on_events", pre=True, allow_reuse=True)(_event_types)
+
+    @validator("points_per_currency_unit", pre=True)
+    def _rate(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"expected a number of points, 0 or more, got {value!r}")
+        return value
+
+    @validator("points_per_order", pre=True)
+    def _per_order(cls, value: Any) -> int:
+        return whole_number(value)
+
+    @root_validator(skip_on_failure=True)
+    def _earns_something(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if values["points_per_currency_unit"] == 0 and values["points_per_order"] == 0:
+            raise ValueError("set points_per_currency_unit or points_per_order: as it is, nothing earns points")
+        return values
+
+
+class LoyaltySection(StrictModel):
+    currency: str = "EUR"
+    earn: EarnSection
+    reverse_on: frozenset[str] = frozenset()
+
+    @validator("currency", pre=True)
+    def _currency(cls, value: Any) -> Any:
+        if not isinstance(value, str) or len(value.strip()) != 3 or not value.strip().isalpha():
+            raise ValueError(f"expected a 3-letter currency code like EUR, got {value!r}")
+        return value.strip().upper()
+
+    _types = validator("reverse_on", pre=True, allow_reuse=True)(_event_types)
+
+    @root_validator(skip_on_failure=True)
+    def _earn_or_reverse(cls, values: dict[str, Any]) -> dict[str, Any]:
+        both = values["earn"].on_events & values["reverse_on"]
+        if both:
+            raise KeyProblem(["reverse_on"], f"{sorted(both)[0]!r} cannot both earn and reverse points")
+        return values
 
 
 def parse_loyalty(data: Any, source: str) -> LoyaltySettings:
-    key = "loyalty"
-    data = section(data, source, key, {"currency", "earn", "reverse_on"})
-    currency = data.get("currency", "EUR")
-    if not isinstance(currency, str) or len(currency.strip()) != 3 or not currency.strip().isalpha():
-        raise _fail(source, f"{key}.currency", f"expected a 3-letter currency code like EUR, got {currency!r}")
-    earn = section(data.get("earn"), source, f"{key}.earn", {"on_events", "points_per_currency_unit", "points_per_order"})
-    if "on_events" not in earn:
-        raise _fail(source, f"{key}.earn.on_events", "required: the business event types that earn points")
-    earn_on = _event_types(earn["on_events"], source, f"{key}.earn.on_events")
-    rate = earn.get("points_per_currency_unit", 0)
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
-        raise _fail(source, f"{key}.earn.points_per_currency_unit", f"expected a number of points, 0 or more, got {rate!r}")
-    per_order = whole(earn.get("points_per_order", 0), source, f"{key}.earn.points_per_order")
-    if rate == 0 and per_order == 0:
-        raise _fail(source, f"{key}.earn", "set points_per_currency_unit or points_per_order: as it is, nothing earns points")
-    reverse_on = _event_types(data.get("reverse_on", []), source, f"{key}.reverse_on")
-    both = earn_on & reverse_on
-    if both:
-        raise _fail(source, f"{key}.reverse_on", f"{sorted(both)[0]!r} cannot both earn and reverse points")
-    return LoyaltySettings(currency.strip().upper(), earn_on, float(rate), per_order, reverse_on)
+    raw = validate(LoyaltySection, data, source, at=["loyalty"])
+    earn = raw.earn
+    return LoyaltySettings(raw.currency, earn.on_events, float(earn.points_per_currency_unit), earn.points_per_order, raw.reverse_on)
 
 
 def load_loyalty(business_dir: str | Path) -> LoyaltySettings:
     source, data = read_programs(business_dir)
     if "loyalty" not in data:
-        raise _fail(source, "loyalty", "required: the loyalty programme settings")
+        raise config_error(source, "loyalty", "required: the loyalty programme settings")
     return parse_loyalty(data["loyalty"], source)

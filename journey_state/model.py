@@ -9,10 +9,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
-import yaml
+from pydantic import Field, root_validator, validator
 
+from journey_state.config_files import KeyProblem, StrictModel, read_yaml, validate
 from journey_state.errors import JourneyModelError
 
 MATCH_KEYS = ("intents", "events", "emotions")
@@ -104,132 +105,275 @@ class JourneyModel:
         return any(r.from_stage == from_stage and r.to == to_stage for r in self.regressions)
 
 
-def parse_duration(value: Any, where: str) -> timedelta:
-    """Parse '30d', '12h', '2w' (or a positive number of days) into a timedelta."""
+def duration(value: Any) -> timedelta:
+    """Parse '30d', '12h', '2w' (or a positive number of days); ValueError says what is wrong."""
     if isinstance(value, bool):
-        raise JourneyModelError(f"{where}: bad duration {value!r}; use e.g. '30d', '12h', '2w'")
+        raise ValueError(f"bad duration {value!r}; use e.g. '30d', '12h', '2w'")
     if isinstance(value, (int, float)):
         if value <= 0:
-            raise JourneyModelError(f"{where}: duration must be positive, got {value!r}")
+            raise ValueError(f"duration must be positive, got {value!r}")
         return timedelta(days=value)
     m = _DURATION.match(str(value))
     if not m or int(m.group(1)) <= 0:
-        raise JourneyModelError(f"{where}: bad duration {value!r}; use e.g. '30d', '12h', '2w'")
+        raise ValueError(f"bad duration {value!r}; use e.g. '30d', '12h', '2w'")
     return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
-class _Validator:
-    def __init__(self, source: str):
-        self.source = source
+def parse_duration(value: Any, where: str) -> timedelta:
+    """`duration(value)`, or a JourneyModelError naming `where` (file and key)."""
+    try:
+        return duration(value)
+    except ValueError as exc:
+        raise JourneyModelError(f"{where}: {exc}") from None
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _mapping(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a mapping, got {_kind(value)}")
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {_kind(value)}")
+    return value
+
+
+def _mappings(value: Any) -> list[Any]:
+    items = _list(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise KeyProblem([i], f"expected a mapping, got {_kind(item)}")
+    return items
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("required text is missing or empty")
+    return value.strip()
+
+
+def _identifier(value: Any) -> str:
+    text = _text(value)
+    if not _ID.match(text):
+        raise ValueError(f"{text!r} is not a valid id (lower case letters, digits and _)")
+    return text
+
+
+class MatchEntry(StrictModel):
+    """A `when:` condition; keys are ANDed, the values of one key ORed."""
+
+    intents: Tuple[str, ...] = ()
+    events: Tuple[str, ...] = ()
+    emotions: Tuple[str, ...] = ()
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return f"unknown condition {key!r} (use {', '.join(MATCH_KEYS)})"
+
+    @classmethod
+    def unknown_key_at(cls, key: str) -> list[int | str]:
+        return []
+
+    @validator("intents", "events", "emotions", pre=True)
+    def _names(cls, value: Any) -> list[str]:
+        items = _list(value)
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item:
+                raise KeyProblem([i], "must be a non-empty name")
+        return items
+
+    @root_validator(skip_on_failure=True)
+    def _not_empty(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if not any(values.values()):
+            raise ValueError("a condition needs at least one of " + ", ".join(MATCH_KEYS))
+        return values
+
+    def match(self) -> Match:
+        return Match(frozenset(self.intents), frozenset(self.events), frozenset(self.emotions))
+
+
+class StageEntry(StrictModel):
+    id: str = ""
+    label: str = ""
+    description: Optional[str] = None
+
+    @validator("id", pre=True, always=True)
+    def _id(cls, value: Any) -> str:
+        return _identifier(value)
+
+    @validator("label", pre=True, always=True)
+    def _label(cls, value: Any) -> str:
+        return _text(value)
+
+    @validator("description", pre=True)
+    def _description(cls, value: Any) -> str | None:
+        return None if value is None else _text(value)
+
+
+class SignalEntry(StrictModel):
+    rule: str = ""
+    to: Any = None  # a stage id, checked against the model's stages
+    when: Optional[MatchEntry] = None
+    from_stage: Any = None
+
+    @validator("rule", pre=True, always=True)
+    def _rule(cls, value: Any) -> str:
+        return _identifier(value)
+
+    @validator("when", pre=True, always=True)
+    def _when(cls, value: Any) -> Any:
+        return _mapping(value)
+
+
+class RegressionEntry(StrictModel):
+    rule: str = ""
+    from_: Any = Field(None, alias="from")
+    to: Any = None
+    when: Optional[MatchEntry] = None
+
+    _rule = validator("rule", pre=True, always=True, allow_reuse=True)(_identifier)
+    _when = validator("when", pre=True, always=True, allow_reuse=True)(_mapping)
+
+
+class AtRiskEntry(StrictModel):
+    missing_as_none = ("when_any",)
+
+    from_stage: Any = None
+    when_any: List[MatchEntry] = []
+    clear_when_any: List[MatchEntry] = []
+
+    @validator("when_any", pre=True)
+    def _when_any(cls, value: Any) -> list[Any]:
+        return _mappings(value)
+
+    @validator("clear_when_any", pre=True)
+    def _clear_when_any(cls, value: Any) -> list[Any]:
+        return _mappings(value)
+
+
+class DormantEntry(StrictModel):
+    after: timedelta = timedelta(0)
+
+    @validator("after", pre=True, always=True)
+    def _after(cls, value: Any) -> timedelta:
+        return duration(value)
+
+
+class SideStatesEntry(StrictModel):
+    at_risk: Optional[AtRiskEntry] = None
+    dormant: Optional[DormantEntry] = None
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return f"unknown side state (use {', '.join(allowed)})"
+
+    @validator("at_risk", "dormant", pre=True)
+    def _sections(cls, value: Any) -> Any:
+        return None if value is None else _mapping(value)
+
+
+class ModelFile(StrictModel):
+    """A journey model file as written; `parse_model` checks how its rules and stages fit together."""
+
+    missing_as_none = ("stages",)
+
+    id: str = ""
+    label: str = ""
+    initial_stage: Any = None
+    stages: List[StageEntry] = []
+    signals: List[SignalEntry] = []
+    regressions: List[RegressionEntry] = []
+    side_states: SideStatesEntry = SideStatesEntry()
+    min_intent_confidence: float = 0.0
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return "unknown key"
+
+    _id = validator("id", pre=True, always=True, allow_reuse=True)(_identifier)
+    _label = validator("label", pre=True, always=True, allow_reuse=True)(_text)
+
+    @validator("stages", pre=True)
+    def _stages(cls, value: Any) -> list[Any]:
+        return _mappings(value)
+
+    @validator("stages")
+    def _distinct_stages(cls, value: list[StageEntry]) -> list[StageEntry]:
+        for i, stage in enumerate(value):
+            if any(s.id == stage.id for s in value[:i]):
+                raise KeyProblem([i, "id"], f"duplicate stage id {stage.id!r}")
+        if len(value) < 2:
+            raise ValueError("a journey needs at least two stages")
+        return value
+
+    @validator("signals", "regressions", pre=True)
+    def _rules(cls, value: Any) -> list[Any]:
+        return _mappings(value)
+
+    @validator("side_states", pre=True)
+    def _side_states(cls, value: Any) -> Any:
+        return _mapping(value or {})
+
+    @validator("min_intent_confidence", pre=True)
+    def _confidence(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"must be a number from 0 to 1, got {value!r}")
+        return value
+
+
+class _Stages:
+    """Stage references of one model, refused in the words the files are documented with."""
+
+    def __init__(self, source: str, known: list[str]):
+        self.source, self.known = source, known
+
+    def ref(self, value: Any, key: str) -> str:
+        if value not in self.known:
+            raise JourneyModelError(f"{self.source}: {key}: unknown stage {value!r} (stages: {', '.join(self.known)})")
+        return str(value)
 
     def fail(self, key: str, message: str) -> JourneyModelError:
         return JourneyModelError(f"{self.source}: {key}: {message}")
 
-    def mapping(self, value: Any, key: str) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.fail(key, f"expected a mapping, got {type(value).__name__}")
-        return value
-
-    def sequence(self, value: Any, key: str) -> Sequence[Any]:
-        if not isinstance(value, list):
-            raise self.fail(key, f"expected a list, got {type(value).__name__}")
-        return value
-
-    def text(self, data: Mapping[str, Any], name: str, key: str, required: bool = True) -> str:
-        value = data.get(name)
-        if value is None and not required:
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{key}.{name}" if key else name, "required text is missing or empty")
-        return value.strip()
-
-    def identifier(self, data: Mapping[str, Any], name: str, key: str) -> str:
-        value = self.text(data, name, key)
-        if not _ID.match(value):
-            raise self.fail(
-                f"{key}.{name}" if key else name,
-                f"{value!r} is not a valid id (lower case letters, digits and _)",
-            )
-        return value
-
-    def stage_ref(self, value: Any, key: str, known: Sequence[str]) -> str:
-        if value not in known:
-            raise self.fail(key, f"unknown stage {value!r} (stages: {', '.join(known)})")
-        return value
-
-    def match(self, data: Any, key: str) -> Match:
-        data = self.mapping(data, key)
-        unknown = set(data) - set(MATCH_KEYS)
-        if unknown:
-            raise self.fail(key, f"unknown condition {sorted(unknown)[0]!r} (use {', '.join(MATCH_KEYS)})")
-        values = {}
-        for name in MATCH_KEYS:
-            items = data.get(name, [])
-            items = self.sequence(items, f"{key}.{name}")
-            for i, item in enumerate(items):
-                if not isinstance(item, str) or not item:
-                    raise self.fail(f"{key}.{name}[{i}]", "must be a non-empty name")
-            values[name] = frozenset(items)
-        if not any(values.values()):
-            raise self.fail(key, "a condition needs at least one of " + ", ".join(MATCH_KEYS))
-        return Match(**values)
-
 
 def parse_model(data: Any, source: str = "<memory>") -> JourneyModel:
     """Validate a parsed YAML document and build a JourneyModel."""
-    v = _Validator(source)
-    data = v.mapping(data, "(top level)")
-    allowed_top = {"id", "label", "initial_stage", "stages", "signals", "regressions", "side_states", "min_intent_confidence"}
-    unknown = set(data) - allowed_top
-    if unknown:
-        raise v.fail(sorted(unknown)[0], "unknown key")
-    model_id = v.identifier(data, "id", "")
-    label = v.text(data, "label", "")
-
-    stages: list[Stage] = []
-    for i, raw in enumerate(v.sequence(data.get("stages"), "stages")):
-        key = f"stages[{i}]"
-        raw = v.mapping(raw, key)
-        sid = v.identifier(raw, "id", key)
-        if any(s.id == sid for s in stages):
-            raise v.fail(f"{key}.id", f"duplicate stage id {sid!r}")
-        stages.append(Stage(sid, v.text(raw, "label", key), v.text(raw, "description", key, False), i))
-    if len(stages) < 2:
-        raise v.fail("stages", "a journey needs at least two stages")
+    raw = validate(ModelFile, data, source, JourneyModelError, expected=f"expected a mapping, got {_kind(data)}")
+    stages = tuple(Stage(s.id, s.label, s.description or "", i) for i, s in enumerate(raw.stages))
     known = [s.id for s in stages]
-
-    initial = v.stage_ref(data.get("initial_stage", known[0]), "initial_stage", known)
+    v = _Stages(source, known)
+    initial = v.ref(known[0] if raw.initial_stage is None else raw.initial_stage, "initial_stage")
 
     rules: list[SignalRule] = []
-    for i, raw in enumerate(v.sequence(data.get("signals", []), "signals")):
+    for i, sig in enumerate(raw.signals):
         key = f"signals[{i}]"
-        raw = v.mapping(raw, key)
-        name = v.identifier(raw, "rule", key)
-        if any(r.rule == name for r in rules):
-            raise v.fail(f"{key}.rule", f"duplicate rule name {name!r}")
-        to = v.stage_ref(raw.get("to"), f"{key}.to", known)
+        if any(r.rule == sig.rule for r in rules):
+            raise v.fail(f"{key}.rule", f"duplicate rule name {sig.rule!r}")
+        to = v.ref(sig.to, f"{key}.to")
         from_stage = None
-        if raw.get("from_stage") is not None:
-            from_stage = v.stage_ref(raw["from_stage"], f"{key}.from_stage", known)
+        if sig.from_stage is not None:
+            from_stage = v.ref(sig.from_stage, f"{key}.from_stage")
             if known.index(from_stage) >= known.index(to):
                 raise v.fail(f"{key}.from_stage", f"{from_stage!r} is not before {to!r}, so this rule can never fire")
-        unknown_keys = set(raw) - {"rule", "to", "when", "from_stage"}
-        if unknown_keys:
-            raise v.fail(f"{key}.{sorted(unknown_keys)[0]}", "unknown key (use rule, to, when, from_stage)")
-        rules.append(SignalRule(name, to, v.match(raw.get("when"), f"{key}.when"), from_stage))
+        assert sig.when is not None  # its validator refuses a missing condition
+        rules.append(SignalRule(sig.rule, to, sig.when.match(), from_stage))
 
     regressions: list[RegressionRule] = []
-    for i, raw in enumerate(v.sequence(data.get("regressions", []), "regressions")):
+    for i, reg in enumerate(raw.regressions):
         key = f"regressions[{i}]"
-        raw = v.mapping(raw, key)
-        name = v.identifier(raw, "rule", key)
-        if any(r.rule == name for r in [*rules, *regressions]):
-            raise v.fail(f"{key}.rule", f"duplicate rule name {name!r}")
-        frm = v.stage_ref(raw.get("from"), f"{key}.from", known)
-        to = v.stage_ref(raw.get("to"), f"{key}.to", known)
+        if reg.rule in {r.rule for r in rules} | {r.rule for r in regressions}:
+            raise v.fail(f"{key}.rule", f"duplicate rule name {reg.rule!r}")
+        frm = v.ref(reg.from_, f"{key}.from")
+        to = v.ref(reg.to, f"{key}.to")
         if known.index(to) >= known.index(frm):
             raise v.fail(key, f"{frm} -> {to} is not a backward move")
-        regressions.append(RegressionRule(name, frm, to, v.match(raw.get("when"), f"{key}.when")))
+        assert reg.when is not None  # its validator refuses a missing condition
+        regressions.append(RegressionRule(reg.rule, frm, to, reg.when.match()))
 
     for i, rule in enumerate(rules):
         if known.index(rule.to) <= known.index(initial):
@@ -240,69 +384,44 @@ def parse_model(data: Any, source: str = "<memory>") -> JourneyModel:
         if stage.id not in reachable:
             raise v.fail(f"stages[{i}]", f"stage {stage.id!r} is unreachable: no signal rule moves a contact into it")
 
-    side = v.mapping(data.get("side_states", {}) or {}, "side_states")
-    unknown = set(side) - {"at_risk", "dormant"}
-    if unknown:
-        raise v.fail(f"side_states.{sorted(unknown)[0]}", "unknown side state (use at_risk, dormant)")
     at_risk = None
-    if side.get("at_risk") is not None:
-        raw = v.mapping(side["at_risk"], "side_states.at_risk")
-        from_stage = v.stage_ref(raw.get("from_stage", initial), "side_states.at_risk.from_stage", known)
-        when_any = tuple(
-            v.match(m, f"side_states.at_risk.when_any[{i}]")
-            for i, m in enumerate(v.sequence(raw.get("when_any"), "side_states.at_risk.when_any"))
-        )
-        clear_any = tuple(
-            v.match(m, f"side_states.at_risk.clear_when_any[{i}]")
-            for i, m in enumerate(v.sequence(raw.get("clear_when_any", []), "side_states.at_risk.clear_when_any"))
-        )
-        at_risk = AtRiskRule(from_stage, when_any, clear_any)
-    dormant_after = None
-    if side.get("dormant") is not None:
-        raw = v.mapping(side["dormant"], "side_states.dormant")
-        dormant_after = parse_duration(raw.get("after"), f"{source}: side_states.dormant.after")
-
-    min_conf = data.get("min_intent_confidence", 0.0)
-    if isinstance(min_conf, bool) or not isinstance(min_conf, (int, float)) or not 0.0 <= min_conf <= 1.0:
-        raise v.fail("min_intent_confidence", f"must be a number from 0 to 1, got {min_conf!r}")
+    if raw.side_states.at_risk is not None:
+        risk = raw.side_states.at_risk
+        from_stage = v.ref(initial if risk.from_stage is None else risk.from_stage, "side_states.at_risk.from_stage")
+        at_risk = AtRiskRule(from_stage, tuple(m.match() for m in risk.when_any), tuple(m.match() for m in risk.clear_when_any))
+    dormant = raw.side_states.dormant
 
     return JourneyModel(
-        id=model_id,
-        label=label,
+        id=raw.id,
+        label=raw.label,
         initial_stage=initial,
-        stages=tuple(stages),
+        stages=stages,
         signals=tuple(rules),
         regressions=tuple(regressions),
         at_risk=at_risk,
-        dormant_after=dormant_after,
+        dormant_after=None if dormant is None else dormant.after,
         source=source,
-        min_intent_confidence=float(min_conf),
+        min_intent_confidence=float(raw.min_intent_confidence),
     )
 
 
 def load_model(path: str | Path) -> JourneyModel:
     """Load and validate a journey model file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise JourneyModelError(f"{path}: cannot read journey model: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise JourneyModelError(f"{path}: nested too deeply to be a journey model") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise JourneyModelError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    data = read_yaml(path, JourneyModelError, "journey model")
     return parse_model(data, str(path))
+
+
+def journey_files(journeys_dir: str | Path) -> tuple[Path, ...]:
+    """The journey model files of a folder, in a stable order; the stem of each is its model id."""
+    return tuple(sorted(Path(journeys_dir).glob("*.yml")))
 
 
 def load_named_model(journeys_dir: str | Path, model_id: str) -> JourneyModel:
     """Load `<journeys_dir>/<model_id>.yml` and check that its id matches."""
     path = Path(journeys_dir) / f"{model_id}.yml"
     if not path.exists():
-        available = sorted(p.stem for p in Path(journeys_dir).glob("*.yml"))
+        available = [p.stem for p in journey_files(journeys_dir)]
         raise JourneyModelError(
             f"{path}: no journey model {model_id!r} (available: {', '.join(available) or 'none'})"
         )
@@ -314,6 +433,4 @@ def load_named_model(journeys_dir: str | Path, model_id: str) -> JourneyModel:
 
 def all_stage_ids(journeys_dir: str | Path) -> frozenset[str]:
     """Stage ids of every journey model in the folder (replies may name any of them)."""
-    return frozenset(
-        stage for path in sorted(Path(journeys_dir).glob("*.yml")) for stage in load_model(path).stage_ids
-    )
+    return frozenset(stage for path in journey_files(journeys_dir) for stage in load_model(path).stage_ids)

@@ -24,9 +24,18 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from journey_state.errors import JourneyModelError
-from journey_state.model import parse_duration
-from journey_state.replies import BusinessConfigError, _fail, _read_yaml, load_facts
+from pydantic import root_validator, validator
+
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    read_yaml,
+    validate,
+    whole_number,
+)
+from journey_state.model import duration
+from journey_state.replies import load_facts
 
 OFFERS_FILE = "offers.yml"
 KINDS = ("discount", "perk", "upgrade")
@@ -35,10 +44,6 @@ EVENT_KINDS = (SHOWN, REDEEMED)
 DEFAULT_COMPLAINT_WINDOW = timedelta(days=14)
 MAX_OFFER_ID = 64  # offer_events.offer_id
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_OFFER_KEYS = {
-    "id", "title", "text", "kind", "stages", "personas", "channels",
-    "valid_from", "valid_until", "max_impressions", "cooldown", "priority",
-}
 
 
 class UnknownOffer(ValueError):
@@ -181,131 +186,191 @@ def _ordered(offers: Iterable[Offer]) -> tuple[Offer, ...]:
 # -- configuration ---------------------------------------------------------------------
 
 
-def _names(raw: Any, source: str, key: str, known: Sequence[str] | None = None, what: str = "name") -> frozenset[str]:
-    if not isinstance(raw, list) or not raw:
-        raise _fail(source, key, f"expected a non-empty list of {what}s")
-    for i, item in enumerate(raw):
+def _names(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a non-empty list of {what}s")
+    for i, item in enumerate(value):
         if not isinstance(item, str) or not _ID.match(item):
-            raise _fail(source, f"{key}[{i}]", f"{item!r} is not a valid {what} (lower case letters, digits and _)")
-        if known is not None and item not in known:
-            raise _fail(source, f"{key}[{i}]", f"unknown stage {item!r} (stages: {', '.join(known)})")
-    return frozenset(raw)
+            raise KeyProblem([i], f"{item!r} is not a valid {what} (lower case letters, digits and _)")
+    return tuple(value)
 
 
-def _date(raw: Any, source: str, key: str) -> date | None:
-    if raw is None:
+def _date(value: Any) -> date | None:
+    if value is None:
         return None
-    if isinstance(raw, datetime):
-        raise _fail(source, key, "expected a date like 2026-12-31, not a timestamp")
-    if isinstance(raw, date):  # YAML parses unquoted 2026-12-31 as a date
-        return raw
-    if isinstance(raw, str):
+    if isinstance(value, datetime):
+        raise ValueError("expected a date like 2026-12-31, not a timestamp")
+    if isinstance(value, date):  # YAML parses unquoted 2026-12-31 as a date
+        return value
+    if isinstance(value, str):
         try:
-            return date.fromisoformat(raw.strip())
+            return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise _fail(source, key, f"{raw!r} is not an ISO date like 2026-12-31")
+    raise ValueError(f"{value!r} is not an ISO date like 2026-12-31")
 
 
-def _duration(raw: Any, source: str, key: str) -> timedelta:
-    try:
-        return parse_duration(raw, f"{source}: {key}")
-    except JourneyModelError as exc:
-        raise BusinessConfigError(str(exc)) from None
-
-
-def _int(raw: Any, source: str, key: str, minimum: int | None = None) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise _fail(source, key, f"expected a whole number, got {raw!r}")
-    if minimum is not None and raw < minimum:
-        raise _fail(source, key, f"must be at least {minimum}, got {raw}")
-    return raw
-
-
-def _text(raw: Mapping[str, Any], name: str, source: str, key: str) -> str:
-    value = raw.get(name)
+def _required_text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _fail(source, f"{key}.{name}", "required text is missing or empty")
+        raise ValueError("required text is missing or empty")
     return value.strip()
+
+
+class OfferEntry(StrictModel):
+    """One item of offers.yml's `offers` list, before its stages and placeholders are checked."""
+
+    id: str = ""
+    title: str = ""
+    text: str = ""
+    kind: str = ""
+    stages: tuple[str, ...] = ()
+    personas: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    valid_from: date | None = None
+    valid_until: date | None = None
+    max_impressions: int | None = None
+    cooldown: timedelta | None = None
+    priority: int = 0
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return f"unknown key (use {', '.join(sorted(allowed))})"
+
+    @root_validator(pre=True)
+    def _kind_and_priority_required(cls, values: Any) -> Any:
+        if isinstance(values, Mapping) and "kind" not in values:
+            raise KeyProblem(["kind"], f"must be one of {', '.join(KINDS)}, got None")
+        if isinstance(values, Mapping) and "priority" not in values:
+            raise KeyProblem(["priority"], "required: a whole number, higher wins")
+        return values
+
+    @validator("id", pre=True, always=True)
+    def _id(cls, value: Any) -> str:
+        offer_id = _required_text(value)
+        if not _ID.match(offer_id) or len(offer_id) > MAX_OFFER_ID:
+            raise ValueError(f"{offer_id!r} is not a valid id (lower case letters, digits and _, at most {MAX_OFFER_ID})")
+        return offer_id
+
+    @validator("kind", pre=True)
+    def _kind(cls, value: Any) -> Any:
+        if value not in KINDS:
+            raise ValueError(f"must be one of {', '.join(KINDS)}, got {value!r}")
+        return value
+
+    @validator("valid_from", "valid_until", pre=True)
+    def _dates(cls, value: Any) -> date | None:
+        return _date(value)
+
+    @validator("valid_until")
+    def _until_after_from(cls, value: date | None, values: dict[str, Any]) -> date | None:
+        valid_from = values.get("valid_from")
+        if valid_from and value and value < valid_from:
+            raise ValueError(f"{value} is before valid_from {valid_from}")
+        return value
+
+    @validator("title", "text", pre=True, always=True)
+    def _texts(cls, value: Any) -> str:
+        return _required_text(value)
+
+    @validator("stages", pre=True, always=True)
+    def _stages(cls, value: Any) -> tuple[str, ...]:
+        return _names(value, "stage")
+
+    @validator("personas", pre=True)
+    def _personas(cls, value: Any) -> tuple[str, ...]:
+        return () if value is None else _names(value, "persona")
+
+    @validator("channels", pre=True)
+    def _channels(cls, value: Any) -> tuple[str, ...]:
+        return () if value is None else _names(value, "channel")
+
+    @validator("max_impressions", pre=True)
+    def _cap(cls, value: Any) -> int | None:
+        return None if value is None else whole_number(value, 1)
+
+    @validator("cooldown", pre=True)
+    def _cooldown(cls, value: Any) -> timedelta | None:
+        return None if value is None else duration(value)
+
+    @validator("priority", pre=True)
+    def _priority(cls, value: Any) -> int:
+        return whole_number(value, minimum=None)
+
+
+class OfferSettingsSection(StrictModel):
+    no_discount_after_complaint: timedelta = DEFAULT_COMPLAINT_WINDOW
+
+    @validator("no_discount_after_complaint", pre=True)
+    def _window(cls, value: Any) -> timedelta:
+        return duration(value)
+
+
+class OffersFile(StrictModel):
+    """offers.yml as written; `parse_offers` checks what needs the journey models and facts."""
+
+    settings: OfferSettingsSection = OfferSettingsSection()
+    offers: list[OfferEntry] = []
+
+    @validator("settings", pre=True)
+    def _settings(cls, value: Any) -> Any:
+        return value or {}
+
+    @validator("offers", pre=True, always=True)
+    def _offers(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError("expected a list of offers")
+        return value
+
+    @root_validator(skip_on_failure=True)
+    def _unique_ids(cls, values: dict[str, Any]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for i, offer in enumerate(values["offers"]):
+            if offer.id in seen:
+                raise KeyProblem(["offers", i, "id"], f"duplicate offer id {offer.id!r}")
+            seen.add(offer.id)
+        return values
 
 
 def _fill(text: str, facts: Mapping[str, str], source: str, key: str) -> str:
     try:
         fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:
-        raise _fail(source, key, f"bad placeholder: {exc}") from None
+        raise config_error(source, key, f"bad placeholder: {exc}") from None
     for name in fields:
         if name not in facts:
             known = ", ".join(sorted(facts)) or "none"
-            raise _fail(source, key, f"unknown placeholder {{{name}}} (business facts: {known})")
+            raise config_error(source, key, f"unknown placeholder {{{name}}} (business facts: {known})")
     return text.format_map(facts)
 
 
-def _parse_offer(raw: Any, source: str, key: str, known: Sequence[str], facts: Mapping[str, str]) -> Offer:
-    if not isinstance(raw, Mapping):
-        raise _fail(source, key, "expected a mapping")
-    unknown = set(raw) - _OFFER_KEYS
-    if unknown:
-        raise _fail(source, f"{key}.{sorted(unknown)[0]}", f"unknown key (use {', '.join(sorted(_OFFER_KEYS))})")
-    offer_id = _text(raw, "id", source, key)
-    if not _ID.match(offer_id) or len(offer_id) > MAX_OFFER_ID:
-        raise _fail(source, f"{key}.id", f"{offer_id!r} is not a valid id (lower case letters, digits and _, at most {MAX_OFFER_ID})")
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise _fail(source, f"{key}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
-    if "priority" not in raw:
-        raise _fail(source, f"{key}.priority", "required: a whole number, higher wins")
-    valid_from = _date(raw.get("valid_from"), source, f"{key}.valid_from")
-    valid_until = _date(raw.get("valid_until"), source, f"{key}.valid_until")
-    if valid_from and valid_until and valid_until < valid_from:
-        raise _fail(source, f"{key}.valid_until", f"{valid_until} is before valid_from {valid_from}")
-    cap = raw.get("max_impressions")
-    cooldown = raw.get("cooldown")
+def _offer(entry: OfferEntry, source: str, key: str, known: Sequence[str], facts: Mapping[str, str]) -> Offer:
+    title = _fill(entry.title, facts, source, f"{key}.title")
+    text = _fill(entry.text, facts, source, f"{key}.text")
+    for j, stage in enumerate(entry.stages):
+        if stage not in known:
+            raise config_error(source, f"{key}.stages[{j}]", f"unknown stage {stage!r} (stages: {', '.join(known)})")
     return Offer(
-        id=offer_id,
-        title=_fill(_text(raw, "title", source, key), facts, source, f"{key}.title"),
-        text=_fill(_text(raw, "text", source, key), facts, source, f"{key}.text"),
-        kind=kind,
-        stages=_names(raw.get("stages"), source, f"{key}.stages", known, "stage"),
-        personas=_names(raw["personas"], source, f"{key}.personas", what="persona") if raw.get("personas") is not None else frozenset(),
-        channels=_names(raw["channels"], source, f"{key}.channels", what="channel") if raw.get("channels") is not None else frozenset(),
-        valid_from=valid_from,
-        valid_until=valid_until,
-        max_impressions=None if cap is None else _int(cap, source, f"{key}.max_impressions", 1),
-        cooldown=None if cooldown is None else _duration(cooldown, source, f"{key}.cooldown"),
-        priority=_int(raw.get("priority"), source, f"{key}.priority"),
+        id=entry.id,
+        title=title,
+        text=text,
+        kind=entry.kind,
+        stages=frozenset(entry.stages),
+        personas=frozenset(entry.personas),
+        channels=frozenset(entry.channels),
+        valid_from=entry.valid_from,
+        valid_until=entry.valid_until,
+        max_impressions=entry.max_impressions,
+        cooldown=entry.cooldown,
+        priority=entry.priority,
     )
 
 
 def parse_offers(data: Any, source: str, known_stages: Iterable[str], facts: Mapping[str, str]) -> OfferCatalog:
     """Validate a parsed offers.yml; every error names the file and the key."""
     known = sorted(set(known_stages))
-    if not isinstance(data, Mapping):
-        raise _fail(source, "(top level)", "expected a mapping with settings and offers")
-    unknown = set(data) - {"settings", "offers"}
-    if unknown:
-        raise _fail(source, sorted(unknown)[0], "unknown key (use settings, offers)")
-    raw_settings = data.get("settings") or {}
-    if not isinstance(raw_settings, Mapping):
-        raise _fail(source, "settings", "expected a mapping")
-    unknown = set(raw_settings) - {"no_discount_after_complaint"}
-    if unknown:
-        raise _fail(source, f"settings.{sorted(unknown)[0]}", "unknown key (use no_discount_after_complaint)")
-    settings = OfferSettings(
-        _duration(raw_settings["no_discount_after_complaint"], source, "settings.no_discount_after_complaint")
-        if "no_discount_after_complaint" in raw_settings
-        else DEFAULT_COMPLAINT_WINDOW
-    )
-    raw_offers = data.get("offers")
-    if not isinstance(raw_offers, list):
-        raise _fail(source, "offers", "expected a list of offers")
-    offers: list[Offer] = []
-    for i, raw in enumerate(raw_offers):
-        offer = _parse_offer(raw, source, f"offers[{i}]", known, facts)
-        if any(o.id == offer.id for o in offers):
-            raise _fail(source, f"offers[{i}].id", f"duplicate offer id {offer.id!r}")
-        offers.append(offer)
-    return OfferCatalog(_ordered(offers), settings, source)
+    raw = validate(OffersFile, data, source, expected="expected a mapping with settings and offers")
+    offers = [_offer(entry, source, f"offers[{i}]", known, facts) for i, entry in enumerate(raw.offers)]
+    return OfferCatalog(_ordered(offers), OfferSettings(raw.settings.no_discount_after_complaint), source)
 
 
 def load_offers(business_dir: str | Path, known_stages: Iterable[str]) -> OfferCatalog:
@@ -313,4 +378,4 @@ def load_offers(business_dir: str | Path, known_stages: Iterable[str]) -> OfferC
     business_dir = Path(business_dir)
     facts = load_facts(business_dir / "business.yml")
     path = business_dir / OFFERS_FILE
-    return parse_offers(_read_yaml(path), str(path), known_stages, facts)
+    return parse_offers(read_yaml(path), str(path), known_stages, facts)

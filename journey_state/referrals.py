@@ -12,11 +12,19 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Dict, Iterable, Mapping, Protocol
 
-from journey_state.loyalty import read_programs, section, whole
+from pydantic import root_validator, validator
+
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    validate,
+    whole_number,
+)
+from journey_state.loyalty import read_programs
 from journey_state.model import JourneyModel
-from journey_state.replies import _fail
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0, O, 1, I
 MAX_CODE = 32  # referral_codes.code
@@ -37,7 +45,7 @@ class CodeFormat:
     prefix: str = "AURORA"
     length: int = 6
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.prefix and not _PREFIX.match(self.prefix):
             raise ValueError(f"bad code prefix {self.prefix!r}")
         if not 4 <= self.length <= MAX_CODE - len(self.prefix) - 1:
@@ -104,62 +112,111 @@ def example_code(fmt: CodeFormat = CodeFormat()) -> str:
 # -- configuration ---------------------------------------------------------------------
 
 
-def parse_referrals(data: Any, source: str, models: Iterable[JourneyModel] = ()) -> ReferralSettings:
-    """Validate the `referrals` section; with `models`, every model needs a known advocacy stage."""
-    key = "referrals"
-    data = section(data, source, key, {"code", "rewards", "advocates"})
-    code = section(data.get("code") or {}, source, f"{key}.code", {"prefix", "length"})
-    prefix = code.get("prefix", "")
-    if prefix is None:
-        prefix = ""
-    if not isinstance(prefix, str) or (prefix and not _PREFIX.match(prefix)):
-        raise _fail(source, f"{key}.code.prefix", f"{prefix!r}: use 1-16 upper-case letters or digits, starting with a letter")
-    longest = MAX_CODE - len(prefix) - 1
-    length = whole(code.get("length", 6), source, f"{key}.code.length", 4)
-    if length > longest:
-        raise _fail(source, f"{key}.code.length", f"at most {longest} with prefix {prefix!r} (codes are at most {MAX_CODE} characters)")
+class CodeSection(StrictModel):
+    prefix: str = ""
+    length: int = 6
 
-    rewards = section(data.get("rewards"), source, f"{key}.rewards", {"referrer_points", "referred_points"})
-    for name in ("referrer_points", "referred_points"):
-        if name not in rewards:
-            raise _fail(source, f"{key}.rewards.{name}", "required: loyalty points, 0 or more")
-    referrer = whole(rewards["referrer_points"], source, f"{key}.rewards.referrer_points")
-    referred = whole(rewards["referred_points"], source, f"{key}.rewards.referred_points")
+    @validator("prefix", pre=True)
+    def _prefix(cls, value: Any) -> Any:
+        value = "" if value is None else value
+        if not isinstance(value, str) or (value and not _PREFIX.match(value)):
+            raise ValueError(f"{value!r}: use 1-16 upper-case letters or digits, starting with a letter")
+        return value
 
-    adv = section(data.get("advocates"), source, f"{key}.advocates", {"min_nps", "min_review_rating", "stages"})
-    min_nps = whole(adv.get("min_nps", 9), source, f"{key}.advocates.min_nps")
-    if min_nps > 10:
-        raise _fail(source, f"{key}.advocates.min_nps", f"NPS goes from 0 to 10, got {min_nps}")
-    min_rating = whole(adv.get("min_review_rating", 4), source, f"{key}.advocates.min_review_rating", 1)
-    if min_rating > 5:
-        raise _fail(source, f"{key}.advocates.min_review_rating", f"reviews are rated 1 to 5, got {min_rating}")
-    stages = adv.get("stages")
-    if not isinstance(stages, Mapping):
-        raise _fail(source, f"{key}.advocates.stages", "expected a mapping of journey model id to its advocacy stage")
-    models = {m.id: m for m in models}
+    @validator("length", pre=True)
+    def _length(cls, value: Any, values: dict[str, Any]) -> int:
+        length = whole_number(value, 4)
+        prefix = values.get("prefix", "")
+        longest = MAX_CODE - len(prefix) - 1
+        if length > longest:
+            raise ValueError(f"at most {longest} with prefix {prefix!r} (codes are at most {MAX_CODE} characters)")
+        return length
+
+
+class RewardsSection(StrictModel):
+    referrer_points: int = 0
+    referred_points: int = 0
+
+    @root_validator(pre=True)
+    def _both_required(cls, values: Any) -> Any:
+        for name in ("referrer_points", "referred_points"):
+            if isinstance(values, Mapping) and name not in values:
+                raise KeyProblem([name], "required: loyalty points, 0 or more")
+        return values
+
+    @validator("referrer_points", "referred_points", pre=True)
+    def _points(cls, value: Any) -> int:
+        return whole_number(value)
+
+
+class AdvocatesSection(StrictModel):
+    min_nps: int = 9
+    min_review_rating: int = 4
+    stages: Dict[str, str] = {}
+
+    @validator("min_nps", pre=True)
+    def _nps(cls, value: Any) -> int:
+        if whole_number(value) > 10:
+            raise ValueError(f"NPS goes from 0 to 10, got {value}")
+        return int(value)
+
+    @validator("min_review_rating", pre=True)
+    def _rating(cls, value: Any) -> int:
+        if whole_number(value, 1) > 5:
+            raise ValueError(f"reviews are rated 1 to 5, got {value}")
+        return int(value)
+
+    @validator("stages", pre=True, always=True)
+    def _stages(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValueError("expected a mapping of journey model id to its advocacy stage")
+        for model_id, stage in value.items():
+            if not isinstance(stage, str) or not stage:
+                raise KeyProblem([str(model_id)], "expected a stage id")
+        return value
+
+
+class ReferralsSection(StrictModel):
+    code: CodeSection = CodeSection()
+    rewards: RewardsSection
+    advocates: AdvocatesSection
+
+    @validator("code", pre=True)
+    def _code(cls, value: Any) -> Any:
+        return value or {}
+
+
+def _check_stages(stages: Mapping[str, str], models: Mapping[str, JourneyModel], source: str) -> None:
+    """Every journey model needs its advocacy stage, and only known models and stages may be named."""
+    key = "referrals.advocates.stages"
     for model_id, stage in stages.items():
-        skey = f"{key}.advocates.stages.{model_id}"
-        if models and model_id not in models:
-            raise _fail(source, skey, f"unknown journey model {model_id!r} (models: {', '.join(sorted(models))})")
-        if not isinstance(stage, str) or not stage:
-            raise _fail(source, skey, "expected a stage id")
-        if model_id in models and not models[model_id].has_stage(stage):
-            raise _fail(source, skey, f"unknown stage {stage!r} (stages: {', '.join(models[model_id].stage_ids)})")
+        if model_id not in models:
+            raise config_error(source, f"{key}.{model_id}", f"unknown journey model {model_id!r} (models: {', '.join(sorted(models))})")
+        if not models[model_id].has_stage(stage):
+            raise config_error(source, f"{key}.{model_id}", f"unknown stage {stage!r} (stages: {', '.join(models[model_id].stage_ids)})")
     for model_id in sorted(models):
         if model_id not in stages:
-            raise _fail(source, f"{key}.advocates.stages.{model_id}", f"missing: the advocacy stage of journey model {model_id!r}")
+            raise config_error(source, f"{key}.{model_id}", f"missing: the advocacy stage of journey model {model_id!r}")
+
+
+def parse_referrals(data: Any, source: str, models: Iterable[JourneyModel] = ()) -> ReferralSettings:
+    """Validate the `referrals` section; with `models`, every model needs a known advocacy stage."""
+    raw = validate(ReferralsSection, data, source, at=["referrals"])
+    by_id = {m.id: m for m in models}
+    if by_id:
+        _check_stages(raw.advocates.stages, by_id, source)
     return ReferralSettings(
-        code=CodeFormat(prefix, length),
-        referrer_points=referrer,
-        referred_points=referred,
-        advocates=AdvocateRules(min_nps, min_rating, dict(stages)),
+        code=CodeFormat(raw.code.prefix, raw.code.length),
+        referrer_points=raw.rewards.referrer_points,
+        referred_points=raw.rewards.referred_points,
+        advocates=AdvocateRules(raw.advocates.min_nps, raw.advocates.min_review_rating, dict(raw.advocates.stages)),
     )
 
 
 def load_referrals(business_dir: str | Path, models: Iterable[JourneyModel] = ()) -> ReferralSettings:
     source, data = read_programs(business_dir)
     if "referrals" not in data:
-        raise _fail(source, "referrals", "required: the referral programme settings")
+        raise config_error(source, "referrals", "required: the referral programme settings")
     return parse_referrals(data["referrals"], source, models)
 
 

@@ -5,21 +5,23 @@ The most specific variant wins: stage+channel, then stage, then channel, then de
 """
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import yaml
+from pydantic import BaseModel, root_validator, validator
 
-from journey_state.errors import JourneyModelError
-
+from journey_state.config_files import BusinessConfigError as BusinessConfigError
+from journey_state.config_files import (
+    KeyProblem,
+    StrictModel,
+    config_error,
+    placeholder_problem,
+    read_yaml,
+    validate,
+)
 
 REQUIRED_ANSWERS = ("fallback", "technical_problem")
-
-
-class BusinessConfigError(JourneyModelError):
-    """Business configuration (replies, facts) is invalid; names file and key."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class _Variant:
         return (2 if self.stage else 0) + (1 if self.channel else 0)
 
 
-class _SafeFacts(dict):
-    def __missing__(self, key):  # an unknown placeholder stays visible instead of crashing
+class _SafeFacts(dict[str, Any]):
+    def __missing__(self, key: str) -> str:  # an unknown placeholder stays visible instead of crashing
         return "{" + key + "}"
 
 
@@ -80,118 +82,174 @@ class ReplyBook:
         )
 
 
-def _fail(source: str, key: str, message: str) -> BusinessConfigError:
-    return BusinessConfigError(f"{source}: {key}: {message}")
+def _required_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("required text is missing or empty")
+    problem = placeholder_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value.strip()
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BusinessConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise BusinessConfigError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise BusinessConfigError(f"{path}: nested too deeply to be a configuration file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise BusinessConfigError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
-
-
-def _check_placeholders(text: str, source: str, key: str) -> None:
-    """Only plain named placeholders like {business_name}: they are filled from facts and values."""
-    try:
-        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
-    except ValueError as exc:
-        raise _fail(source, key, f"bad placeholder: {exc}") from None
-    for name, spec, conv in fields:
-        if not name.isidentifier():
-            raise _fail(source, key, f"placeholder {{{name}}} must be a name like {{business_name}}")
-        if spec or conv:
-            raise _fail(source, key, f"placeholder {{{name}}} cannot have a format or conversion")
-
-
-def _parse_reply(raw: Any, source: str, key: str) -> Reply:
-    if isinstance(raw, str):
-        raw = {"text": raw}
-    if not isinstance(raw, Mapping):
-        raise _fail(source, key, "expected text or a mapping with text and buttons")
-    unknown = set(raw) - {"text", "buttons", "stage", "channel"}
-    if unknown:
-        raise _fail(source, f"{key}.{sorted(unknown)[0]}", "unknown key")
-    text = raw.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise _fail(source, f"{key}.text", "required text is missing or empty")
-    _check_placeholders(text, source, f"{key}.text")
+def _buttons(value: Any) -> tuple[Button, ...]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list")
     buttons = []
-    raw_buttons = raw.get("buttons", []) or []
-    if not isinstance(raw_buttons, list):
-        raise _fail(source, f"{key}.buttons", "expected a list")
-    for i, b in enumerate(raw_buttons):
+    for i, b in enumerate(value):
         if not isinstance(b, Mapping) or not isinstance(b.get("title"), str) or not isinstance(b.get("payload"), str):
-            raise _fail(source, f"{key}.buttons[{i}]", "a button needs a title and a payload (both text)")
-        _check_placeholders(b["title"], source, f"{key}.buttons[{i}].title")
+            raise KeyProblem([i], "a button needs a title and a payload (both text)")
+        problem = placeholder_problem(b["title"])
+        if problem:
+            raise KeyProblem([i, "title"], problem)
         buttons.append(Button(b["title"], b["payload"]))
-    return Reply(text.strip(), tuple(buttons))
+    return tuple(buttons)
+
+
+class ReplyEntry(StrictModel):
+    """An answer's default or one of its variants."""
+
+    text: str = ""
+    buttons: Tuple[Any, ...] = ()  # Button objects, built by the validator
+    stage: Optional[str] = None
+    channel: Optional[str] = None
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return "unknown key"
+
+    @validator("text", pre=True, always=True)
+    def _text(cls, value: Any) -> str:
+        return _required_text(value)
+
+    @validator("buttons", pre=True)
+    def _buttons(cls, value: Any) -> tuple[Button, ...]:
+        return _buttons(value or [])
+
+    @property
+    def reply(self) -> Reply:
+        return Reply(self.text, tuple(self.buttons))
+
+
+def _variants(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list")
+    seen = set()
+    for i, raw in enumerate(value):
+        if not isinstance(raw, Mapping):
+            raise KeyProblem([i], "expected a mapping")
+        stage, channel = raw.get("stage"), raw.get("channel")
+        if stage is None and channel is None:
+            raise KeyProblem([i], "a variant needs a stage, a channel or both")
+        if channel is not None and (not isinstance(channel, str) or not channel):
+            raise KeyProblem([i, "channel"], "must be a channel name")
+        if (stage, channel) in seen:
+            raise KeyProblem([i], f"duplicate variant for stage={stage} channel={channel}")
+        seen.add((stage, channel))
+    return value
+
+
+class AnswerEntry(StrictModel):
+    default: ReplyEntry
+    variants: List[ReplyEntry] = []
+
+    @root_validator(pre=True)
+    def _default_required(cls, values: Any) -> Any:
+        if isinstance(values, Mapping) and "default" not in values:
+            raise KeyProblem(["default"], "every answer needs a default variant")
+        return values
+
+    @validator("default", pre=True)
+    def _default(cls, value: Any) -> Any:
+        value = {"text": value} if isinstance(value, str) else value
+        if not isinstance(value, Mapping):
+            raise ValueError("expected text or a mapping with text and buttons")
+        return value
+
+    @validator("variants", pre=True)
+    def _variants(cls, value: Any) -> list[Any]:
+        return _variants(value or [])
+
+
+class RepliesFile(BaseModel):
+    """replies.yml as written; `parse_replies` checks the stages it names. Other top-level keys are ignored, as before."""
+
+    replies: Dict[str, AnswerEntry]
+
+    @root_validator(pre=True)
+    def _replies_required(cls, values: Any) -> Any:
+        # A missing key reaches the field validator as None and is refused in the same words as a wrong value.
+        return {"replies": None, **values}
+
+    @validator("replies", pre=True)
+    def _answers(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValueError("expected a mapping of answer ids to replies")
+        for answer_id, spec in value.items():
+            if not isinstance(spec, Mapping):
+                raise KeyProblem([str(answer_id)], "expected a mapping with a default and optional variants")
+        return value
+
+    @root_validator(skip_on_failure=True)
+    def _required_answers(cls, values: dict[str, Any]) -> dict[str, Any]:
+        for required in REQUIRED_ANSWERS:
+            if required not in values["replies"]:
+                raise KeyProblem(["replies", required], "this answer is required")
+        return values
 
 
 def parse_replies(data: Any, source: str, known_stages: Iterable[str], facts: Mapping[str, str]) -> ReplyBook:
     known = sorted(set(known_stages))
-    if not isinstance(data, Mapping) or not isinstance(data.get("replies"), Mapping):
-        raise _fail(source, "replies", "expected a mapping of answer ids to replies")
+    raw = validate(RepliesFile, data if isinstance(data, Mapping) else {}, source)
     answers: dict[str, tuple[_Variant, ...]] = {}
-    for answer_id, spec in data["replies"].items():
-        key = f"replies.{answer_id}"
-        if not isinstance(spec, Mapping):
-            raise _fail(source, key, "expected a mapping with a default and optional variants")
-        unknown = set(spec) - {"default", "variants"}
-        if unknown:
-            raise _fail(source, f"{key}.{sorted(unknown)[0]}", "unknown key (use default, variants)")
-        if "default" not in spec:
-            raise _fail(source, f"{key}.default", "every answer needs a default variant")
-        variants = [_Variant(None, None, _parse_reply(spec["default"], source, f"{key}.default"))]
-        raw_variants = spec.get("variants", []) or []
-        if not isinstance(raw_variants, list):
-            raise _fail(source, f"{key}.variants", "expected a list")
-        seen = set()
-        for i, raw in enumerate(raw_variants):
-            vkey = f"{key}.variants[{i}]"
-            if not isinstance(raw, Mapping):
-                raise _fail(source, vkey, "expected a mapping")
-            stage, channel = raw.get("stage"), raw.get("channel")
-            if stage is None and channel is None:
-                raise _fail(source, vkey, "a variant needs a stage, a channel or both")
-            if stage is not None and stage not in known:
-                raise _fail(source, f"{vkey}.stage", f"unknown stage {stage!r} (stages: {', '.join(known)})")
-            if channel is not None and (not isinstance(channel, str) or not channel):
-                raise _fail(source, f"{vkey}.channel", "must be a channel name")
-            if (stage, channel) in seen:
-                raise _fail(source, vkey, f"duplicate variant for stage={stage} channel={channel}")
-            seen.add((stage, channel))
-            variants.append(_Variant(stage, channel, _parse_reply(raw, source, vkey)))
-        answers[str(answer_id)] = tuple(variants)
-    for required in REQUIRED_ANSWERS:
-        if required not in answers:
-            raise _fail(source, f"replies.{required}", "this answer is required")
+    for answer_id, spec in raw.replies.items():
+        for i, variant in enumerate(spec.variants):
+            if variant.stage is not None and variant.stage not in known:
+                raise config_error(source, f"replies.{answer_id}.variants[{i}].stage",
+                                   f"unknown stage {variant.stage!r} (stages: {', '.join(known)})")
+        answers[answer_id] = (
+            _Variant(None, None, spec.default.reply),
+            *(_Variant(v.stage, v.channel, v.reply) for v in spec.variants),
+        )
     return ReplyBook(answers, facts)
+
+
+def _fact(value: Any) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError("must be text or a number")
+    return str(value)
+
+
+class BusinessFile(BaseModel):
+    """business.yml: facts used as {placeholders} in replies and offers; other top-level keys are ignored, as before."""
+
+    facts: Dict[str, str]
+
+    @root_validator(pre=True)
+    def _facts_required(cls, values: Any) -> Any:
+        # A missing key reaches the field validator as None and is refused in the same words as a wrong value.
+        return {"facts": None, **values}
+
+    @validator("facts", pre=True)
+    def _facts(cls, value: Any) -> dict[str, str]:
+        if not isinstance(value, Mapping):
+            raise ValueError("expected a mapping of names to values")
+        facts = {}
+        for name, fact in value.items():
+            try:
+                facts[str(name)] = _fact(fact)
+            except ValueError as exc:
+                raise KeyProblem([str(name)], str(exc)) from None
+        return facts
 
 
 def load_facts(path: Path) -> dict[str, str]:
     """Business facts (name, prices...) used as {placeholders} in replies."""
-    data = _read_yaml(path)
-    if not isinstance(data, Mapping) or not isinstance(data.get("facts"), Mapping):
-        raise _fail(str(path), "facts", "expected a mapping of names to values")
-    facts = {}
-    for name, value in data["facts"].items():
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise _fail(str(path), f"facts.{name}", "must be text or a number")
-        facts[str(name)] = str(value)
-    return facts
+    data = read_yaml(path)
+    return dict(validate(BusinessFile, data if isinstance(data, Mapping) else {}, path).facts)
 
 
 def load_replies(business_dir: str | Path, known_stages: Iterable[str]) -> ReplyBook:
     business_dir = Path(business_dir)
     facts = load_facts(business_dir / "business.yml")
     path = business_dir / "replies.yml"
-    return parse_replies(_read_yaml(path), str(path), known_stages, facts)
+    return parse_replies(read_yaml(path), str(path), known_stages, facts)

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from journey_state.replies import BusinessConfigError, _read_yaml
+from pydantic import validator
+
+from journey_state.config_files import KeyProblem, StrictModel, read_yaml, validate
 
 TEMPLATE_PLACEHOLDERS = {"text"}  # {text}: the free-form message the template replaces
-_TOP_KEYS = {"session_window", "outside_window_template", "list_button"}
 
 
 @dataclass(frozen=True)
@@ -32,61 +34,106 @@ class WhatsAppConfig:
     list_button: str = "Choose"
 
 
-def _fail(path: Path, key: str, problem: str) -> BusinessConfigError:
-    return BusinessConfigError(f"{path}: {key}: {problem}")
-
-
-def _text(raw: Any, path: Path, key: str, max_len: int) -> str:
+def _text(raw: Any, max_len: int) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise _fail(path, key, "expected a non-empty string")
+        raise ValueError("expected a non-empty string")
     if len(raw) > max_len:
-        raise _fail(path, key, f"longer than {max_len} characters")
+        raise ValueError(f"longer than {max_len} characters")
     return raw.strip()
 
 
+class SessionWindowFile(StrictModel):
+    hours: float = 24
+    safety_margin_minutes: float = 5
+
+    @validator("hours", pre=True)
+    def _hours(cls, value: Any) -> Any:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 24:
+            raise ValueError("expected a number of hours in (0, 24]; WhatsApp's window is 24 hours")
+        return value
+
+    @validator("safety_margin_minutes", pre=True)
+    def _margin(cls, value: Any, values: dict[str, Any]) -> Any:
+        hours = values.get("hours", 24)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < hours * 60:
+            raise ValueError("expected minutes ≥ 0 and shorter than the window")
+        return value
+
+
+class TemplateFile(StrictModel):
+    name: str
+    language: str
+    body_parameters: list[str] = []
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return "unknown key"
+
+    @validator("name", pre=True, always=True)
+    def _name(cls, value: Any) -> str:
+        name = _text(value, 512)
+        if not all(c.islower() or c.isdigit() or c == "_" for c in name):
+            raise ValueError("template names are lowercase letters, digits and underscores")
+        return name
+
+    @validator("language", pre=True, always=True)
+    def _language(cls, value: Any) -> str:
+        return _text(value, 16)
+
+    @validator("body_parameters", pre=True)
+    def _parameters(cls, value: Any) -> list[str]:
+        value = value or []
+        if not isinstance(value, list):
+            raise ValueError("expected a list of strings")
+        for i, p in enumerate(value):
+            try:
+                _text(p, 1024)
+            except ValueError as exc:
+                raise KeyProblem([i], str(exc)) from None
+            try:
+                fields = {f for _, f, _, _ in string.Formatter().parse(p) if f is not None}
+            except ValueError as exc:
+                raise KeyProblem([i], f"malformed placeholder: {exc}") from None
+            if fields - TEMPLATE_PLACEHOLDERS:
+                raise KeyProblem([i], f"unknown placeholder {{{sorted(fields - TEMPLATE_PLACEHOLDERS)[0]}}}; only {{text}} is filled in")
+        return value
+
+
+class WhatsAppFile(StrictModel):
+    """whatsapp.yml as written; `load_whatsapp_config` turns it into a WhatsAppConfig."""
+
+    session_window: SessionWindowFile = SessionWindowFile()
+    outside_window_template: TemplateFile | None = None
+    list_button: str = "Choose"
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return f"unknown key; expected one of {', '.join(sorted(allowed))}"
+
+    @validator("session_window", pre=True)
+    def _window(cls, value: Any) -> Any:
+        value = value or {}
+        if not isinstance(value, Mapping) or set(value) - {"hours", "safety_margin_minutes"}:
+            raise ValueError("expected a mapping with hours and safety_margin_minutes")
+        return value
+
+    @validator("outside_window_template", pre=True, always=True)
+    def _template(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValueError("expected a mapping with name, language and body_parameters (an approved template)")
+        return value
+
+    @validator("list_button", pre=True, always=True)
+    def _list_button(cls, value: Any) -> str:
+        return _text(value, 20)
+
+
 def load_whatsapp_config(path: Path) -> WhatsAppConfig:
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict):
-        raise _fail(path, "(top level)", "expected a mapping")
-    unknown = set(raw) - _TOP_KEYS
-    if unknown:
-        raise _fail(path, sorted(unknown)[0], f"unknown key; expected one of {', '.join(sorted(_TOP_KEYS))}")
-
-    window_raw = raw.get("session_window") or {}
-    if not isinstance(window_raw, dict) or set(window_raw) - {"hours", "safety_margin_minutes"}:
-        raise _fail(path, "session_window", "expected a mapping with hours and safety_margin_minutes")
-    hours = window_raw.get("hours", 24)
-    margin = window_raw.get("safety_margin_minutes", 5)
-    if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not 0 < hours <= 24:
-        raise _fail(path, "session_window.hours", "expected a number of hours in (0, 24]; WhatsApp's window is 24 hours")
-    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 <= margin < hours * 60:
-        raise _fail(path, "session_window.safety_margin_minutes", "expected minutes ≥ 0 and shorter than the window")
-
-    tpl = raw.get("outside_window_template")
-    key = "outside_window_template"
-    if not isinstance(tpl, dict):
-        raise _fail(path, key, "expected a mapping with name, language and body_parameters (an approved template)")
-    if set(tpl) - {"name", "language", "body_parameters"}:
-        raise _fail(path, f"{key}.{sorted(set(tpl) - {'name', 'language', 'body_parameters'})[0]}", "unknown key")
-    name = _text(tpl.get("name"), path, f"{key}.name", 512)
-    if not all(c.islower() or c.isdigit() or c == "_" for c in name):
-        raise _fail(path, f"{key}.name", "template names are lowercase letters, digits and underscores")
-    language = _text(tpl.get("language"), path, f"{key}.language", 16)
-    params = tpl.get("body_parameters") or []
-    if not isinstance(params, list):
-        raise _fail(path, f"{key}.body_parameters", "expected a list of strings")
-    for i, p in enumerate(params):
-        item = f"{key}.body_parameters[{i}]"
-        _text(p, path, item, 1024)
-        try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(p) if f is not None}
-        except ValueError as exc:
-            raise _fail(path, item, f"malformed placeholder: {exc}") from None
-        if fields - TEMPLATE_PLACEHOLDERS:
-            raise _fail(path, item, f"unknown placeholder {{{sorted(fields - TEMPLATE_PLACEHOLDERS)[0]}}}; only {{text}} is filled in")
-    list_button = _text(raw.get("list_button", "Choose"), path, "list_button", 20)
+    raw = validate(WhatsAppFile, read_yaml(path), path)
+    template = raw.outside_window_template
+    assert template is not None  # its validator refuses a missing template
     return WhatsAppConfig(
-        window=timedelta(hours=hours) - timedelta(minutes=margin),
-        template=Template(name, language, tuple(params)),
-        list_button=list_button,
+        window=timedelta(hours=raw.session_window.hours) - timedelta(minutes=raw.session_window.safety_margin_minutes),
+        template=Template(template.name, template.language, tuple(template.body_parameters)),
+        list_button=raw.list_button,
     )

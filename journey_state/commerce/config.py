@@ -3,21 +3,31 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import requests
+from pydantic import root_validator, validator
 from sqlalchemy.engine import Engine
 
-from journey_state.commerce.base import DEFAULT_PREFIX, BackendMisconfigured, CommerceBackend
-from journey_state.replies import BusinessConfigError, _read_yaml
+from journey_state.commerce.base import (
+    DEFAULT_PREFIX,
+    BackendMisconfigured,
+    CommerceBackend,
+)
+from journey_state.config_files import (
+    BusinessConfigError,
+    KeyProblem,
+    StrictModel,
+    config_error,
+    read_yaml,
+    validate,
+)
 
 BACKENDS = ("demo", "shopify")
-_TOP_KEYS = ("backend", "order_prefix", "refund_window_days", "shopify")
-_SHOPIFY_KEYS = ("shop_domain", "api_version", "access_token_env", "order_name_format",
-                 "connect_timeout_seconds", "read_timeout_seconds", "retries")
 _SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$")
 _API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -48,79 +58,128 @@ class CommerceConfig:
     source: str = "<defaults>"
 
 
-def _fail(source: str, key: str, message: str) -> CommerceConfigError:
-    return CommerceConfigError(f"{source}: {key}: {message}")
+def _secret_or_unknown(key: str, allowed: Sequence[str]) -> str:
+    if "token" in key.lower() or "secret" in key.lower():
+        return "secrets never go in this file; name an environment variable in shopify.access_token_env"
+    return f"unknown key (use {', '.join(allowed)})"
 
 
-def _unknown(data: Mapping[str, Any], allowed: tuple[str, ...], source: str, prefix: str = "") -> None:
-    for key in data:
-        if key in allowed:
-            continue
-        if "token" in str(key).lower() or "secret" in str(key).lower():
-            raise _fail(source, f"{prefix}{key}", "secrets never go in this file; name an environment variable in shopify.access_token_env")
-        raise _fail(source, f"{prefix}{key}", f"unknown key (use {', '.join(allowed)})")
-
-
-def _number(data: Mapping[str, Any], key: str, default: float, source: str, where: str) -> float:
-    value = data.get(key, default)
+def _seconds(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise _fail(source, where, f"must be a positive number of seconds, got {value!r}")
-    return float(value)
+        raise ValueError(f"must be a positive number of seconds, got {value!r}")
+    return value
 
 
-def _parse_shopify(raw: Any, source: str) -> ShopifySettings:
-    if not isinstance(raw, Mapping):
-        raise _fail(source, "shopify", "expected a mapping with shop_domain, api_version and access_token_env")
-    _unknown(raw, _SHOPIFY_KEYS, source, "shopify.")
-    domain = raw.get("shop_domain")
-    if not isinstance(domain, str) or not _SHOP_DOMAIN.match(domain):
-        raise _fail(source, "shopify.shop_domain",
-                    f"expected the shop's myshopify.com domain, e.g. aurora-coffee.myshopify.com, got {domain!r}")
-    version = raw.get("api_version", ShopifySettings.api_version)
-    if not isinstance(version, str) or not _API_VERSION.match(version):
-        raise _fail(source, "shopify.api_version", f"expected a Shopify API version like '2024-10' (quote it), got {version!r}")
-    env_name = raw.get("access_token_env", ShopifySettings.access_token_env)
-    if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
-        raise _fail(source, "shopify.access_token_env", f"expected an environment variable name like SHOPIFY_ADMIN_TOKEN, got {env_name!r}")
-    name_format = raw.get("order_name_format", ShopifySettings.order_name_format)
-    rest = name_format.replace("{digits}", "", 1) if isinstance(name_format, str) else ""
-    if not isinstance(name_format, str) or "{digits}" not in name_format or "{" in rest or "}" in rest:
-        raise _fail(source, "shopify.order_name_format",
-                    f"must contain {{digits}} once and no other braces, e.g. '#{{digits}}', got {name_format!r}")
-    retries = raw.get("retries", ShopifySettings.retries)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 5:
-        raise _fail(source, "shopify.retries", f"must be a whole number from 0 to 5, got {retries!r}")
-    return ShopifySettings(
-        shop_domain=domain,
-        api_version=version,
-        access_token_env=env_name,
-        order_name_format=name_format,
-        connect_timeout=_number(raw, "connect_timeout_seconds", ShopifySettings.connect_timeout, source, "shopify.connect_timeout_seconds"),
-        read_timeout=_number(raw, "read_timeout_seconds", ShopifySettings.read_timeout, source, "shopify.read_timeout_seconds"),
-        retries=retries,
-    )
+class ShopifyFile(StrictModel):
+    """The `shopify:` section of commerce.yml."""
+
+    shop_domain: str | None = None  # required; None reaches the validator so the message shows it
+    api_version: str = ShopifySettings.api_version
+    access_token_env: str = ShopifySettings.access_token_env
+    order_name_format: str = ShopifySettings.order_name_format
+    connect_timeout_seconds: float = ShopifySettings.connect_timeout
+    read_timeout_seconds: float = ShopifySettings.read_timeout
+    retries: int = ShopifySettings.retries
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return _secret_or_unknown(key, allowed)
+
+    @validator("shop_domain", pre=True, always=True)
+    def _domain(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not _SHOP_DOMAIN.match(value):
+            raise ValueError(f"expected the shop's myshopify.com domain, e.g. aurora-coffee.myshopify.com, got {value!r}")
+        return value
+
+    @validator("api_version", pre=True)
+    def _version(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not _API_VERSION.match(value):
+            raise ValueError(f"expected a Shopify API version like '2024-10' (quote it), got {value!r}")
+        return value
+
+    @validator("access_token_env", pre=True)
+    def _env_name(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not _ENV_NAME.match(value):
+            raise ValueError(f"expected an environment variable name like SHOPIFY_ADMIN_TOKEN, got {value!r}")
+        return value
+
+    @validator("order_name_format", pre=True)
+    def _name_format(cls, value: Any) -> Any:
+        rest = value.replace("{digits}", "", 1) if isinstance(value, str) else ""
+        if not isinstance(value, str) or "{digits}" not in value or "{" in rest or "}" in rest:
+            raise ValueError(f"must contain {{digits}} once and no other braces, e.g. '#{{digits}}', got {value!r}")
+        return value
+
+    _timeouts = validator("connect_timeout_seconds", "read_timeout_seconds", pre=True, allow_reuse=True)(_seconds)
+
+    @validator("retries", pre=True)
+    def _retries(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 5:
+            raise ValueError(f"must be a whole number from 0 to 5, got {value!r}")
+        return value
+
+
+class CommerceFile(StrictModel):
+    """commerce.yml as written; `parse_commerce_config` turns it into a CommerceConfig."""
+
+    backend: str = "demo"
+    order_prefix: str = DEFAULT_PREFIX
+    refund_window_days: int = 30
+    shopify: ShopifyFile | None = None
+
+    @classmethod
+    def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
+        return _secret_or_unknown(key, allowed)
+
+    @validator("backend", pre=True)
+    def _backend(cls, value: Any) -> Any:
+        if value not in BACKENDS:
+            raise ValueError(f"unknown backend {value!r} (use {', '.join(BACKENDS)})")
+        return value
+
+    @validator("order_prefix", pre=True)
+    def _prefix(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not _PREFIX.match(value):
+            raise ValueError(f"expected 2-5 letters, e.g. AUR, got {value!r}")
+        return value
+
+    @validator("refund_window_days", pre=True)
+    def _days(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"must be a positive whole number of days, got {value!r}")
+        return value
+
+    @validator("shopify", pre=True)
+    def _shopify_mapping(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, Mapping):
+            raise ValueError("expected a mapping with shop_domain, api_version and access_token_env")
+        return value
+
+    @root_validator(skip_on_failure=True)
+    def _shopify_needs_settings(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("backend") == "shopify" and values.get("shopify") is None:
+            raise KeyProblem(["shopify"], "backend is shopify but the shopify section is missing")
+        return values
 
 
 def parse_commerce_config(data: Any, source: str = "<memory>") -> CommerceConfig:
     """Validate commerce settings (the parsed YAML); errors name `source` and the key."""
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise _fail(source, "(top level)", "expected a mapping with backend and optional shopify settings")
-    _unknown(data, _TOP_KEYS, source)
-    backend = data.get("backend", "demo")
-    if backend not in BACKENDS:
-        raise _fail(source, "backend", f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
-    prefix = data.get("order_prefix", DEFAULT_PREFIX)
-    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-        raise _fail(source, "order_prefix", f"expected 2-5 letters, e.g. AUR, got {prefix!r}")
-    days = data.get("refund_window_days", 30)
-    if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
-        raise _fail(source, "refund_window_days", f"must be a positive whole number of days, got {days!r}")
-    shopify = _parse_shopify(data["shopify"], source) if data.get("shopify") is not None else None
-    if backend == "shopify" and shopify is None:
-        raise _fail(source, "shopify", "backend is shopify but the shopify section is missing")
-    return CommerceConfig(backend, prefix.upper(), timedelta(days=days), shopify, source)
+    parsed = validate(CommerceFile, {} if data is None else data, source, CommerceConfigError,
+                      expected="expected a mapping with backend and optional shopify settings")
+    shopify = None
+    if parsed.shopify is not None:
+        raw = parsed.shopify
+        assert raw.shop_domain is not None  # its validator refuses anything but a myshopify.com domain
+        shopify = ShopifySettings(
+            shop_domain=raw.shop_domain,
+            api_version=raw.api_version,
+            access_token_env=raw.access_token_env,
+            order_name_format=raw.order_name_format,
+            connect_timeout=raw.connect_timeout_seconds,
+            read_timeout=raw.read_timeout_seconds,
+            retries=raw.retries,
+        )
+    return CommerceConfig(parsed.backend, parsed.order_prefix.upper(), timedelta(days=parsed.refund_window_days), shopify, source)
 
 
 def load_commerce_config(path: str | Path) -> CommerceConfig:
@@ -128,7 +187,7 @@ def load_commerce_config(path: str | Path) -> CommerceConfig:
     path = Path(path)
     if not path.exists():
         return CommerceConfig(source=str(path))
-    return parse_commerce_config(_read_yaml(path), str(path))
+    return parse_commerce_config(read_yaml(path), str(path))
 
 
 def build_backend(config: CommerceConfig, engine: Engine, env: Mapping[str, str] | None = None,
@@ -145,9 +204,10 @@ def build_backend(config: CommerceConfig, engine: Engine, env: Mapping[str, str]
     env = os.environ if env is None else env
     token = (env.get(settings.access_token_env) or "").strip()
     if not token:
-        raise _fail(
+        raise config_error(
             config.source, "shopify.access_token_env",
             f"environment variable {settings.access_token_env} is not set; it must hold the shop's Admin API access token",
+            CommerceConfigError,
         )
     client = ShopifyAdminClient(
         settings.shop_domain, token, api_version=settings.api_version, base_url=base_url,

@@ -26,6 +26,24 @@ def test_check_accepts_the_shipped_configuration():
         assert f"journey model '{model}'" in result.stdout
 
 
+def test_check_lists_every_configuration_file_it_checked():
+    result = run("check")
+    assert result.returncode == 0, result.stderr
+    for name in ("journeys/b2b.yml", "journeys/b2c.yml", "business.yml", "replies.yml", "offers.yml", "programs.yml",
+                 "handoff.yml", "events.yml", "commerce.yml", "catalog.yml", "whatsapp.yml"):
+        assert f"checked {PROJECT / 'data'}" in result.stdout and f"/{name}\n" in result.stdout, name
+
+
+def test_check_names_file_and_key_of_broken_offers(tmp_path):
+    business = tmp_path / "business"
+    shutil.copytree(PROJECT / "data/business", business)
+    (business / "offers.yml").write_text("offers:\n  - {id: x, title: X, text: Y, kind: voucher, stages: [purchase], priority: 1}\n")
+    result = run("check", env_extra={"JOURNEYBOT_BUSINESS_DIR": str(business)})
+    assert result.returncode == 1
+    assert f"{business / 'offers.yml'}: offers[0].kind: must be one of discount, perk, upgrade, got 'voucher'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_check_names_file_and_key_of_a_broken_model(tmp_path):
     journeys = tmp_path / "journeys"
     shutil.copytree(PROJECT / "data/journeys", journeys)
