@@ -160,6 +160,10 @@ class JourneyStore:
             raise ContactNotFound(f"no contact with id {contact_uid!r}")
         return row
 
+    def transaction(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one write transaction (retried on a deadlock), for use cases that span stores."""
+        return self._write(work)
+
     def _write(self, work: Callable[[Connection], T]) -> T:
         for attempt in range(RETRIES):
             try:
