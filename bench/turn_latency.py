@@ -43,7 +43,7 @@ import yaml
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bot.stack import TEST_TOKENS, Stack, free_port  # noqa: E402
+from devtools.stack import TEST_TOKENS, Stack, free_port  # noqa: E402
 from bot.training import ensure_model  # noqa: E402
 from journey_state.errors import JourneyError  # noqa: E402
 from journey_state.store.migrate import upgrade  # noqa: E402
@@ -271,7 +271,7 @@ def ensure_baselines(tmp: Path, retrain: bool, log) -> Path:
 
 
 def start_journeybot(tmp: Path, cleanup: ExitStack, log) -> str:
-    """Start the product the way the tests do (bot/stack.py); return the Rasa URL."""
+    """Start the product the way the tests do (devtools/stack.py); return the Rasa URL."""
     log("journeybot: checking the model (trains only if config, domain or data changed)")
     database_url = f"sqlite:///{tmp / 'bench.db'}"
     try:
