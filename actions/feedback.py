@@ -11,8 +11,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
-from actions.turns import JourneyAction, JourneyFormValidation, Recording
 from actions.tracker_reading import turn_from_tracker
+from actions.turns import JourneyAction, JourneyFormValidation, Recording
 from journey_state.errors import StoreUnavailable
 from journey_state.feedback import InvalidScore, parse_csat, parse_nps
 from journey_state.store.programs import NotAnAdvocate
