@@ -4,15 +4,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
-from actions.turns import answering_latest_message, record_turn
 from actions.tracker_reading import turn_from_tracker
+from actions.turns import JourneyAction, JourneyFormValidation, Recording
 from journey_state.errors import StoreUnavailable
 from journey_state.feedback import InvalidScore, parse_csat, parse_nps
 from journey_state.store.referral_records import NotAnAdvocate
@@ -27,7 +27,6 @@ def _say(dispatcher: CollectingDispatcher, tracker: Tracker, answer_id: str, **v
 
 
 def _validate_score(kind: str, parse, value: Any, dispatcher, tracker) -> dict:
-    record_turn(tracker)
     slot = f"{kind}_score"
     try:
         return {slot: float(parse(value))}
@@ -36,7 +35,7 @@ def _validate_score(kind: str, parse, value: Any, dispatcher, tracker) -> dict:
         return {slot: None}
 
 
-class ValidateNpsForm(FormValidationAction):
+class ValidateNpsForm(JourneyFormValidation):
     def name(self) -> str:
         return "validate_nps_form"
 
@@ -44,12 +43,11 @@ class ValidateNpsForm(FormValidationAction):
         return _validate_score("nps", parse_nps, value, dispatcher, tracker)
 
     def validate_nps_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
-        record_turn(tracker)
         text = str(value or "").strip()[:1000]
         return {"nps_reason": "" if text.lower().strip(".! ") in SKIP_WORDS else text}
 
 
-class ValidateCsatForm(FormValidationAction):
+class ValidateCsatForm(JourneyFormValidation):
     def name(self) -> str:
         return "validate_csat_form"
 
@@ -57,18 +55,15 @@ class ValidateCsatForm(FormValidationAction):
         return _validate_score("csat", parse_csat, value, dispatcher, tracker)
 
 
-class _Ask(Action):
+class _Ask(JourneyAction):
+    # A form's first question answers the message that started it ("I want to leave a
+    # review"); no validation runs for that message, so the ask is what records its turn.
     answer_id = ""
 
     def name(self) -> str:
         return f"action_{self.answer_id}"
 
-    def run(self, dispatcher, tracker, domain) -> list[dict]:
-        # A form's first question answers the message that started it ("I want to leave a
-        # review"); no validation runs for that message, so the ask records its turn
-        # (idempotent per message: a re-ask after a validated answer adds nothing).
-        if answering_latest_message(tracker):
-            record_turn(tracker)
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
         _say(dispatcher, tracker, self.answer_id)
         return []
 
@@ -92,11 +87,11 @@ def _store_feedback(tracker: Tracker, kind: str, score: float, comment: str | No
     )
 
 
-class ActionSubmitNps(Action):
+class ActionSubmitNps(JourneyAction):
     def name(self) -> str:
         return "action_submit_nps"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
         score, reason = tracker.get_slot("nps_score"), tracker.get_slot("nps_reason")
         reset = [SlotSet("nps_score", None), SlotSet("nps_reason", None)]
         if score is None:
@@ -117,11 +112,11 @@ class ActionSubmitNps(Action):
         return reset + [SlotSet("journey_stage", outcome.signal.state.stage)]
 
 
-class ActionSubmitCsat(Action):
+class ActionSubmitCsat(JourneyAction):
     def name(self) -> str:
         return "action_submit_csat"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
         score = tracker.get_slot("csat_score")
         if score is None:
             return [SlotSet("csat_score", None)]

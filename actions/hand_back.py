@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecuted, ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
 from actions.handoff import handoff_store
 from actions.tracker_reading import channel_identity
+from actions.turns import JourneyAction, Recording
 from journey_state.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -38,11 +40,14 @@ def _stage(tracker: Tracker) -> str | None:
     return contact["stage"] if contact else tracker.get_slot("journey_stage")
 
 
-class ActionHandBack(Action):
+class ActionHandBack(JourneyAction):
+    """Records nothing: the latest message came while a person owned the chat (answering_latest_message)."""
+
     def name(self) -> str:
         return "action_hand_back"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                recording: Recording) -> list[dict[str, Any]]:
         if tracker.is_paused():
             # Asked for a person after the handoff was marked returned: a new handoff is queued.
             logger.info("hand back of %s: queued for a person again meanwhile; the bot stays silent", tracker.sender_id)

@@ -17,13 +17,14 @@ import logging
 import threading
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.tracker_reading import turn_from_tracker
-from actions.turns import record_turn
+from actions.turns import JourneyAction, Recording
 from bot.settings import load_settings
 from journey_state.errors import StoreUnavailable
 from journey_state.handoff import CUSTOMER_REQUEST, MessageFacts, load_handoff_config, message, trigger_for
@@ -94,25 +95,22 @@ def hand_off_if_triggered(dispatcher: CollectingDispatcher, tracker: Tracker, st
         return []
 
 
-class ActionHandoff(Action):
+class ActionHandoff(JourneyAction):
     def name(self) -> str:
         return "action_handoff"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
-        stage = record_turn(tracker)
-        return _hand_off(dispatcher, tracker, trigger_for(handoff_store().config, message_facts(tracker, stage)) or CUSTOMER_REQUEST)
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
+        facts = message_facts(tracker, recording.stage)
+        return _hand_off(dispatcher, tracker, trigger_for(handoff_store().config, facts) or CUSTOMER_REQUEST)
 
 
-class ActionHandoffCheck(Action):
+class ActionHandoffCheck(JourneyAction):
     def name(self) -> str:
         return "action_handoff_check"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
         # The answer before this action recorded the turn (recording again is a no-op). A
         # high-value question is judged by the stage the customer asked it in, so the
         # message that moves someone into purchase does not itself call in a person.
-        try:
-            _, _, stage, _ = runtime.services().conversation.record(turn_from_tracker(tracker))
-        except StoreUnavailable:
-            stage = tracker.get_slot("journey_stage")
+        stage = recording.turn.previous_stage if recording.turn else tracker.get_slot("journey_stage")
         return hand_off_if_triggered(dispatcher, tracker, stage)

@@ -2,32 +2,36 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
 from actions.handoff import hand_off_if_triggered
 from actions.tracker_reading import turn_from_tracker
+from actions.turns import JourneyAction, Recording
 from journey_state.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 
-class ActionJourneyTurn(Action):
+class ActionJourneyTurn(JourneyAction):
     def name(self) -> str:
         return "action_journey_turn"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
         turn = turn_from_tracker(tracker)
         services = runtime.services()
         try:
-            result = services.conversation.handle(turn)
+            # Recording already failed (and was logged): answering would only try again.
+            result = None if recording.store_down else services.conversation.handle(turn, recording.turn)
         except StoreUnavailable as exc:
             logger.error("journey store unavailable: %s", exc)
+            result = None
+        if result is None:
             send(dispatcher, services.replies.choose("technical_problem", None, turn.channel))
             return []
         send(dispatcher, *result.replies)

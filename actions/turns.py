@@ -1,25 +1,49 @@
-"""Recording a user message in the journey from any action (idempotent per message)."""
+"""The base of every custom action: the customer's latest message is recorded in the journey first.
+
+Recording lives here, not in each action, so an action added later cannot leave a message
+out of the journey. It is idempotent per message id: the several actions that run for one
+message (answer, handoff check, form ask) add one touchpoint between them.
+"""
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.tracker_reading import turn_from_tracker
+from journey_state.conversation import RecordedTurn
 from journey_state.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 
-def record_turn(tracker: Tracker) -> str | None:
-    """Record the current message in the journey; the stage, or None if the store is down."""
+@dataclass(frozen=True)
+class Recording:
+    """What recording the latest message gave; `turn` is None if it was not recorded."""
+
+    turn: RecordedTurn | None = None
+    store_down: bool = False
+
+    @property
+    def stage(self) -> str | None:
+        return self.turn.stage if self.turn else None
+
+
+def record_turn(tracker: Tracker) -> Recording:
+    """Record the latest message if this action runs in its turn (see answering_latest_message)."""
+    if not answering_latest_message(tracker):
+        return Recording()
     try:
-        _, stage, _, _ = runtime.services().conversation.record(turn_from_tracker(tracker))
-        return stage
+        return Recording(runtime.services().conversation.record(turn_from_tracker(tracker)))
     except StoreUnavailable as exc:
         logger.error("journey store unavailable: %s", exc)
-        return None
+        return Recording(store_down=True)
 
 
 def answering_latest_message(tracker: Tracker) -> bool:
@@ -36,3 +60,29 @@ def answering_latest_message(tracker: Tracker) -> bool:
         if kind in ("pause", "resume"):
             return False
     return False
+
+
+class JourneyAction(Action, ABC):
+    """A custom action; subclasses implement `respond`, which runs after the message is recorded.
+
+    Abstract, so that rasa_sdk's executor does not register the base itself as an action.
+    """
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        return self.respond(dispatcher, tracker, domain, record_turn(tracker))
+
+    @abstractmethod
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict[str, Any]]:
+        """The action's answer; `recording` says what recording the latest message gave."""
+
+
+class JourneyFormValidation(FormValidationAction, ABC):
+    """A form's validation action: the answer being validated is recorded before its validate_<slot> methods run."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        record_turn(tracker)
+        return await super().run(dispatcher, tracker, domain)
+
+    @abstractmethod
+    def name(self) -> str:
+        """validate_<form name>."""

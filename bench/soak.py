@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Soak under faults, one machine (issue 13): real processes, real PostgreSQL. A benchmark: it prints figures.
 
-A Stack (bot/stack.py) on a fresh PostgreSQL database; N customers (half REST, half web chat
+A Stack (devtools/stack.py) on a fresh PostgreSQL database; N customers (half REST, half web chat
 over socket.io) talk support conversations drawn from the training data for --minutes;
 some ask for a person, some are taken over by the agent from the console, and every one is
 handed back after a while. At spaced times the action server is SIGKILLed and restarted,
@@ -46,7 +46,7 @@ from bench.soak_clients import (
     training_examples,
 )
 from bench.soak_report import Figures, figures
-from bot.stack import Stack, create_staff_user
+from devtools.stack import Stack, create_staff_user
 from bot.training import ensure_model
 from journey_state.handoff import load_handoff_config
 from journey_state.model import all_stage_ids

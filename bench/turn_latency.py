@@ -43,7 +43,8 @@ import yaml
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bot.stack import TEST_TOKENS, Stack, free_port  # noqa: E402
+from bot.health import wait_until_healthy  # noqa: E402
+from devtools.stack import TEST_TOKENS, Stack, free_port  # noqa: E402
 from bot.training import ensure_model  # noqa: E402
 from journey_state.errors import JourneyError  # noqa: E402
 from journey_state.store.migrate import upgrade  # noqa: E402
@@ -162,22 +163,14 @@ class Processes:
             )
 
     def wait_ready(self, urls: dict[str, str], timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        pending = dict(urls)
-        while pending:
-            for name, url in list(pending.items()):
-                proc = self.procs[name]
-                if proc.poll() is not None:
-                    raise BenchError(f"{name} exited with {proc.returncode}:\n{tail(self.log_dir / f'{name}.log')}")
-                try:
-                    if requests.get(url, timeout=2).status_code == 200:
-                        del pending[name]
-                except requests.RequestException:
-                    pass
-            if pending and time.monotonic() > deadline:
-                raise BenchError(f"not ready after {timeout:.0f}s: {', '.join(pending)} (logs in {self.log_dir})")
-            if pending:
-                time.sleep(0.5)
+        def still_running(name: str) -> None:
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                raise BenchError(f"{name} exited with {proc.returncode}:\n{tail(self.log_dir / f'{name}.log')}")
+
+        pending = wait_until_healthy(urls, timeout, still_running=still_running)
+        if pending:
+            raise BenchError(f"not ready after {timeout:.0f}s: {', '.join(pending)} (logs in {self.log_dir})")
 
     def stop(self, timeout: float = 30.0) -> None:
         for proc in self.procs.values():
@@ -271,7 +264,7 @@ def ensure_baselines(tmp: Path, retrain: bool, log) -> Path:
 
 
 def start_journeybot(tmp: Path, cleanup: ExitStack, log) -> str:
-    """Start the product the way the tests do (bot/stack.py); return the Rasa URL."""
+    """Start the product the way the tests do (devtools/stack.py); return the Rasa URL."""
     log("journeybot: checking the model (trains only if config, domain or data changed)")
     database_url = f"sqlite:///{tmp / 'bench.db'}"
     try:

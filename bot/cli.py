@@ -159,7 +159,7 @@ def train(force: bool) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def eval_nlu(args: tuple[str, ...]) -> None:
     """Accuracy and macro-F1 of the trained NLU on evaluation CSVs (run with --help for options)."""
-    from bot.nlu_eval import main as evaluate
+    from bot.nlu.evaluation import main as evaluate
 
     evaluate(list(args))
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
-import requests
-
 from bot import config_check
+from bot.health import health_urls, wait_until_healthy
 from bot.local_secrets import ensure_local_tokens
 from bot.settings import Settings
 from bot.training import ensure_model
@@ -120,23 +118,7 @@ def exec_honcho(settings: Settings, env: dict[str, str]) -> None:
 
 
 def wait_until_ready(settings: Settings, timeout: float = 300.0) -> bool:
-    checks = {
-        "rasa": f"{settings.rasa_url}/",
-        "actions": f"{settings.actions_url}/health",
-        "console": f"{settings.console_url}/api/health",
-    }
-    deadline = time.monotonic() + timeout
-    pending = dict(checks)
-    while pending and time.monotonic() < deadline:
-        for name, url in list(pending.items()):
-            try:
-                if requests.get(url, timeout=2).status_code == 200:
-                    del pending[name]
-            except requests.RequestException:
-                pass
-        if pending:
-            time.sleep(1)
-    return not pending
+    return not wait_until_healthy(health_urls(settings), timeout, interval=1.0)
 
 
 def banner(settings: Settings) -> str:

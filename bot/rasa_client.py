@@ -5,14 +5,15 @@ Reads are retried (safe); writes are not, since Rasa may have applied them alrea
 """
 from __future__ import annotations
 
-import time
 import re
+import time
 from typing import Any
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
 from journey_state.hand_back import BotRuntimeError
+from journey_state.retrying import call_with_retries
 
 DEFAULT_TIMEOUT = (3.05, 15.0)  # (connect, read) seconds
 HAND_BACK_ACTION = "action_hand_back"  # actions/hand_back.py; runs the follow-up and opens csat_form
@@ -21,6 +22,14 @@ READ_RETRIES = 2
 
 class RasaError(BotRuntimeError):
     """Rasa could not do what was asked."""
+
+
+class _Busy(Exception):
+    """A gateway in front of Rasa answered 502/503/504: worth another try while retries last."""
+
+    def __init__(self, response: requests.Response):
+        super().__init__(response.status_code)
+        self.response = response
 
 
 class RasaUnavailable(RasaError):
@@ -144,19 +153,24 @@ class RasaClient:
         if self.token:
             params["token"] = self.token
         url = self.base_url + path
-        for attempt in range(retries + 1):
-            try:
-                response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
-            except requests.RequestException as exc:
-                if attempt < retries:
-                    time.sleep(0.2 * (attempt + 1))
-                    continue
-                maybe_applied = method != "GET" and not _never_sent(exc)
-                raise RasaUnavailable(f"Rasa at {self.base_url} did not answer: {type(exc).__name__}", maybe_applied) from None
-            if response.status_code in (502, 503, 504) and attempt < retries:
-                time.sleep(0.2 * (attempt + 1))
-                continue
-            break
+
+        def once() -> requests.Response:
+            response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+            if response.status_code in (502, 503, 504):
+                raise _Busy(response)
+            return response
+
+        def delay(exc: Exception, failures: int) -> float | None:
+            transient = isinstance(exc, (requests.RequestException, _Busy))
+            return 0.2 * failures if transient and failures <= retries else None
+
+        try:
+            response = call_with_retries(once, delay)
+        except _Busy as busy:
+            response = busy.response
+        except requests.RequestException as exc:
+            maybe_applied = method != "GET" and not _never_sent(exc)
+            raise RasaUnavailable(f"Rasa at {self.base_url} did not answer: {type(exc).__name__}", maybe_applied) from None
         if response.status_code in (401, 403):
             raise RasaAuthError(f"Rasa refused the API token ({response.status_code}); check JOURNEYBOT_RASA_TOKEN")
         if response.status_code >= 400:

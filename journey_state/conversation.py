@@ -51,6 +51,16 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class RecordedTurn:
+    """A turn applied to the journey. `previous_stage` is the stage the customer wrote in: answers are chosen for it."""
+
+    contact_id: str
+    stage: str
+    previous_stage: str
+    transitions: tuple[Transition, ...]
+
+
+@dataclass(frozen=True)
 class TurnResult:
     contact_id: str
     stage: str
@@ -85,8 +95,8 @@ class Conversation:
         self.replies = replies
         self.programs = programs
 
-    def record(self, turn: Turn) -> tuple[str, str, str, tuple[Transition, ...]]:
-        """Apply the turn's signal (idempotent per message id): (contact id, stage, previous stage, transitions)."""
+    def record(self, turn: Turn) -> RecordedTurn:
+        """Apply the turn's signal (idempotent per message id)."""
         understood = turn.intent if turn.intent not in FALLBACK_INTENTS else None
         signal = Signal(
             id=f"msg:{turn.message_id}",
@@ -105,7 +115,7 @@ class Conversation:
             # A retried action: answer for the stage the message was first answered in.
             first = self._first_stage_change(outcome.contact_uid, signal.id)
             previous = first.get("from", previous) if first else previous
-        return outcome.contact_uid, outcome.state.stage, previous, outcome.transitions
+        return RecordedTurn(outcome.contact_uid, outcome.state.stage, previous, outcome.transitions)
 
     def _first_stage_change(self, contact_uid: str, signal_id: str) -> dict | None:
         for t in self.store.contact(contact_uid)["transitions"]:
@@ -116,8 +126,10 @@ class Conversation:
     def choose(self, answer_id: str, stage: str, channel: str, **values) -> Reply:
         return self.replies.choose(answer_id, stage, channel, values)
 
-    def handle(self, turn: Turn) -> TurnResult:
-        contact_id, stage, previous, transitions = self.record(turn)
+    def handle(self, turn: Turn, recorded: RecordedTurn | None = None) -> TurnResult:
+        """Answer the turn; it is recorded first unless the caller passes what recording it gave."""
+        recorded = recorded or self.record(turn)
+        contact_id, previous = recorded.contact_id, recorded.previous_stage
         intent = turn.intent
         extra: list[Reply] = []
         values: dict = {}
@@ -142,9 +154,9 @@ class Conversation:
         reply = self.choose(answer_id, previous, turn.channel, **values)
         return TurnResult(
             contact_id=contact_id,
-            stage=stage,
+            stage=recorded.stage,
             previous_stage=previous,
-            transitions=transitions,
+            transitions=recorded.transitions,
             answer_id=answer_id,
             replies=(reply, *extra),
             offer=offer,

@@ -1,7 +1,8 @@
-"""The journey engine: a pure function from (model, state, signal) to a decision.
+"""The journey engine: pure functions from (model, state, signal) to a decision.
 
-It does no I/O. The store loads the state, calls `decide`, and persists what it
-returns in one transaction. This is where stage transitions are decided.
+It does no I/O. The store loads the state, calls `decide` (or `merge_decision` when two
+contacts turn out to be one person), and persists what it returns in one transaction.
+This is the one place where stage transitions are decided.
 """
 from __future__ import annotations
 
@@ -195,3 +196,33 @@ def decide(model: JourneyModel, state: ContactState, signal: Signal) -> Decision
         last = signal.at
     new_state = ContactState(stage=stage, at_risk=at_risk, dormant=dormant, last_activity_at=last)
     return Decision(new_state, tuple(transitions))
+
+
+def _furthest(model: JourneyModel, a: str, b: str) -> str:
+    """The later stage of the journey; `a` when either is not in this model (a stage since removed)."""
+    if not (model.has_stage(a) and model.has_stage(b)):
+        return a
+    return a if model.index(a) >= model.index(b) else b
+
+
+def merge_decision(model: JourneyModel, survivor: ContactState, merged: ContactState, at: datetime, evidence: Evidence) -> Decision:
+    """The state of one contact folded into another (both proved the same email or phone).
+
+    The furthest stage wins, so proving who you are never sets a journey back; the person is
+    at risk if either contact was, dormant only if both were, and last active when either
+    was. The transitions are the survivor's changes, all carrying `evidence`.
+    """
+    lasts = [t for t in (survivor.last_activity_at, merged.last_activity_at) if t is not None]
+    after = ContactState(
+        stage=_furthest(model, survivor.stage, merged.stage),
+        at_risk=survivor.at_risk or merged.at_risk,
+        dormant=survivor.dormant and merged.dormant,
+        last_activity_at=max(lasts) if lasts else None,
+    )
+    transitions: list[Transition] = []
+    if after.stage != survivor.stage:
+        transitions.append(Transition("stage", survivor.stage, after.stage, at, evidence))
+    for flag, old, new in (("at_risk", survivor.at_risk, after.at_risk), ("dormant", survivor.dormant, after.dormant)):
+        if old != new:
+            transitions.append(Transition(flag, "on" if old else "off", "on" if new else "off", at, evidence))
+    return Decision(after, tuple(transitions))

@@ -12,6 +12,8 @@ from typing import Any
 
 import aiohttp
 
+from journey_state.retrying import call_with_retries_async
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
@@ -65,20 +67,21 @@ class TelegramClient:
         short `retry_after`. A timeout after sending is not retried (the message may be out).
         """
         body = {k: v for k, v in params.items() if v is not None}
-        attempt = 0
-        while True:
-            try:
-                return await self._call_once(method, body)
-            except TelegramApiError as exc:
+
+        def delay(exc: Exception, failures: int) -> float | None:
+            if failures > self.retries:
+                return None
+            if isinstance(exc, _NotConnected):
+                return 0.2 * failures
+            if isinstance(exc, TelegramApiError) and exc.error_code == 429:
                 wait = exc.retry_after
-                if exc.error_code != 429 or wait is None or wait > MAX_RETRY_AFTER_S or attempt >= self.retries:
-                    raise
-            except _NotConnected as exc:
-                if attempt >= self.retries:
-                    raise TelegramUnavailable(f"Telegram {method}: cannot connect to {self.base_url}: {exc}") from None
-                wait = 0.2 * (attempt + 1)
-            attempt += 1
-            await asyncio.sleep(wait)
+                return wait if wait is not None and wait <= MAX_RETRY_AFTER_S else None
+            return None
+
+        try:
+            return await call_with_retries_async(lambda: self._call_once(method, body), delay)
+        except _NotConnected as exc:
+            raise TelegramUnavailable(f"Telegram {method}: cannot connect to {self.base_url}: {exc}") from None
 
     async def _call_once(self, method: str, body: dict[str, Any]) -> Any:
         timeout = aiohttp.ClientTimeout(total=self.timeout)

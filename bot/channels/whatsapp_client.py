@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import requests
 import urllib3
+
+from journey_state.retrying import call_with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +79,12 @@ class WhatsAppGraphClient:
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._token}"}
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def once() -> dict[str, Any]:
             try:
                 response = self._session.post(self.url, json=body, headers=headers, timeout=self.timeout)
-            except requests.ConnectionError as exc:
-                if _never_sent(exc) and attempt <= self.retries:
-                    time.sleep(self.backoff * attempt)
-                    continue
-                raise GraphUnavailable(f"WhatsApp Graph API unreachable at {self.url}: {type(exc).__name__}") from None
+            except requests.ConnectionError:
+                raise  # a connect timeout is one too: it never carried the request
             except requests.Timeout:
                 raise GraphUnavailable(f"WhatsApp Graph API timed out after {self.timeout}s") from None
             if response.status_code < 300:
@@ -96,10 +93,33 @@ class WhatsAppGraphClient:
                 except ValueError:
                     raise GraphError("Graph API answered with non-JSON", response.status_code) from None
             error = _error_of(response)
-            if isinstance(error, GraphRateLimited) and attempt <= self.retries:
-                time.sleep(_retry_after(response, self.backoff * attempt))
-                continue
+            if isinstance(error, GraphRateLimited):
+                raise _RateLimited(error, response)
             raise error
+
+        def delay(exc: Exception, failures: int) -> float | None:
+            if failures > self.retries:
+                return None
+            if isinstance(exc, requests.ConnectionError) and _never_sent(exc):
+                return self.backoff * failures
+            if isinstance(exc, _RateLimited):
+                return _retry_after(exc.response, self.backoff * failures)
+            return None
+
+        try:
+            return call_with_retries(once, delay)
+        except requests.ConnectionError as exc:
+            raise GraphUnavailable(f"WhatsApp Graph API unreachable at {self.url}: {type(exc).__name__}") from None
+        except _RateLimited as limited:
+            raise limited.error from None
+
+
+class _RateLimited(Exception):
+    """A rate limit (GraphRateLimited) with the response whose Retry-After says how long to wait."""
+
+    def __init__(self, error: GraphRateLimited, response: requests.Response):
+        super().__init__(str(error))
+        self.error, self.response = error, response
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

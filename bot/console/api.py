@@ -15,6 +15,7 @@ from bot.console.errors import ApiError
 from bot.console.request_body import json_body, text_field
 from journey_state.business_events import EventValidationError, parse_event
 from journey_state.engine import Transition
+from journey_state.event_ingestion import EventIngestion
 from journey_state.identifiers import ChannelRef, InvalidIdentifier, identifier
 from journey_state.store import EventConflict, JourneyStore
 from journey_state.text import storable_problem
@@ -110,13 +111,10 @@ def post_event():
         raise ApiError(422, "invalid_event", str(exc), {"fields": exc.problems}) from None
     _conform(body, "invalid_event")
     try:
-        result = _store().record_event(event)
+        result = EventIngestion(_store(), current_app.extensions["programs"].loyalty).record(event)
     except EventConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
-    # Points are credited once per order reference, so a replayed event that failed
-    # half-way is completed here rather than skipped.
-    points = current_app.extensions["programs"].credit_order(event)
-    outcome = result.outcome
+    outcome, points = result.event.outcome, result.points
     body = {
         "idempotency_key": event.idempotency_key,
         "duplicate": result.duplicate,

@@ -1,12 +1,12 @@
 """The journey map of a computed dashboard as a downloadable HTML page or PNG image.
 
 HTML: one self-contained file (inline CSS, the emotion curve as inline SVG), autoescaped by
-Jinja. PNG: drawn with matplotlib's object API (no pyplot state, so safe in request threads);
+Jinja. PNG: drawn with the charts helper (journey_state/analytics/charts.py: matplotlib's object API,
+no pyplot state, so safe in request threads);
 text is drawn with mathtext off, so customer text with `$` stays literal.
 """
 from __future__ import annotations
 
-import io
 import textwrap
 from datetime import datetime, timedelta
 
@@ -82,8 +82,9 @@ def _wrap(lines: list[str]) -> list[str]:
 
 
 def map_png(dash: dict) -> bytes:
-    from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
+
+    from journey_state.analytics.charts import figure, png_bytes
 
     jm = dash["journey_map"]
     columns = jm["columns"]
@@ -96,7 +97,7 @@ def map_png(dash: dict) -> bytes:
     width = LABEL_W_IN + COLUMN_W_IN * max(1, len(columns)) + 0.3
     title_h, header_h = 0.8, 0.45
     height = title_h + CURVE_IN + header_h + sum(row_h.values()) + 0.5 + LINE_IN * (len(ideas) + 2) + 0.3
-    fig = Figure(figsize=(width, height), dpi=100)
+    fig = figure(width, height, dpi=100)
     fig.patch.set_facecolor("white")
 
     def text(x_in, y_in, s, **kw):
@@ -144,6 +145,4 @@ def map_png(dash: dict) -> bytes:
     for line in ideas or ["No opportunity stands out in this period."]:
         y += LINE_IN
         text(0.25, y, line, fontsize=8, va="center")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return png_bytes(fig)

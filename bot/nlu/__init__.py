@@ -1,1 +1,2 @@
-"""Custom Rasa NLU components (spaCy entity rules, emotion). Loaded by module path from config.yml."""
+"""NLU: the custom Rasa components (spaCy entity rules, emotion; loaded by module path from config.yml)
+and `journeybot eval-nlu`'s evaluation of a trained model (evaluation.py)."""

@@ -1,13 +1,15 @@
-"""Render a computed dashboard as a self-contained HTML page (charts embedded as base64 PNG),
-JSON, or CSV (one row per metric value: section, dimension, key, metric, value)."""
+"""Render a computed dashboard as a self-contained HTML page (templates/report.html, charts
+embedded as base64 PNG), JSON, or CSV (one row per metric value: section, dimension, key,
+metric, value)."""
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
-from html import escape
 from typing import Any, Callable, Iterator
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 FORMATS = ("html", "json", "csv")
 
@@ -83,24 +85,6 @@ def to_csv(dash: dict) -> str:
 # -- charts -----------------------------------------------------------------------------------
 
 
-def _png(draw: Callable) -> str:
-    """Run `draw(ax)` on a fresh figure and return it as a data: URI."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=96)
-    try:
-        draw(ax)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-    finally:
-        plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def charts(dash: dict) -> dict[str, str]:
     labels = [s["label"] for s in dash["funnel"]["stages"]]
     out: dict[str, str] = {}
@@ -162,17 +146,21 @@ def charts(dash: dict) -> dict[str, str]:
         ax.set_title("Offer redemption rate (share of contacts first shown it who redeemed)")
         ax.tick_params(axis="y", labelsize=7)
 
-    out["funnel"] = _png(funnel)
-    out["time_in_stage"] = _png(times)
-    out["emotion"] = _png(emotion)
-    if dash["cohorts"]["cohorts"]:
-        out["cohorts"] = _png(cohorts)
-    if dash["feedback"]["by_week"]:
-        out["nps"] = _png(nps)
-    if dash["touchpoints"]["total"]:
-        out["channels"] = _png(channels)
-    if dash["offers"]["offers"]:
-        out["offers"] = _png(offers)
+    # Imported here: matplotlib costs a second, and only the HTML format draws charts.
+    from journey_state.analytics.charts import data_uri, plot_png
+
+    drawn: list[tuple[str, Callable[[Any], None], bool]] = [
+        ("funnel", funnel, True),
+        ("time_in_stage", times, True),
+        ("emotion", emotion, True),
+        ("cohorts", cohorts, bool(dash["cohorts"]["cohorts"])),
+        ("nps", nps, bool(dash["feedback"]["by_week"])),
+        ("channels", channels, bool(dash["touchpoints"]["total"])),
+        ("offers", offers, bool(dash["offers"]["offers"])),
+    ]
+    for name, draw, wanted in drawn:
+        if wanted:
+            out[name] = data_uri(plot_png(draw))
     return out
 
 
@@ -195,83 +183,71 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(_fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def to_html(dash: dict) -> str:
-    f = dash["filters"]
-    title = f"Journey report – {dash['model']['label']}"
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title><style>{CSS}</style></head><body>"]
-    parts.append(f"<h1>{escape(title)}</h1>")
-    scope = ", ".join(f"{k}: {v}" for k, v in f.items() if v)
-    parts.append(f"<p class='note'>{escape(scope)}</p>")
-    if dash["empty"]:
-        parts.append("<p class='empty'>No journey data for this period and these filters. Widen the date range or remove a filter.</p></body></html>")
-        return "".join(parts)
-    imgs = charts(dash)
-    parts.append("<div class='charts'>" + "".join(f"<img alt='{escape(k)}' src='{v}'>" for k, v in imgs.items()) + "</div>")
+def _cell(items: list[str]) -> str:
+    return "; ".join(items) or "–"
 
-    fn = dash["funnel"]
-    parts.append(f"<h2>Funnel</h2><p>{fn['population']} contacts first seen in the period; at risk now: {fn['at_risk']}, dormant: {fn['dormant']}.</p>")
-    parts.append(_table(["Stage", "Reached", "Conversion to next", "Stalled here", "Drop-off", "Entered in period", "Now here", "At risk", "Dormant"],
-                        [[s["label"], s["reached"], _pct(s["conversion_to_next"]), s["stalled"], _pct(s["drop_off_rate"]), s["entered_in_period"], s["current"], s["at_risk"], s["dormant"]] for s in fn["stages"]]))
-    parts.append("<h2>Time in stage</h2>" + _table(["Stage", "Completed stays", "Median (h)", "p90 (h)", "Ongoing"],
-                 [[s["label"], s["count"], s["median_h"], s["p90_h"], s["ongoing"]] for s in dash["time_in_stage"]["stages"]]))
-    co = dash["cohorts"]
-    if co["cohorts"]:
-        width = max(len(c["weeks"]) for c in co["cohorts"])
-        parts.append(f"<h2>Weekly cohorts</h2><p class='note'>Share still active (share that reached {escape(co['retention_stage'])}) k weeks after first contact.</p>")
-        parts.append(_table(["Cohort", "Size", *[f"W{k}" for k in range(width)]],
-                            [[c["week"], c["size"], *[f"{_pct(w['active_rate'])} ({_pct(w['retained_rate'])})" for w in c["weeks"]]] for c in co["cohorts"]]))
+
+def _tables(dash: dict) -> dict[str, Any]:
+    """The rows of every table on the page, formatted; the template lays them out."""
     fb = dash["feedback"]
-    parts.append(f"<h2>Feedback</h2><p>NPS {_fmt(fb['overall']['nps'])} ({fb['overall']['nps_answers']} answers), CSAT {_fmt(fb['overall']['csat'])} ({fb['overall']['csat_answers']} answers).</p>")
-    for dim in ("stage", "channel", "week"):
-        if fb[f"by_{dim}"]:
-            parts.append(_table([dim.title(), "NPS", "NPS answers", "CSAT", "CSAT answers"], [[r[dim], r["nps"], r["nps_answers"], r["csat"], r["csat_answers"]] for r in fb[f"by_{dim}"]]))
-    parts.append("<h2>Touchpoints and top questions</h2>" + _table(["Stage", "Touchpoints", "Channels", "Top questions"],
-                 [[s["label"], s["touchpoints"], ", ".join(f"{c['channel']} {c['count']}" for c in s["channels"]), ", ".join(f"{q['intent']} {q['count']}" for q in s["top_questions"])] for s in dash["touchpoints"]["stages"]]))
-    if dash["offers"]["offers"]:
-        parts.append("<h2>Offers</h2>" + _table(["Offer", "Stage", "Impressions", "Contacts first shown", "Redemptions", "Of them redeemed"],
-                     [[o["offer_id"], s["stage"], s["impressions"], s["reach"], s["redemptions"], _pct(s["redemption_rate"])] for o in dash["offers"]["offers"] for s in o["stages"]]))
-    r = dash["referrals"]
-    parts.append(f"<h2>Referrals</h2><p>{r['codes_issued']} codes issued, {r['referred_contacts']} referred contacts, {r['referred_reached_purchase']} of them reached {escape(r['purchase_stage'])}.</p>")
     h = dash["handoffs"]
-    parts.append(f"<h2>Handoffs</h2><p>{h['count']} handoffs; wait median {_fmt(h['wait']['median_s'])} s (p90 {_fmt(h['wait']['p90_s'])} s); "
-                 f"handling median {_fmt(h['handling']['median_s'])} s (p90 {_fmt(h['handling']['p90_s'])} s); CSAT after handoff {_fmt(h['csat_after'])} ({h['csat_after_answers']} answers).</p>")
-    if h["by_trigger"]:
-        parts.append(_table(["Trigger", "Handoffs", "Share"], [[t["trigger"], t["count"], _pct(t["share"])] for t in h["by_trigger"]]))
-    at = dash["attribution"]
-    parts.append(f"<h2>Bot attribution (correlation only)</h2><p class='note'>{escape(at['caveat'])} Window: {at['window_days']} days.</p>")
-    parts.append(_table(["Stage → next", "Answer / offer", "Exposed", "Reached next (exposed)", "Not exposed", "Reached next (not exposed)", "Difference"],
-                        [[f"{s['stage']} → {s['next_stage']}", a.get("intent") or a.get("offer_id"), a["exposed"], _pct(a["exposed_rate"]), a["unexposed"], _pct(a["unexposed_rate"]), a["lift"]]
-                         for s in at["stages"] for a in s["answers"][:5] + s["offers"][:3]]))
-    jm = dash["journey_map"]
-    parts.append(f"<h2>Journey map – {escape(jm['segment'])}</h2>")
-    cols = jm["columns"]
-    def cell(items): return "; ".join(items) or "–"
-    rows = [
-        ["Channels", *[cell([f"{c['channel']} {_pct(c['share'])}" for c in col["channels"]]) for col in cols]],
-        ["Top questions", *[cell([q["intent"] for q in col["top_questions"]]) for col in cols]],
-        ["Emotion (valence)", *[_fmt(col["emotion"]["valence"]) for col in cols]],
-        ["Complaints", *[cell([f"{c['text']} ({c['count']})" for c in col["pain_points"]["top_complaints"]]) for col in cols]],
-        ["Fallbacks", *[f"{col['pain_points']['fallbacks']} ({_pct(col['pain_points']['fallback_rate'])})" for col in cols]],
-        ["Handoff reasons", *[cell([f"{x['reason']} ({x['count']})" for x in col["pain_points"]["handoff_reasons"]]) for col in cols]],
-        ["Drop-off", *[f"{col['stalled']} ({_pct(col['drop_off_rate'])})" for col in cols]],
-    ]
-    parts.append("<div class='map'>" + _table(["", *[c["label"] for c in cols]], rows) + "</div>")
-    if jm["moments_of_truth"]:
-        parts.append("<p><b>Moments of truth:</b> " + escape(", ".join(f"{m['label']} ({m['stalled']} stalled)" for m in jm["moments_of_truth"])) + "</p>")
-    if jm["opportunities"]:
-        parts.append("<p><b>Opportunities</b></p><ul>" + "".join(f"<li>{escape(o)}</li>" for o in jm["opportunities"]) + "</ul>")
-    parts.append("</body></html>")
-    return "".join(parts)
+    cols = dash["journey_map"]["columns"]
+    return {
+        "funnel": [[s["label"], s["reached"], _pct(s["conversion_to_next"]), s["stalled"], _pct(s["drop_off_rate"]), s["entered_in_period"], s["current"], s["at_risk"], s["dormant"]]
+                   for s in dash["funnel"]["stages"]],
+        "time_in_stage": [[s["label"], s["count"], s["median_h"], s["p90_h"], s["ongoing"]] for s in dash["time_in_stage"]["stages"]],
+        "cohorts": [[c["week"], c["size"], *[f"{_pct(w['active_rate'])} ({_pct(w['retained_rate'])})" for w in c["weeks"]]] for c in dash["cohorts"]["cohorts"]],
+        "feedback": [(dim, [[r[dim], r["nps"], r["nps_answers"], r["csat"], r["csat_answers"]] for r in fb[f"by_{dim}"]])
+                     for dim in ("stage", "channel", "week") if fb[f"by_{dim}"]],
+        "touchpoints": [[s["label"], s["touchpoints"], ", ".join(f"{c['channel']} {c['count']}" for c in s["channels"]), ", ".join(f"{q['intent']} {q['count']}" for q in s["top_questions"])]
+                        for s in dash["touchpoints"]["stages"]],
+        "offers": [[o["offer_id"], s["stage"], s["impressions"], s["reach"], s["redemptions"], _pct(s["redemption_rate"])] for o in dash["offers"]["offers"] for s in o["stages"]],
+        "triggers": [[t["trigger"], t["count"], _pct(t["share"])] for t in h["by_trigger"]],
+        "attribution": [[f"{s['stage']} → {s['next_stage']}", a.get("intent") or a.get("offer_id"), a["exposed"], _pct(a["exposed_rate"]), a["unexposed"], _pct(a["unexposed_rate"]), a["lift"]]
+                        for s in dash["attribution"]["stages"] for a in s["answers"][:5] + s["offers"][:3]],
+        "journey_map": [
+            ["Channels", *[_cell([f"{c['channel']} {_pct(c['share'])}" for c in col["channels"]]) for col in cols]],
+            ["Top questions", *[_cell([q["intent"] for q in col["top_questions"]]) for col in cols]],
+            ["Emotion (valence)", *[_fmt(col["emotion"]["valence"]) for col in cols]],
+            ["Complaints", *[_cell([f"{c['text']} ({c['count']})" for c in col["pain_points"]["top_complaints"]]) for col in cols]],
+            ["Fallbacks", *[f"{col['pain_points']['fallbacks']} ({_pct(col['pain_points']['fallback_rate'])})" for col in cols]],
+            ["Handoff reasons", *[_cell([f"{x['reason']} ({x['count']})" for x in col["pain_points"]["handoff_reasons"]]) for col in cols]],
+            ["Drop-off", *[f"{col['stalled']} ({_pct(col['drop_off_rate'])})" for col in cols]],
+        ],
+    }
+
+
+_templates = Environment(
+    loader=PackageLoader("journey_state.analytics", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=StrictUndefined,
+)
+_templates.filters["fmt"] = _fmt
+
+
+def to_html(dash: dict) -> str:
+    title = f"Journey report – {dash['model']['label']}"
+    values: dict[str, Any] = {
+        "dash": dash,
+        "title": title,
+        "css": Markup(CSS),
+        "scope": ", ".join(f"{k}: {v}" for k, v in dash["filters"].items() if v),
+    }
+    if not dash["empty"]:
+        cohorts = dash["cohorts"]["cohorts"]
+        values.update(
+            images=charts(dash),
+            tables=_tables(dash),
+            cohort_weeks=[f"W{k}" for k in range(max((len(c["weeks"]) for c in cohorts), default=0))],
+            moments=", ".join(f"{m['label']} ({m['stalled']} stalled)" for m in dash["journey_map"]["moments_of_truth"]),
+        )
+    return _templates.get_template("report.html").render(values)
 
 
 def render(dash: dict, fmt: str) -> str:

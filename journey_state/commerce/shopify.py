@@ -24,6 +24,7 @@ from journey_state.commerce.base import (
     normalise_order_number,
     order_digits,
 )
+from journey_state.retrying import call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -118,37 +119,46 @@ class ShopifyAdminClient:
         """Send one request (GETs retried); `missing` names the resource a 404 means is not there."""
         attempts = 1 + (self.retries if method == "GET" else 0)
         headers = {"X-Shopify-Access-Token": self._token, "Accept": "application/json"}
-        for attempt in range(1, attempts + 1):
-            wait = None
+
+        def once() -> Any:
             try:
                 response = self._session.request(
                     method, self.base_url + path, params=params, json=json, headers=headers, timeout=self.timeout
                 )
             except requests.Timeout:
-                problem = "timed out"
+                raise _Transient("timed out") from None
             except requests.ConnectionError:
-                problem = "connection failed"
+                raise _Transient("connection failed") from None
             except requests.RequestException as exc:
                 raise self._unavailable(method, path, f"request failed ({type(exc).__name__})") from None
-            else:
-                status = response.status_code
-                if status < 300:
-                    return self._json(response, method, path)
-                if status != 429 and status < 500:
-                    raise self._client_error(response, method, path, missing)
-                problem = f"HTTP {status}"
-                wait = _retry_after(response.headers.get("Retry-After"))
-            if attempt == attempts:
-                break
-            delay = wait if wait is not None else self._backoff * 2 ** (attempt - 1)
-            if delay > self._max_retry_after:
-                problem += f" (asked to retry after {delay:.0f}s)"
-                break
-            log.warning("Shopify %s %s: %s; retry %d of %d in %.2fs", method, path, problem, attempt, self.retries, delay)
-            self._sleep(delay)
-        if method != "GET":
-            problem += "; the change may or may not have been applied"
-        raise self._unavailable(method, path, f"{problem} after {attempt} attempt{'s' if attempt > 1 else ''}")
+            status = response.status_code
+            if status < 300:
+                return self._json(response, method, path)
+            if status != 429 and status < 500:
+                raise self._client_error(response, method, path, missing)
+            raise _Transient(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
+
+        def delay(exc: Exception, failures: int) -> float | None:
+            if not isinstance(exc, _Transient):
+                return None
+            exc.attempts = failures
+            if failures == attempts:
+                return None
+            wait = exc.wait if exc.wait is not None else self._backoff * 2 ** (failures - 1)
+            if wait > self._max_retry_after:
+                exc.problem += f" (asked to retry after {wait:.0f}s)"
+                return None
+            log.warning("Shopify %s %s: %s; retry %d of %d in %.2fs", method, path, exc.problem, failures, self.retries, wait)
+            return wait
+
+        try:
+            return call_with_retries(once, delay, self._sleep)
+        except _Transient as failed:
+            problem = failed.problem
+            if method != "GET":
+                problem += "; the change may or may not have been applied"
+            made = failed.attempts
+            raise self._unavailable(method, path, f"{problem} after {made} attempt{'s' if made > 1 else ''}") from None
 
     def _unavailable(self, method: str, path: str, problem: str) -> BackendUnavailable:
         message = self._scrub(f"Shopify {method} {path}: {problem}")
@@ -183,6 +193,14 @@ class ShopifyAdminClient:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "[token]") if self._token else text
+
+
+class _Transient(Exception):
+    """A failure worth another try (timeout, refused connection, 429, 5xx); `wait` from Retry-After."""
+
+    def __init__(self, problem: str, wait: float | None = None):
+        super().__init__(problem)
+        self.problem, self.wait, self.attempts = problem, wait, 1
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
-from journey_state.engine import ContactState, Evidence, Transition
+from journey_state.engine import ContactState, Evidence, Transition, merge_decision
 from journey_state.identifiers import Identifier
 from journey_state.model import JourneyModel
 from journey_state.store.contacts import by_id, state_of
@@ -72,12 +72,6 @@ def verify(conn: Connection, model: JourneyModel, row: Row, ident: Identifier, a
     return merge(conn, model, row, other, ident, at, source)
 
 
-def _furthest(model: JourneyModel, a: str, b: str) -> str:
-    if not (model.has_stage(a) and model.has_stage(b)):
-        return a
-    return a if model.index(a) >= model.index(b) else b
-
-
 def merge(conn: Connection, model: JourneyModel, one: Row, two: Row, ident: Identifier, at: datetime, source: str) -> MergeResult:
     """Fold the newer contact into the older one without losing history; record the merge."""
     survivor, merged = sorted((one, two), key=lambda r: (r.created_at, r.id))
@@ -106,14 +100,6 @@ def merge(conn: Connection, model: JourneyModel, one: Row, two: Row, ident: Iden
     for table in _FOLLOWING:
         moved[table.name] = conn.execute(update(table).where(table.c.contact_id == merged.id).values(contact_id=survivor.id)).rowcount
 
-    before, theirs = state_of(survivor), state_of(merged)
-    lasts = [t for t in (before.last_activity_at, theirs.last_activity_at) if t is not None]
-    after = ContactState(
-        stage=_furthest(model, before.stage, theirs.stage),
-        at_risk=before.at_risk or theirs.at_risk,
-        dormant=before.dormant and theirs.dormant,
-        last_activity_at=max(lasts) if lasts else None,
-    )
     evidence = Evidence(
         signal_type="identity_merge",
         source=source,
@@ -122,18 +108,13 @@ def merge(conn: Connection, model: JourneyModel, one: Row, two: Row, ident: Iden
         confidence=1.0,
         rule="identity_merge",
     )
-    records = [Transition("merge", merged.uid, survivor.uid, at, evidence)]
-    if after.stage != before.stage:
-        records.append(Transition("stage", before.stage, after.stage, at, evidence))
-    for flag, old, new in (("at_risk", before.at_risk, after.at_risk), ("dormant", before.dormant, after.dormant)):
-        if old != new:
-            records.append(Transition(flag, "on" if old else "off", "on" if new else "off", at, evidence))
-    insert_transitions(conn, survivor.id, records)
-    save_state(conn, survivor.id, after)
+    decision = merge_decision(model, state_of(survivor), state_of(merged), at, evidence)
+    insert_transitions(conn, survivor.id, [Transition("merge", merged.uid, survivor.uid, at, evidence), *decision.transitions])
+    save_state(conn, survivor.id, decision.state)
     conn.execute(update(contacts).where(contacts.c.id == survivor.id, contacts.c.persona.is_(None)).values(persona=merged.persona))
     conn.execute(update(contact_merges).where(contact_merges.c.survivor_id == merged.id).values(survivor_id=survivor.id))
     conn.execute(
         insert(contact_merges).values(survivor_id=survivor.id, merged_uid=merged.uid, identifier_kind=ident.kind, at=at, moved=moved)
     )
     conn.execute(delete(contacts).where(contacts.c.id == merged.id))
-    return MergeResult(survivor.uid, merged.uid, moved, after)
+    return MergeResult(survivor.uid, merged.uid, moved, decision.state)

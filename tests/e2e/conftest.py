@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from bot.stack import Stack
+from devtools.stack import Stack
 from bot.training import ensure_model
 from journey_state.model import load_named_model
 from journey_state.replies import load_replies

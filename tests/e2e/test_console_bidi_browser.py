@@ -19,7 +19,7 @@ from bot.console.app import create_app
 from bot.console.dashboard import CHART_BUNDLE
 from bot.console.staff_auth import hash_password
 from bot.settings import load_settings
-from bot.stack import free_port
+from devtools.stack import free_port
 from journey_state.bidi import BIDI_CONTROLS
 from journey_state.handoff import CUSTOMER_REQUEST
 from journey_state.model import load_named_model

@@ -16,7 +16,7 @@ from bot.console.app import create_app
 from bot.console.dashboard import CHART_BUNDLE
 from bot.console.staff_auth import hash_password
 from bot.settings import load_settings
-from bot.stack import free_port
+from devtools.stack import free_port
 from journey_state.model import load_named_model
 from journey_state.store.migrate import upgrade
 from tests.e2e.conftest import PROJECT

@@ -12,7 +12,7 @@ import requests
 
 from bot.console import create_app
 from bot.console.staff_auth import hash_password
-from bot.stack import Stack
+from devtools.stack import Stack
 from journey_state.store.migrate import upgrade
 
 PASSWORD = "agent password 1"

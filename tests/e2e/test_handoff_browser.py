@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bot.console.storefront import WIDGET_BUNDLE
-from bot.stack import create_staff_user
+from devtools.stack import create_staff_user
 from tests.e2e.socketio_channel import socketio_env
 from tests.e2e.widget import TIMEOUT_MS, bot_says, chat_session, open_chat, rasa_tracker, send, settled
 

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from bot.stack import create_staff_user
+from devtools.stack import create_staff_user
 from tests.e2e.test_telegram import SECRET, credentials
 from tests.fakes.telegram import TOKEN, FakeTelegram, deliver, text_update
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from bot.stack import free_port
+from devtools.stack import free_port
 
 from tests.e2e.conftest import PROJECT
 

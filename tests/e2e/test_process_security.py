@@ -10,12 +10,12 @@ import pytest
 import requests
 
 from bot.action_server import TOKEN_HEADER
-from bot.stack import TEST_TOKENS
+from devtools.stack import TEST_TOKENS
 
 
 @pytest.fixture(scope="module")
 def stack(trained_model, tmp_path_factory):
-    from bot.stack import Stack
+    from devtools.stack import Stack
     from journey_state.store.migrate import upgrade
 
     work = tmp_path_factory.mktemp("process-security")

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from bot.console.app import create_app
 from bot.console.storefront import WIDGET_BUNDLE, storefront
-from bot.stack import free_port
+from devtools.stack import free_port
 from tests.e2e.socketio_channel import socketio_env
 from tests.e2e.widget import TIMEOUT_MS, bot_says, chat_session, launcher_says, open_chat, send, settled, widget_is
 

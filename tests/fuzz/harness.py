@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, Phase, settings
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
-from bot.stack import Stack, create_staff_user
+from devtools.stack import Stack, create_staff_user
 from journey_state.store.migrate import upgrade
 from tests.fakes import telegram as tg
 from tests.fakes import twilio as tw

@@ -16,7 +16,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.stack import TEST_TOKENS
+from devtools.stack import TEST_TOKENS
 from tests.fuzz import strategies as hs
 from tests.fuzz.harness import ADMIN, FuzzStack, StaffClient, fuzz
 from tests.fuzz.routes import Route, console_routes

@@ -22,7 +22,7 @@ import socketio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.stack import TEST_TOKENS
+from devtools.stack import TEST_TOKENS
 from tests.fakes import twilio as tw
 from tests.fakes import whatsapp as wa
 from tests.fuzz import strategies as hs

@@ -14,10 +14,12 @@ from journey_state.engine import (
     EXCERPT_LENGTH,
     ContactState,
     Decision,
+    Evidence,
     Signal,
     Source,
     decide,
     initial_state,
+    merge_decision,
 )
 from journey_state.model import JourneyModel, load_named_model
 
@@ -595,3 +597,38 @@ def test_every_single_signal_from_every_state(model_name):
         check_step(model, state, signal, decide(model, state, signal))
         checked += 1
     assert checked > 1000
+
+
+# -- merge policy (engine.merge_decision) -----------------------------------------------------------------
+
+MERGE_EVIDENCE = Evidence("identity_merge", "event", "merge:x", "same verified email proved by two contacts", 1.0, "identity_merge")
+
+
+def test_merge_keeps_the_furthest_stage_and_records_the_change():
+    survivor = ContactState("awareness", last_activity_at=T0)
+    merged = ContactState("purchase", last_activity_at=T0 + timedelta(days=1))
+    decision = merge_decision(MODELS["b2c"], survivor, merged, T0 + timedelta(days=2), MERGE_EVIDENCE)
+    assert decision.state == ContactState("purchase", last_activity_at=T0 + timedelta(days=1))
+    assert [(t.kind, t.from_value, t.to_value) for t in decision.transitions] == [("stage", "awareness", "purchase")]
+    assert decision.transitions[0].evidence is MERGE_EVIDENCE
+    # The other way round the survivor is already further: nothing changes.
+    assert merge_decision(MODELS["b2c"], merged, survivor, T0, MERGE_EVIDENCE).transitions == ()
+
+
+def test_merge_side_states_at_risk_if_either_dormant_only_if_both():
+    risky = ContactState("retention", at_risk=True, dormant=True)
+    quiet = ContactState("retention", dormant=True)
+    active = ContactState("retention")
+    decision = merge_decision(MODELS["b2c"], active, risky, T0, MERGE_EVIDENCE)
+    assert (decision.state.at_risk, decision.state.dormant) == (True, False)
+    assert [(t.kind, t.to_value) for t in decision.transitions] == [("at_risk", "on")]
+    decision = merge_decision(MODELS["b2c"], quiet, risky, T0, MERGE_EVIDENCE)
+    assert (decision.state.at_risk, decision.state.dormant) == (True, True)
+    decision = merge_decision(MODELS["b2c"], risky, active, T0, MERGE_EVIDENCE)
+    assert [(t.kind, t.from_value, t.to_value) for t in decision.transitions] == [("dormant", "on", "off")]
+    assert decision.state.last_activity_at is None
+
+
+def test_merge_with_a_stage_the_model_no_longer_has_keeps_the_survivors():
+    decision = merge_decision(MODELS["b2c"], ContactState("awareness"), ContactState("retired_stage"), T0, MERGE_EVIDENCE)
+    assert decision.state.stage == "awareness" and decision.transitions == ()

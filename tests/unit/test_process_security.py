@@ -15,7 +15,7 @@ import requests
 
 from bot.rasa_server import RasaArgumentError, rasa_argv
 from bot.settings import load_settings
-from bot.stack import free_port, procfile_commands
+from devtools.stack import free_port, procfile_commands
 
 PROJECT = Path(__file__).resolve().parents[2]
 JOURNEYBOT = str(Path(sys.executable).with_name("journeybot"))

@@ -271,7 +271,7 @@ def test_send_offer_delivers_and_records_it(app, rasa):
 
 
 def test_rasa_down_reply_is_refused_with_the_text_kept_and_hand_back_keeps_the_handoff(app, rasa):
-    from bot.stack import free_port
+    from devtools.stack import free_port
 
     h = queue_one(app, "down")
     client, token = logged_in(app)

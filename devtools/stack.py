@@ -11,13 +11,13 @@ import shlex
 import signal
 import socket
 import subprocess
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
+from bot.health import health_urls, wait_until_healthy
 from bot.launcher import process_env
 from bot.settings import Settings, load_settings
 
@@ -115,26 +115,18 @@ class Stack:
         return self
 
     def health_urls(self) -> dict[str, str]:
-        s = self.settings
-        return {"rasa": f"{s.rasa_url}/", "actions": f"{s.actions_url}/health", "console": f"{s.console_url}/api/health"}
+        return health_urls(self.settings)
 
     def wait_ready(self, names, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        pending = {n: u for n, u in self.health_urls().items() if n in names}
-        while pending:
-            for name, url in list(pending.items()):
-                proc = self.processes[name]
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode}; log:\n{self.log_tail(name)}")
-                try:
-                    if requests.get(url, timeout=2).status_code == 200:
-                        del pending[name]
-                except requests.RequestException:
-                    pass
-            if pending and time.monotonic() > deadline:
-                raise TimeoutError(f"not ready after {timeout}s: {', '.join(pending)}")
-            if pending:
-                time.sleep(0.5)
+        def still_running(name: str) -> None:
+            proc = self.processes[name]
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; log:\n{self.log_tail(name)}")
+
+        urls = {n: u for n, u in self.health_urls().items() if n in names}
+        pending = wait_until_healthy(urls, timeout, still_running=still_running)
+        if pending:
+            raise TimeoutError(f"not ready after {timeout}s: {', '.join(pending)}")
 
     def log_tail(self, name: str, chars: int = 4000) -> str:
         path = self.log_dir / f"{name}.log"
