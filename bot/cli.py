@@ -7,15 +7,25 @@ import sys
 
 import click
 
+from bot.lazy_group import LazyCommand, LazyGroup
 from bot.settings import load_settings
 from journey_state.errors import JourneyError
+
+# Imported only when they run (the Telegram one sits beside the Rasa channel: sanic and Rasa).
+LAZY_COMMANDS = {
+    "telegram": LazyCommand("bot.channels.telegram_setup:telegram", "Manage the Telegram webhook."),
+    "create-user": LazyCommand("bot.staff_cli:create_user", "Create a staff console user with a hashed password."),
+    "report": LazyCommand("bot.analytics_cli:report", "Write the journey analytics report (HTML with embedded charts, JSON or CSV)."),
+    "simulate": LazyCommand("bot.analytics_cli:simulate",
+                            "Generate demo journeys through the real journey store (stages, offers, feedback, referrals)."),
+}
 
 
 def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS)
 def main() -> None:
     """journeybot: journey-aware customer support on Rasa."""
 
@@ -205,17 +215,6 @@ def db_status() -> None:
     except JourneyError as exc:
         _fail(str(exc))
 
-
-def _register_subcommands() -> None:
-    from bot.analytics_cli import report, simulate
-    from bot.channels.telegram_setup import telegram
-    from bot.staff_cli import create_user
-
-    for command in (telegram, create_user, report, simulate):
-        main.add_command(command)
-
-
-_register_subcommands()
 
 if __name__ == "__main__":
     main()
