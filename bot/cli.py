@@ -48,6 +48,9 @@ def check() -> None:
     """Validate the journey model and business configuration."""
     from bot.launcher import check_configuration
 
+    from bot.settings import check_environment
+
+    click.echo(check_environment())
     try:
         click.echo(check_configuration(load_settings()))
     except JourneyError as exc:
@@ -98,12 +101,11 @@ def keep_alive(name: str | None, initial_delay: float, max_delay: float, reset_a
 def rasa(args: tuple[str, ...]) -> None:
     """`rasa run ARGS` with the API on, the token from JOURNEYBOT_RASA_TOKEN (never on the command
     line), bound to JOURNEYBOT_BIND, CORS for JOURNEYBOT_CORS_ORIGINS only."""
-    import os
-
     from bot import rasa_server
 
+    settings = load_settings()
     try:
-        argv = rasa_server.rasa_argv(args, load_settings(), os.environ.get(rasa_server.TOKEN_ENV))
+        argv = rasa_server.rasa_argv(args, settings, settings.rasa_token)
     except rasa_server.RasaArgumentError as exc:
         _fail(str(exc))
     rasa_server.run(argv)
@@ -114,15 +116,12 @@ def rasa(args: tuple[str, ...]) -> None:
 def actions(package: str) -> None:
     """Serve the custom actions on JOURNEYBOT_BIND:JOURNEYBOT_ACTIONS_PORT, only for callers with
     JOURNEYBOT_ACTIONS_TOKEN (Rasa sends it; see endpoints.yml)."""
-    import os
-
     from bot.action_server import TOKEN_ENV, serve
 
-    token = os.environ.get(TOKEN_ENV)
-    if not token:
-        _fail(f"{TOKEN_ENV} is not set; without it anyone who reaches the port could run actions")
     settings = load_settings()
-    serve(settings.bind, settings.actions_port, token, package)
+    if not settings.actions_token:
+        _fail(f"{TOKEN_ENV} is not set; without it anyone who reaches the port could run actions")
+    serve(settings.bind, settings.actions_port, settings.actions_token, package)
 
 
 @main.command()

@@ -38,19 +38,12 @@ def process_env(settings: Settings, model: Path, tokens: dict[str, str]) -> dict
             "JOURNEYBOT_CONSOLE_PORT": str(settings.console_port),
             "JOURNEYBOT_BIND": settings.bind,
             # Where Rasa calls the actions (endpoints.yml); another host if the action server runs elsewhere.
-            "JOURNEYBOT_ACTIONS_URL": env.get("JOURNEYBOT_ACTIONS_URL") or f"http://{_client_address(settings.bind)}:{settings.actions_port}/webhook",
+            "JOURNEYBOT_ACTIONS_URL": settings.actions_webhook_url,
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
-
-
-def _client_address(bind: str) -> str:
-    """An address a local client reaches a server bound to `bind` on."""
-    if bind in ("0.0.0.0", "::"):
-        return "127.0.0.1"
-    return f"[{bind}]" if ":" in bind else bind
 
 
 def check_configuration(settings: Settings) -> str:
@@ -144,7 +137,7 @@ def wait_until_ready(settings: Settings, timeout: float = 300.0) -> bool:
 
 
 def banner(settings: Settings) -> str:
-    token = os.environ.get("JOURNEYBOT_API_TOKEN", "")
+    token = settings.api_token or ""
     lines = [
         "journeybot is up:",
         f"  Rasa server     {settings.rasa_url}   (REST channel: POST /webhooks/rest/webhook)",

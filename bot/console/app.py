@@ -9,7 +9,7 @@ from bot.console.dashboard import staff_dashboard
 from bot.console.errors import register_error_handlers
 from bot.console.staff import init_staff_console
 from bot.console.storefront import storefront
-from bot.settings import Settings
+from bot.settings import Settings, load_console_settings
 from journey_state.bidi import strip_bidi
 from journey_state.event_limits import load_event_limits
 from journey_state.model import load_named_model
@@ -29,6 +29,7 @@ PRIVATE_PREFIXES = ("/staff", "/api")
 def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     if not settings.api_token:
         raise SystemExit("journeybot: JOURNEYBOT_API_TOKEN is not set; the API refuses to start without one")
+    console = load_console_settings()
     if store is None:
         model = load_named_model(settings.journeys_dir, settings.journey_model)
         store = JourneyStore(make_engine(settings.database_url), model)
@@ -46,10 +47,11 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     app.extensions["event_limits"] = load_event_limits(settings.business_dir)
     app.extensions["programs"] = ProgramsStore.load(store, settings.business_dir, settings.journeys_dir)
     app.extensions["journeybot_settings"] = settings
+    app.extensions["console_settings"] = console
     app.register_blueprint(api)
     app.register_blueprint(analytics_api)
     app.register_blueprint(storefront)
-    init_staff_console(app, settings)
+    init_staff_console(app, settings, console)
     app.register_blueprint(staff_dashboard)
     register_error_handlers(app)
     app.after_request(security_headers)
