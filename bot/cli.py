@@ -47,7 +47,6 @@ def up() -> None:
 def check() -> None:
     """Validate the journey model and business configuration."""
     from bot.launcher import check_configuration
-
     from bot.settings import check_environment
 
     click.echo(check_environment())
@@ -117,10 +116,15 @@ def actions(package: str) -> None:
     """Serve the custom actions on JOURNEYBOT_BIND:JOURNEYBOT_ACTIONS_PORT, only for callers with
     JOURNEYBOT_ACTIONS_TOKEN (Rasa sends it; see endpoints.yml)."""
     from bot.action_server import TOKEN_ENV, serve
+    from bot.services import shared
 
     settings = load_settings()
     if not settings.actions_token:
         _fail(f"{TOKEN_ENV} is not set; without it anyone who reaches the port could run actions")
+    try:
+        shared()  # the services every action uses, built now rather than on a customer's first turn
+    except JourneyError as exc:
+        _fail(str(exc))
     serve(settings.bind, settings.actions_port, settings.actions_token, package)
 
 
@@ -173,15 +177,18 @@ def eval_nlu(args: tuple[str, ...]) -> None:
 @main.command("mark-dormant")
 def mark_dormant() -> None:
     """Mark contacts dormant after the model's inactivity limit (run it from cron, e.g. hourly)."""
-    from journey_state.model import load_named_model
-    from journey_state.store import JourneyStore, make_engine
+    from bot.services import build
 
-    settings = load_settings()
     try:
-        model = load_named_model(settings.journeys_dir, settings.journey_model)
-        count = JourneyStore(make_engine(settings.database_url), model).mark_dormant()
+        services = build(load_settings())
     except JourneyError as exc:
         _fail(str(exc))
+    try:
+        count = services.store.mark_dormant()
+    except JourneyError as exc:
+        _fail(str(exc))
+    finally:
+        services.close()
     click.echo(f"{count} contact(s) became dormant")
 
 

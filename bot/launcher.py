@@ -73,21 +73,19 @@ def prepare(settings: Settings, echo=print) -> dict[str, str]:
 
 def seed_demo_data(settings: Settings, contacts: int = 200) -> str | None:
     """Demo journeys and demo-shop orders for an empty database; None if it already had contacts."""
+    from bot.services import build
     from journey_state.analytics.simulate import seed_if_empty
     from journey_state.commerce.demo_shop import seed_demo_orders
-    from journey_state.store import JourneyStore, make_engine
-    from journey_state.store.programs import ProgramsStore
 
-    engine = make_engine(settings.database_url)
+    services = build(settings)
     try:
-        store = JourneyStore(engine, load_named_model(settings.journeys_dir, settings.journey_model))
-        stats = seed_if_empty(store, ProgramsStore.load(store, settings.business_dir, settings.journeys_dir), contacts)
+        stats = seed_if_empty(services.store, services.programs, contacts)
         if stats is None:
             return None
-        orders = seed_demo_orders(engine)
+        orders = seed_demo_orders(services.engine)
         return f"{contacts} simulated contacts, {len(orders)} demo-shop orders AUR-{orders[0].number.split('-')[1]}…"
     finally:
-        engine.dispose()
+        services.close()
 
 
 def refresh_analytics(settings: Settings, echo=print) -> int:

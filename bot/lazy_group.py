@@ -11,7 +11,6 @@ import importlib
 from dataclasses import dataclass
 
 import click
-from click.utils import make_default_short_help
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class LazyGroup(click.Group):
             limit = formatter.width - 6 - len(name)
             lazy = self.lazy_commands.get(name)
             if lazy is not None:
-                rows.append((name, make_default_short_help(lazy.short_help, limit)))
+                rows.append((name, click.Command(name, help=lazy.short_help).get_short_help_str(limit)))  # click's own truncation
                 continue
             command = super().get_command(ctx, name)
             if command is not None and not command.hidden:

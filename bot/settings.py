@@ -207,7 +207,7 @@ class ConsoleSettings(_EnvSettings):
 
     @validator("secure_cookie", pre=True, always=True)
     def _secure(cls, value: Any) -> bool:
-        return value == "1"
+        return bool(value == "1")
 
     @validator("trusted_proxies", pre=True, always=True)
     def _proxies(cls, value: Any) -> int:

@@ -31,8 +31,7 @@ from bot.rasa_client import RasaClient, RasaError, RasaUnavailable
 from bot.settings import ConsoleSettings, Settings
 from journey_state.bidi import strip_bidi
 from journey_state.errors import ContactNotFound, StoreUnavailable
-from journey_state.handoff import AGENT_CLAIM, load_handoff_config, wait_minutes
-from journey_state.model import all_stage_ids
+from journey_state.handoff import AGENT_CLAIM, wait_minutes
 from journey_state.staff_rules import CHANNELS, InvalidStaffInput, LoginLimiter, SessionPolicy, safe_next, takeover_target
 from journey_state.store.handoffs import (
     ASSIGNED,
@@ -62,7 +61,7 @@ staff = Blueprint(
 
 
 def init_staff_console(app: Flask, settings: Settings, console: ConsoleSettings) -> None:
-    """Configure sessions and the handoff services on `app` and register the console blueprint."""
+    """Configure sessions on `app` (its handoff store comes from the services) and register the console blueprint."""
     secret = console.console_secret
     if not secret:
         # Login forms opened before a restart then need a reload; `journeybot up` keeps a generated secret.
@@ -80,8 +79,6 @@ def init_staff_console(app: Flask, settings: Settings, console: ConsoleSettings)
     _trust_proxies(app, console.trusted_proxies)
     store = app.extensions["journey_store"]
     init_sessions(app, StaffSessionStore(store.engine, SessionPolicy()))
-    config = load_handoff_config(settings.business_dir / "handoff.yml", all_stage_ids(settings.journeys_dir))
-    app.extensions["handoffs"] = HandoffStore(store, config)
     app.extensions["rasa_client"] = RasaClient(settings.rasa_url, console.rasa_token)
     app.extensions["staff_login_limiter"] = LoginLimiter()
     app.register_blueprint(staff)
