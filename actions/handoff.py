@@ -14,7 +14,6 @@ the console resumes the conversation.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -25,29 +24,15 @@ from rasa_sdk.types import DomainDict
 from actions import runtime
 from actions.tracker_reading import turn_from_tracker
 from actions.turns import JourneyAction, Recording
-from bot.settings import load_settings
 from journey_state.errors import StoreUnavailable
-from journey_state.handoff import CUSTOMER_REQUEST, MessageFacts, load_handoff_config, message, trigger_for
-from journey_state.model import all_stage_ids
+from journey_state.handoff import CUSTOMER_REQUEST, MessageFacts, message, trigger_for
 from journey_state.store.handoffs import HandoffStore
 
 logger = logging.getLogger(__name__)
-CONFIG_FILE = "handoff.yml"
-
-_lock = threading.Lock()
-_cached: tuple[object, HandoffStore] | None = None
-
 
 def handoff_store() -> HandoffStore:
-    """The handoff store over the action server's journey store (rebuilt if that changes)."""
-    global _cached
-    store = runtime.services().store
-    with _lock:
-        if _cached is None or _cached[0] is not store:
-            settings = load_settings()
-            config = load_handoff_config(settings.business_dir / CONFIG_FILE, all_stage_ids(settings.journeys_dir))
-            _cached = (store, HandoffStore(store, config))
-        return _cached[1]
+    """The handoff store over the action server's journey store."""
+    return runtime.services().handoffs
 
 
 def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str) -> list[dict[str, Any]]:

@@ -56,10 +56,3 @@ def turn_from_tracker(tracker: Tracker) -> Turn:
         recent_intents=tuple(i for i in recent if i),
     )
 
-
-def latest_entity(tracker: Tracker, entity: str) -> str | None:
-    """The value of `entity` in the latest message, if any."""
-    for item in (tracker.latest_message or {}).get("entities") or []:
-        if item.get("entity") == entity and item.get("value"):
-            return str(item["value"])
-    return None

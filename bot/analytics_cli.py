@@ -67,24 +67,24 @@ def simulate(contacts_n: int, seed: int | None, days: int, if_empty: bool) -> No
     """Generate demo journeys through the real journey store (stages, offers, feedback, referrals)."""
     from sqlalchemy import func, select
 
+    from bot.services import build
     from journey_state.analytics.simulate import DEFAULT_SEED
     from journey_state.analytics.simulate import simulate as run
-    from journey_state.model import load_named_model
-    from journey_state.store import JourneyStore, make_engine
-    from journey_state.store.programs import ProgramsStore
     from journey_state.store.tables import contacts
 
-    settings = load_settings()
     try:
-        model = load_named_model(settings.journeys_dir, settings.journey_model)
-        store = JourneyStore(make_engine(settings.database_url), model)
+        services = build(load_settings())
+    except JourneyError as exc:
+        raise click.ClickException(str(exc)) from None
+    store = services.store
+    try:
         if if_empty:
             with store.read() as conn:
                 existing = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
             if existing:
                 click.echo(f"the database already has {existing} contact(s); no demo data added")
                 return
-        programs = ProgramsStore.load(store, settings.business_dir, settings.journeys_dir)
+        programs = services.programs
         with click.progressbar(length=contacts_n, label="simulating journeys", file=sys.stderr) as bar:
             last = [0]
 
@@ -95,4 +95,6 @@ def simulate(contacts_n: int, seed: int | None, days: int, if_empty: bool) -> No
             counts = run(store, programs, contacts_n, seed if seed is not None else DEFAULT_SEED, days, progress=progress)
     except JourneyError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        services.close()
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()) + f" (as of {datetime.now().astimezone().isoformat(timespec='seconds')})")

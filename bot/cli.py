@@ -7,15 +7,25 @@ import sys
 
 import click
 
+from bot.lazy_group import LazyCommand, LazyGroup
 from bot.settings import load_settings
 from journey_state.errors import JourneyError
+
+# Imported only when they run (the Telegram one sits beside the Rasa channel: sanic and Rasa).
+LAZY_COMMANDS = {
+    "telegram": LazyCommand("bot.channels.telegram_setup:telegram", "Manage the Telegram webhook."),
+    "create-user": LazyCommand("bot.staff_cli:create_user", "Create a staff console user with a hashed password."),
+    "report": LazyCommand("bot.analytics_cli:report", "Write the journey analytics report (HTML with embedded charts, JSON or CSV)."),
+    "simulate": LazyCommand("bot.analytics_cli:simulate",
+                            "Generate demo journeys through the real journey store (stages, offers, feedback, referrals)."),
+}
 
 
 def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS)
 def main() -> None:
     """journeybot: journey-aware customer support on Rasa."""
 
@@ -35,9 +45,11 @@ def up() -> None:
 
 @main.command()
 def check() -> None:
-    """Validate the journey models and every business and channel configuration file."""
+    """Validate the environment, the journey models and every business and channel configuration file."""
     from bot.config_check import check_configuration
+    from bot.settings import check_environment
 
+    click.echo(check_environment())
     try:
         report = check_configuration(load_settings())
     except JourneyError as exc:
@@ -91,12 +103,11 @@ def keep_alive(name: str | None, initial_delay: float, max_delay: float, reset_a
 def rasa(args: tuple[str, ...]) -> None:
     """`rasa run ARGS` with the API on, the token from JOURNEYBOT_RASA_TOKEN (never on the command
     line), bound to JOURNEYBOT_BIND, CORS for JOURNEYBOT_CORS_ORIGINS only."""
-    import os
-
     from bot import rasa_server
 
+    settings = load_settings()
     try:
-        argv = rasa_server.rasa_argv(args, load_settings(), os.environ.get(rasa_server.TOKEN_ENV))
+        argv = rasa_server.rasa_argv(args, settings, settings.rasa_token)
     except rasa_server.RasaArgumentError as exc:
         _fail(str(exc))
     rasa_server.run(argv)
@@ -107,15 +118,17 @@ def rasa(args: tuple[str, ...]) -> None:
 def actions(package: str) -> None:
     """Serve the custom actions on JOURNEYBOT_BIND:JOURNEYBOT_ACTIONS_PORT, only for callers with
     JOURNEYBOT_ACTIONS_TOKEN (Rasa sends it; see endpoints.yml)."""
-    import os
-
     from bot.action_server import TOKEN_ENV, serve
+    from bot.services import shared
 
-    token = os.environ.get(TOKEN_ENV)
-    if not token:
-        _fail(f"{TOKEN_ENV} is not set; without it anyone who reaches the port could run actions")
     settings = load_settings()
-    serve(settings.bind, settings.actions_port, token, package)
+    if not settings.actions_token:
+        _fail(f"{TOKEN_ENV} is not set; without it anyone who reaches the port could run actions")
+    try:
+        shared()  # the services every action uses, built now rather than on a customer's first turn
+    except JourneyError as exc:
+        _fail(str(exc))
+    serve(settings.bind, settings.actions_port, settings.actions_token, package)
 
 
 @main.command()
@@ -167,15 +180,18 @@ def eval_nlu(args: tuple[str, ...]) -> None:
 @main.command("mark-dormant")
 def mark_dormant() -> None:
     """Mark contacts dormant after the model's inactivity limit (run it from cron, e.g. hourly)."""
-    from journey_state.model import load_named_model
-    from journey_state.store import JourneyStore, make_engine
+    from bot.services import build
 
-    settings = load_settings()
     try:
-        model = load_named_model(settings.journeys_dir, settings.journey_model)
-        count = JourneyStore(make_engine(settings.database_url), model).mark_dormant()
+        services = build(load_settings())
     except JourneyError as exc:
         _fail(str(exc))
+    try:
+        count = services.store.mark_dormant()
+    except JourneyError as exc:
+        _fail(str(exc))
+    finally:
+        services.close()
     click.echo(f"{count} contact(s) became dormant")
 
 
@@ -208,17 +224,6 @@ def db_status() -> None:
     except JourneyError as exc:
         _fail(str(exc))
 
-
-def _register_subcommands() -> None:
-    from bot.analytics_cli import report, simulate
-    from bot.channels.telegram_setup import telegram
-    from bot.staff_cli import create_user
-
-    for command in (telegram, create_user, report, simulate):
-        main.add_command(command)
-
-
-_register_subcommands()
 
 if __name__ == "__main__":
     main()

@@ -35,19 +35,12 @@ def process_env(settings: Settings, model: Path, tokens: dict[str, str]) -> dict
             "JOURNEYBOT_CONSOLE_PORT": str(settings.console_port),
             "JOURNEYBOT_BIND": settings.bind,
             # Where Rasa calls the actions (endpoints.yml); another host if the action server runs elsewhere.
-            "JOURNEYBOT_ACTIONS_URL": env.get("JOURNEYBOT_ACTIONS_URL") or f"http://{_client_address(settings.bind)}:{settings.actions_port}/webhook",
+            "JOURNEYBOT_ACTIONS_URL": settings.actions_webhook_url,
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
-
-
-def _client_address(bind: str) -> str:
-    """An address a local client reaches a server bound to `bind` on."""
-    if bind in ("0.0.0.0", "::"):
-        return "127.0.0.1"
-    return f"[{bind}]" if ":" in bind else bind
 
 
 def check_configuration(settings: Settings) -> str:
@@ -74,21 +67,19 @@ def prepare(settings: Settings, echo=print) -> dict[str, str]:
 
 def seed_demo_data(settings: Settings, contacts: int = 200) -> str | None:
     """Demo journeys and demo-shop orders for an empty database; None if it already had contacts."""
+    from bot.services import build
     from journey_state.analytics.simulate import seed_if_empty
     from journey_state.commerce.demo_shop import seed_demo_orders
-    from journey_state.store import JourneyStore, make_engine
-    from journey_state.store.programs import ProgramsStore
 
-    engine = make_engine(settings.database_url)
+    services = build(settings)
     try:
-        store = JourneyStore(engine, load_named_model(settings.journeys_dir, settings.journey_model))
-        stats = seed_if_empty(store, ProgramsStore.load(store, settings.business_dir, settings.journeys_dir), contacts)
+        stats = seed_if_empty(services.store, services.programs, contacts)
         if stats is None:
             return None
-        orders = seed_demo_orders(engine)
+        orders = seed_demo_orders(services.engine)
         return f"{contacts} simulated contacts, {len(orders)} demo-shop orders AUR-{orders[0].number.split('-')[1]}…"
     finally:
-        engine.dispose()
+        services.close()
 
 
 def refresh_analytics(settings: Settings, echo=print) -> int:
@@ -122,7 +113,7 @@ def wait_until_ready(settings: Settings, timeout: float = 300.0) -> bool:
 
 
 def banner(settings: Settings) -> str:
-    token = os.environ.get("JOURNEYBOT_API_TOKEN", "")
+    token = settings.api_token or ""
     lines = [
         "journeybot is up:",
         f"  Rasa server     {settings.rasa_url}   (REST channel: POST /webhooks/rest/webhook)",

@@ -137,15 +137,6 @@ class RasaClient:
         """
         return self.execute(conversation_id, HAND_BACK_ACTION, then_listen=False)
 
-    def trigger_intent(self, conversation_id: str, intent: str, entities: dict | None = None) -> dict[str, Any]:
-        """Run the bot as if the customer had sent `intent`; its messages go to the latest channel."""
-        body: dict[str, Any] = {"name": intent}
-        if entities:
-            body["entities"] = entities
-        return self._request(
-            "POST", f"{conversation_path(conversation_id)}/trigger_intent", params={"output_channel": "latest"}, json=body
-        )
-
     # -- plumbing ----------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, params: dict | None = None, json: Any = None, retries: int = 0) -> Any:

@@ -16,10 +16,7 @@ from journey_state.errors import JourneyError
 def create_user(username: str, role: str, password_stdin: bool) -> None:
     """Create a staff console user with a hashed password."""
     from bot.console.staff_auth import hash_password
-    from journey_state.handoff import HandoffConfig
-    from journey_state.model import load_named_model
-    from journey_state.store import JourneyStore, make_engine
-    from journey_state.store.handoffs import HandoffStore
+    from bot.services import build
     from journey_state.store.staff_users import StaffUserError
 
     if password_stdin:
@@ -30,13 +27,14 @@ def create_user(username: str, role: str, password_stdin: bool) -> None:
         hashed = hash_password(password)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
     try:
-        store = JourneyStore(engine, load_named_model(settings.journeys_dir, settings.journey_model))
-        user = HandoffStore(store, HandoffConfig(triggers={})).create_user(username, hashed, role)
+        services = build(load_settings())
+    except JourneyError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        user = services.handoffs.create_user(username, hashed, role)
     except (StaffUserError, JourneyError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        engine.dispose()
+        services.close()
     click.echo(f"created {user.role} {user.username!r}")

@@ -31,18 +31,13 @@ KEEP_ALIVE = re.compile(r"^journeybot keep-alive\b.*? -- ")
 def create_staff_user(database_url: str, username: str, password: str, role: str = "agent") -> None:
     """What `journeybot create-user` does, for a throw-away stack's database (the console reads users from it)."""
     from bot.console.staff_auth import hash_password
-    from journey_state.handoff import HandoffConfig
-    from journey_state.model import load_named_model
-    from journey_state.store import JourneyStore, make_engine
-    from journey_state.store.handoffs import HandoffStore
+    from bot.services import build
 
-    settings = load_settings()
-    engine = make_engine(database_url)
+    services = build(load_settings().copy(update={"database_url": database_url}))
     try:
-        store = JourneyStore(engine, load_named_model(settings.journeys_dir, settings.journey_model))
-        HandoffStore(store, HandoffConfig(triggers={})).create_user(username, hash_password(password), role)
+        services.handoffs.create_user(username, hash_password(password), role)
     finally:
-        engine.dispose()
+        services.close()
 
 
 def free_port() -> int:

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.settings import load_settings
+from bot import services
 from journey_state.errors import JourneyError
 from journey_state.identifiers import ChannelRef, InvalidIdentifier, identifier
 from journey_state.identity_proof import MERGED, ProofOutcome, ProofRecorder
-from journey_state.model import load_named_model
-from journey_state.store import JourneyStore
-from journey_state.store.db import shared_engine
 
 logger = logging.getLogger(__name__)
 
@@ -31,27 +27,15 @@ WHATSAPP_TWILIO = "twilio_whatsapp"
 TELEGRAM_CONTACT = "telegram"
 WEBCHAT_SIGNED = "webchat"
 
-_lock = threading.Lock()
-_recorders: dict[str, ProofRecorder] = {}
-
 
 def recorder_for(database_url: str) -> ProofRecorder:
-    """One recorder (engine, cache) per database, shared by all channels of the process; built on first use."""
-    with _lock:
-        recorder = _recorders.get(database_url)
-        if recorder is None:
-            settings = load_settings()
-            model = load_named_model(settings.journeys_dir, settings.journey_model)
-            recorder = _recorders[database_url] = ProofRecorder(JourneyStore(shared_engine(database_url), model))
-        return recorder
+    """The process's recorder (engine, cache) for this database, shared by all channels; built on first use."""
+    return services.shared(database_url).proofs
 
 
 def reset() -> None:
     """Forget the recorders (tests switch databases)."""
-    with _lock:
-        for recorder in _recorders.values():
-            recorder.store.engine.dispose()
-        _recorders.clear()
+    services.reset()
 
 
 def mask(value: str) -> str:

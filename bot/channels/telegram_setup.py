@@ -17,6 +17,7 @@ import yaml
 
 from bot.channels.telegram import CONFIG_KEY, TelegramConfigError, load_config
 from bot.channels.telegram_client import TelegramClient, TelegramError
+from bot.settings import load_settings
 
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -51,7 +52,7 @@ def _run(coro):
 
 
 @click.group()
-@click.option("--credentials", default=lambda: os.environ.get("JOURNEYBOT_CREDENTIALS") or "credentials.yml",
+@click.option("--credentials", default=lambda: load_settings().credentials,
               show_default="$JOURNEYBOT_CREDENTIALS or credentials.yml", help="Rasa credentials file.")
 @click.pass_context
 def telegram(ctx: click.Context, credentials: str) -> None:

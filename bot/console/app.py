@@ -9,12 +9,10 @@ from bot.console.dashboard import staff_dashboard
 from bot.console.errors import register_error_handlers
 from bot.console.staff import init_staff_console
 from bot.console.storefront import storefront
-from bot.settings import Settings
+from bot.services import build
+from bot.settings import Settings, load_console_settings
 from journey_state.bidi import strip_bidi
-from journey_state.event_limits import load_event_limits
-from journey_state.model import load_named_model
-from journey_state.store import JourneyStore, make_engine
-from journey_state.store.programs import ProgramsStore
+from journey_state.store import JourneyStore
 
 MAX_BODY_BYTES = 64 * 1024
 # For every response that does not bring its own policy (the storefront adds Rasa's socket
@@ -29,9 +27,8 @@ PRIVATE_PREFIXES = ("/staff", "/api")
 def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     if not settings.api_token:
         raise SystemExit("journeybot: JOURNEYBOT_API_TOKEN is not set; the API refuses to start without one")
-    if store is None:
-        model = load_named_model(settings.journeys_dir, settings.journey_model)
-        store = JourneyStore(make_engine(settings.database_url), model)
+    console = load_console_settings()
+    services = build(settings, store=store)
     app = Flask("journeybot.console")
     # Every {{ value }} of every template passes here before autoescaping, so no page can
     # forget it: customer text (transcripts, queue, context card, notes) loses bidi controls.
@@ -42,14 +39,17 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False
-    app.extensions["journey_store"] = store
-    app.extensions["event_limits"] = load_event_limits(settings.business_dir)
-    app.extensions["programs"] = ProgramsStore.load(store, settings.business_dir, settings.journeys_dir)
+    app.extensions["services"] = services
+    app.extensions["journey_store"] = services.store
+    app.extensions["event_limits"] = services.event_limits
+    app.extensions["programs"] = services.programs
+    app.extensions["handoffs"] = services.handoffs
     app.extensions["journeybot_settings"] = settings
+    app.extensions["console_settings"] = console
     app.register_blueprint(api)
     app.register_blueprint(analytics_api)
     app.register_blueprint(storefront)
-    init_staff_console(app, settings)
+    init_staff_console(app, settings, console)
     app.register_blueprint(staff_dashboard)
     register_error_handlers(app)
     app.after_request(security_headers)

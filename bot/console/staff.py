@@ -7,7 +7,6 @@ paused while a person has it, and handing back resumes the bot and asks for a CS
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from datetime import datetime, timezone
 from typing import Any
@@ -29,12 +28,11 @@ from bot.console.staff_auth import (
     wants_json,
 )
 from bot.rasa_client import RasaClient, RasaError, RasaUnavailable
-from bot.settings import Settings
+from bot.settings import ConsoleSettings, Settings
 from journey_state.bidi import strip_bidi
 from journey_state.errors import ContactNotFound, StoreUnavailable
 from journey_state.hand_back import BotRuntimeError, BotStepFailed, HandBack
-from journey_state.handoff import AGENT_CLAIM, load_handoff_config, wait_minutes
-from journey_state.model import all_stage_ids
+from journey_state.handoff import AGENT_CLAIM, wait_minutes
 from journey_state.staff_rules import CHANNELS, InvalidStaffInput, LoginLimiter, SessionPolicy, safe_next, takeover_target
 from journey_state.store.handoffs import (
     ASSIGNED,
@@ -49,9 +47,6 @@ from journey_state.store.staff_sessions import StaffSessionStore
 logger = logging.getLogger(__name__)
 
 SECRET_ENV = "JOURNEYBOT_CONSOLE_SECRET"
-SECURE_COOKIE_ENV = "JOURNEYBOT_CONSOLE_SECURE_COOKIE"
-TRUSTED_PROXIES_ENV = "JOURNEYBOT_TRUSTED_PROXIES"
-RASA_TOKEN_ENV = "JOURNEYBOT_RASA_TOKEN"
 MAX_REPLY = 4000
 # Handoff ids are BIGINT: a larger number in the URL cannot even be bound as a query
 # parameter (the driver raises OverflowError, a 500), so such URLs match no route (404).
@@ -63,10 +58,9 @@ staff = Blueprint(
 )
 
 
-def init_staff_console(app: Flask, settings: Settings, env: dict | None = None) -> None:
-    """Configure sessions and the handoff services on `app` and register the console blueprint."""
-    env = os.environ if env is None else env
-    secret = env.get(SECRET_ENV)
+def init_staff_console(app: Flask, settings: Settings, console: ConsoleSettings) -> None:
+    """Configure sessions on `app` (its handoff store comes from the services) and register the console blueprint."""
+    secret = console.console_secret
     if not secret:
         # Login forms opened before a restart then need a reload; `journeybot up` keeps a generated secret.
         logger.warning("%s is not set; using a random secret for this process only", SECRET_ENV)
@@ -78,29 +72,24 @@ def init_staff_console(app: Flask, settings: Settings, env: dict | None = None) 
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         # Secure is also set on any request that arrived over https (directly or via a trusted proxy).
-        SESSION_COOKIE_SECURE=env.get(SECURE_COOKIE_ENV, "") == "1",
+        SESSION_COOKIE_SECURE=console.secure_cookie,
     )
-    _trust_proxies(app, env)
+    _trust_proxies(app, console.trusted_proxies)
     store = app.extensions["journey_store"]
     init_sessions(app, StaffSessionStore(store.engine, SessionPolicy()))
-    config = load_handoff_config(settings.business_dir / "handoff.yml", all_stage_ids(settings.journeys_dir))
-    app.extensions["handoffs"] = HandoffStore(store, config)
-    app.extensions["rasa_client"] = RasaClient(settings.rasa_url, env.get(RASA_TOKEN_ENV))
+    app.extensions["rasa_client"] = RasaClient(settings.rasa_url, console.rasa_token)
     app.extensions["staff_login_limiter"] = LoginLimiter()
     app.register_blueprint(staff)
 
 
-def _trust_proxies(app: Flask, env) -> None:
+def _trust_proxies(app: Flask, proxies: int) -> None:
     """Behind N reverse proxies, take the client address and scheme from the headers they add.
 
     Only when configured: otherwise X-Forwarded-For is whatever the client wrote, and the
     login limit would count failures against an address of the attacker's choosing.
     """
-    raw = (env.get(TRUSTED_PROXIES_ENV) or "0").strip()
-    if not raw.isdigit() or int(raw) > 5:
-        raise SystemExit(f"journeybot: {TRUSTED_PROXIES_ENV}={raw!r} must be the number of reverse proxies in front of the console (0-5)")
-    if int(raw):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(raw), x_proto=int(raw))
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _handoffs() -> HandoffStore:

@@ -9,6 +9,7 @@ change applies at once.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -38,9 +39,14 @@ CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SESSIONS = "staff_sessions"  # app.extensions key of the StaffSessionStore
-# A real hash to compare against when the username is unknown, so a wrong username takes
-# as long as a wrong password (no user enumeration by timing).
-_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to compare against when the username is unknown, so a wrong username takes
+    as long as a wrong password (no user enumeration by timing); made on first use, since
+    hashing at import slowed every process that imports the console (`create-user` too)."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -53,7 +59,7 @@ def authenticate(handoffs: HandoffStore, username: str, password: str) -> StaffU
     """The user if the password matches and the account is enabled; None otherwise (one answer for all failures)."""
     user = handoffs.find_user(username or "")
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     if not check_password_hash(user.password_hash, password or "") or user.disabled:
         return None
@@ -200,6 +206,7 @@ class StaffSessionInterface(SessionInterface):
 def init_sessions(app: Flask, store: StaffSessionStore) -> None:
     app.extensions[SESSIONS] = store
     app.session_interface = StaffSessionInterface()
+    _dummy_hash()  # at the console's start, so the first unknown username is not slower than the rest
 
 
 def start_session(user: StaffUser) -> None:

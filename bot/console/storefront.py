@@ -10,13 +10,13 @@ JOURNEYBOT_IDENTITY_SECRET, the way a real shop would for its logged-in customer
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, render_template
 
 from bot.console.npm_assets import NODE_MODULES, script_response, warn_if_missing
-from bot.settings import Settings
+from bot.settings import Settings, load_console_settings
 from journey_state.identifiers import InvalidIdentifier, identifier
 from journey_state.identity_signing import identity_hash
 from journey_state.replies import load_facts
@@ -41,20 +41,18 @@ storefront = Blueprint(
 )
 
 
-def public_rasa_url(settings: Settings, env: dict | None = None) -> str:
+def public_rasa_url(settings: Settings, env: Mapping[str, str] | None = None) -> str:
     """The Rasa URL as the visitor's browser reaches it: JOURNEYBOT_PUBLIC_RASA_URL, else settings.rasa_url."""
-    env = os.environ if env is None else env
-    url = (env.get(PUBLIC_RASA_URL_ENV) or "").strip() or settings.rasa_url
+    url = load_console_settings(env).public_rasa_url or settings.rasa_url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SystemExit(f"journeybot: {PUBLIC_RASA_URL_ENV}={url!r} must be an http(s):// URL, e.g. https://chat.example.com")
     return url.rstrip("/")
 
 
-def demo_customer(settings: Settings, env: dict | None = None) -> dict | None:
+def demo_customer(settings: Settings, env: Mapping[str, str] | None = None) -> dict | None:
     """The widget's customData for the signed-in demo customer, or None when the mode is off."""
-    env = os.environ if env is None else env
-    raw = (env.get(DEMO_CUSTOMER_ENV) or "").strip()
+    raw = (load_console_settings(env).demo_customer or "").strip()
     if not raw:
         return None
     claims = {}

@@ -1,13 +1,13 @@
 """Which commerce backend answers order questions, from data/business/commerce.yml; secrets come from the environment."""
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import requests
 from pydantic import root_validator, validator
@@ -190,9 +190,10 @@ def load_commerce_config(path: str | Path) -> CommerceConfig:
     return parse_commerce_config(read_yaml(path), str(path))
 
 
-def build_backend(config: CommerceConfig, engine: Engine, env: Mapping[str, str] | None = None,
+def build_backend(config: CommerceConfig, engine: Engine, env: Mapping[str, str] = MappingProxyType({}),
                   session: requests.Session | None = None, base_url: str | None = None) -> CommerceBackend:
-    """The configured backend; the Shopify token is read from the environment (`env`, default os.environ)."""
+    """The configured backend; the Shopify token is looked up in `env`, the caller's environment
+    (journey_state reads no environment variables itself: bot/services.py passes os.environ)."""
     if config.backend == "demo":
         from journey_state.commerce.demo_shop import DemoShopBackend
 
@@ -201,7 +202,6 @@ def build_backend(config: CommerceConfig, engine: Engine, env: Mapping[str, str]
 
     settings = config.shopify
     assert settings is not None  # parse_commerce_config guarantees it
-    env = os.environ if env is None else env
     token = (env.get(settings.access_token_env) or "").strip()
     if not token:
         raise config_error(

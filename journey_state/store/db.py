@@ -103,10 +103,6 @@ def shared_engine(url: str) -> Engine:
         return engine
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 # A PostgreSQL restart refuses connections for 1-3 s on one machine (measured: back within
 # 2.5 s); a turn waits that out rather than losing its touchpoint (pool_pre_ping already
 # replaces the connections the restart closed).

@@ -1,0 +1,111 @@
+"""The composition root: the one place that turns Settings into the journey services.
+
+The CLI builds them per command, the console and the action server once at start, and the
+Rasa server's channels once per database they are configured with (`shared`). Everything is
+built eagerly, so a broken business file stops the process at start, not on a customer's turn.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from bot.settings import Settings, load_settings
+from journey_state.commerce.config import build_backend, load_commerce_config
+from journey_state.conversation import Conversation
+from journey_state.event_limits import EventLimits, load_event_limits
+from journey_state.handoff import HandoffConfig, load_handoff_config
+from journey_state.identity_proof import ProofRecorder
+from journey_state.model import JourneyModel, all_stage_ids, load_named_model
+from journey_state.order_support import OrderSupport
+from journey_state.replies import ReplyBook, load_replies
+from journey_state.store import JourneyStore, make_engine
+from journey_state.store.db import shared_engine
+from journey_state.store.handoffs import HandoffStore
+from journey_state.store.programs import ProgramsStore
+
+HANDOFF_FILE = "handoff.yml"
+COMMERCE_FILE = "commerce.yml"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    model: JourneyModel
+    store: JourneyStore
+    replies: ReplyBook
+    programs: ProgramsStore
+    handoffs: HandoffStore
+    orders: OrderSupport
+    conversation: Conversation
+    event_limits: EventLimits
+    proofs: ProofRecorder
+
+    @property
+    def engine(self) -> Engine:
+        return self.store.engine
+
+    def close(self) -> None:
+        """Close the database pool (a CLI command is done with it)."""
+        self.store.engine.dispose()
+
+
+def load_handoffs(settings: Settings) -> HandoffConfig:
+    return load_handoff_config(settings.business_dir / HANDOFF_FILE, all_stage_ids(settings.journeys_dir))
+
+
+def build(settings: Settings, *, engine: Engine | None = None, store: JourneyStore | None = None) -> Services:
+    """Every service over one journey store: `store` if given (tests), else one on `engine` or a new engine."""
+    if store is None:
+        model = load_named_model(settings.journeys_dir, settings.journey_model)
+        store = JourneyStore(engine if engine is not None else make_engine(settings.database_url), model)
+    try:
+        replies = load_replies(settings.business_dir, all_stage_ids(settings.journeys_dir))
+        programs = ProgramsStore.load(store, settings.business_dir, settings.journeys_dir)
+        commerce = load_commerce_config(settings.business_dir / COMMERCE_FILE)
+        # Which variable holds the shop's token is named in commerce.yml, so it is read here,
+        # at the edge, and never inside journey_state.
+        backend = build_backend(commerce, store.engine, os.environ)
+        return Services(
+            settings=settings,
+            model=store.model,
+            store=store,
+            replies=replies,
+            programs=programs,
+            handoffs=HandoffStore(store, load_handoffs(settings)),
+            orders=OrderSupport(backend, replies, commerce.order_prefix),
+            conversation=Conversation(store, replies, programs),
+            event_limits=load_event_limits(settings.business_dir),
+            proofs=ProofRecorder(store),
+        )
+    except BaseException:
+        if engine is None:
+            store.engine.dispose()
+        raise
+
+
+# The long-running processes' services, by database URL: the action server has one; the Rasa
+# server's channels each name theirs (credentials.yml) and share its engine with their own state.
+_lock = threading.Lock()
+_shared: dict[str, Services] = {}
+
+
+def shared(database_url: str | None = None) -> Services:
+    """This process's services for `database_url` (default: JOURNEYBOT_DATABASE_URL), built on first call."""
+    settings = load_settings()
+    url = database_url or settings.database_url
+    with _lock:
+        services = _shared.get(url)
+        if services is None:
+            services = _shared[url] = build(settings.copy(update={"database_url": url}), engine=shared_engine(url))
+        return services
+
+
+def reset() -> None:
+    """Forget the built services and close their pools (tests switch databases and settings)."""
+    with _lock:
+        for services in _shared.values():
+            services.close()
+        _shared.clear()
