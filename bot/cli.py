@@ -208,7 +208,7 @@ def db_status() -> None:
 
 def _register_subcommands() -> None:
     from bot.analytics_cli import report, simulate
-    from bot.channels.telegram_setup import telegram
+    from bot.channels.telegram.setup import telegram
     from bot.staff_cli import create_user
 
     for command in (telegram, create_user, report, simulate):
