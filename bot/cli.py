@@ -13,7 +13,7 @@ from journey_state.errors import JourneyError
 
 # Imported only when they run (the Telegram one sits beside the Rasa channel: sanic and Rasa).
 LAZY_COMMANDS = {
-    "telegram": LazyCommand("bot.channels.telegram_setup:telegram", "Manage the Telegram webhook."),
+    "telegram": LazyCommand("bot.channels.telegram.setup:telegram", "Manage the Telegram webhook."),
     "create-user": LazyCommand("bot.staff_cli:create_user", "Create a staff console user with a hashed password."),
     "report": LazyCommand("bot.analytics_cli:report", "Write the journey analytics report (HTML with embedded charts, JSON or CSV)."),
     "simulate": LazyCommand("bot.analytics_cli:simulate",

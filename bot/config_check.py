@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.channels.whatsapp_config import load_whatsapp_config
+from bot.channels.whatsapp.cloud.config import load_whatsapp_config
 from bot.settings import Settings
 from journey_state.business_config import BusinessConfig, load_business_config
 from journey_state.model import JourneyModel, load_named_model

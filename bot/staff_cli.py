@@ -15,7 +15,7 @@ from journey_state.errors import JourneyError
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (for scripts).")
 def create_user(username: str, role: str, password_stdin: bool) -> None:
     """Create a staff console user with a hashed password."""
-    from bot.console.staff_auth import hash_password
+    from bot.console.staff.auth import hash_password
     from bot.services import build
     from journey_state.store.staff_users import StaffUserError
 

@@ -30,7 +30,7 @@ KEEP_ALIVE = re.compile(r"^journeybot keep-alive\b.*? -- ")
 
 def create_staff_user(database_url: str, username: str, password: str, role: str = "agent") -> None:
     """What `journeybot create-user` does, for a throw-away stack's database (the console reads users from it)."""
-    from bot.console.staff_auth import hash_password
+    from bot.console.staff.auth import hash_password
     from bot.services import build
 
     services = build(load_settings().copy(update={"database_url": database_url}))

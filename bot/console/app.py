@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from bot.console.analytics_api import analytics_api
-from bot.console.api import api
-from bot.console.dashboard import staff_dashboard
+from bot.console.api.analytics import analytics_api
+from bot.console.api.views import api
+from bot.console.dashboard.views import staff_dashboard
 from bot.console.errors import register_error_handlers
-from bot.console.staff import init_staff_console
+from bot.console.staff.views import init_staff_console
 from bot.console.storefront import storefront
 from bot.services import build
 from bot.settings import Settings, load_console_settings

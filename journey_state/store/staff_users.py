@@ -2,7 +2,7 @@
 
 Functions take an open `Connection` (inside the caller's transaction); `StaffUsers` runs
 each as one unit of work of a JourneyStore, so creating a user needs no handoff settings.
-Passwords arrive hashed (bot/console/staff_auth.py): nothing here sees a password.
+Passwords arrive hashed (bot/console/staff/auth.py): nothing here sees a password.
 """
 from __future__ import annotations
 

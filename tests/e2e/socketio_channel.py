@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # The same block credentials.yml ships: Rasa's socket.io channel with journeybot's fixes
-# (bot/channels/webchat.py); session_persistence makes the client's session id the sender id
+# (bot/channels/webchat/channel.py); session_persistence makes the client's session id the sender id
 # and puts every connection of that session in one room.
 SOCKETIO_CREDENTIALS = """\
 bot.channels.rest.RestInput:

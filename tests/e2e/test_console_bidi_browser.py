@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from bot.console.app import create_app
-from bot.console.dashboard import CHART_BUNDLE
-from bot.console.staff_auth import hash_password
+from bot.console.dashboard.views import CHART_BUNDLE
+from bot.console.staff.auth import hash_password
 from bot.settings import load_settings
 from devtools.stack import free_port
 from journey_state.bidi import BIDI_CONTROLS

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from bot.console import create_app
-from bot.console.staff_auth import hash_password
+from bot.console.staff.auth import hash_password
 from devtools.stack import Stack
 from journey_state.store.migrate import upgrade
 

@@ -41,7 +41,7 @@ bot.channels.telegram.TelegramInput:
   token_env: ID_TELEGRAM_BOT_TOKEN
   secret_env: ID_TELEGRAM_WEBHOOK_SECRET
   api_base_url: {telegram.base_url}
-bot.channels.whatsapp.WhatsAppInput:
+bot.channels.whatsapp.cloud.WhatsAppInput:
   verify_token_env: ID_WHATSAPP_VERIFY_TOKEN
   app_secret_env: ID_WHATSAPP_APP_SECRET
   access_token_env: ID_WHATSAPP_ACCESS_TOKEN

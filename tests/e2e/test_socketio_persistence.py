@@ -1,4 +1,4 @@
-"""Session persistence on the web chat channel (bot/channels/webchat.py), spoken with python-socketio's client.
+"""Session persistence on the web chat channel (bot/channels/webchat/channel.py), spoken with python-socketio's client.
 
 Rasa 3.6 calls `sio.enter_room()` without awaiting it; python-socketio >= 5.10 made it a
 coroutine (rasa #13027), so the room is never joined and bot replies are lost. The lock pins

@@ -30,13 +30,13 @@ def credentials(tmp_path, graph_url: str, twilio_url: str, prefix: str) -> str:
     """Both connectors; secrets come from env vars whose names start with `prefix` (unset ones stay 503)."""
     path = tmp_path / f"credentials-{prefix}.yml"
     path.write_text(f"""bot.channels.rest.RestInput:
-bot.channels.twilio_whatsapp.TwilioWhatsAppInput:
+bot.channels.whatsapp.twilio.TwilioWhatsAppInput:
   account_sid_env: {prefix}TWILIO_ACCOUNT_SID
   auth_token_env: {prefix}TWILIO_AUTH_TOKEN
   whatsapp_number_env: {prefix}TWILIO_WHATSAPP_NUMBER
   public_url_env: {prefix}PUBLIC_URL
   api_base_url: {twilio_url}
-bot.channels.whatsapp.WhatsAppInput:
+bot.channels.whatsapp.cloud.WhatsAppInput:
   verify_token_env: {prefix}WHATSAPP_VERIFY_TOKEN
   app_secret_env: {prefix}WHATSAPP_APP_SECRET
   access_token_env: {prefix}WHATSAPP_ACCESS_TOKEN

@@ -59,14 +59,14 @@ bot.channels.telegram.TelegramInput:
   token_env: TELEGRAM_BOT_TOKEN
   secret_env: TELEGRAM_WEBHOOK_SECRET
   api_base_url: {telegram_url}
-bot.channels.whatsapp.WhatsAppInput:
+bot.channels.whatsapp.cloud.WhatsAppInput:
   verify_token_env: WHATSAPP_VERIFY_TOKEN
   app_secret_env: WHATSAPP_APP_SECRET
   access_token_env: WHATSAPP_ACCESS_TOKEN
   phone_number_id_env: WHATSAPP_PHONE_NUMBER_ID
   graph_base_url: {graph_url}
   graph_version: {wa.VERSION}
-bot.channels.twilio_whatsapp.TwilioWhatsAppInput:
+bot.channels.whatsapp.twilio.TwilioWhatsAppInput:
   account_sid_env: TWILIO_ACCOUNT_SID
   auth_token_env: TWILIO_AUTH_TOKEN
   whatsapp_number_env: TWILIO_WHATSAPP_NUMBER

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from bot.channels.rest import RestInput
-from bot.channels.whatsapp import WhatsAppInput
-from bot.channels.whatsapp_config import load_whatsapp_config
+from bot.channels.whatsapp.cloud.channel import WhatsAppInput
+from bot.channels.whatsapp.cloud.config import load_whatsapp_config
 from tests.conftest import BUSINESS_DIR
 from tests.fakes import whatsapp as wa
 from tests.unit.test_telegram_channel import (  # noqa: F401 (fixtures)

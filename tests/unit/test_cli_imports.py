@@ -33,7 +33,7 @@ def test_help_lists_every_command_without_importing_them():
         "assert all(name in out for name in ('telegram', 'create-user', 'report', 'simulate', 'console')), out"
     )
     assert heavy(modules) == []
-    assert "bot.channels.telegram_setup" not in modules and "bot.analytics_cli" not in modules
+    assert "bot.channels.telegram.setup" not in modules and "bot.analytics_cli" not in modules
 
 
 def test_building_the_console_app_imports_neither_rasa_nor_sanic():

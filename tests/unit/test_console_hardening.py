@@ -206,7 +206,7 @@ def test_disabling_a_user_ends_all_their_sessions_for_good(app):
 def test_a_new_password_ends_the_sessions_opened_with_the_old_one(app):
     from sqlalchemy import update
 
-    from bot.console.staff_auth import hash_password
+    from bot.console.staff.auth import hash_password
     from journey_state.store.staff_tables import staff_users
     from tests.unit.test_staff_console import login
 

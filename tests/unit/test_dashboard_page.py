@@ -1,4 +1,4 @@
-"""Staff console dashboard (bot/console/dashboard.py) with Flask's test client on the hand-built journeys."""
+"""Staff console dashboard (bot/console/dashboard/views.py) with Flask's test client on the hand-built journeys."""
 from __future__ import annotations
 
 import re
@@ -6,8 +6,8 @@ import re
 import pytest
 
 from bot.console import create_app
-from bot.console.dashboard import CHART_BUNDLE
-from bot.console.staff_auth import hash_password
+from bot.console.dashboard.views import CHART_BUNDLE
+from bot.console.staff.auth import hash_password
 from bot.settings import load_settings
 from tests.unit.test_analytics_metrics import PERIOD, build, t
 

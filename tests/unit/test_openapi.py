@@ -8,7 +8,7 @@ import pytest
 from jsonschema import Draft202012Validator, RefResolver
 
 from bot.console import create_app
-from bot.console.api import load_openapi
+from bot.console.api.views import load_openapi
 from bot.settings import load_settings
 from journey_state.model import load_named_model
 from journey_state.store import JourneyStore, make_engine

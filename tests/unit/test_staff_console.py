@@ -1,4 +1,4 @@
-"""Staff console (bot/console/staff.py) with Flask's test client, a real store and a fake Rasa HTTP API."""
+"""Staff console (bot/console/staff/views.py) with Flask's test client, a real store and a fake Rasa HTTP API."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.console import create_app
-from bot.console.staff_auth import hash_password
+from bot.console.staff.auth import hash_password
 from bot.settings import load_settings
 from journey_state.handoff import CUSTOMER_REQUEST
 from journey_state.store import ChannelRef, JourneyStore, make_engine

@@ -40,10 +40,10 @@ def test_takeover_refuses_with_a_message(channel, sender, message):
 def test_channels_are_the_names_the_connectors_report():
     from rasa.core.channels.rest import RestInput
 
-    from bot.channels.telegram import TelegramInput
-    from bot.channels.twilio_whatsapp import TwilioWhatsAppInput
-    from bot.channels.webchat import WebChatInput
-    from bot.channels.whatsapp import WhatsAppInput
+    from bot.channels.telegram.channel import TelegramInput
+    from bot.channels.whatsapp.twilio.channel import TwilioWhatsAppInput
+    from bot.channels.webchat.channel import WebChatInput
+    from bot.channels.whatsapp.cloud.channel import WhatsAppInput
 
     names = {c.name() for c in (RestInput, WebChatInput, TelegramInput, WhatsAppInput, TwilioWhatsAppInput)}
     assert names == set(CHANNELS)

@@ -91,7 +91,7 @@ def test_static_assets_are_served(store, tmp_path, monkeypatch):
 
 
 def test_web_chat_channel_serves_long_polling_and_keeps_rasas_channel_name():
-    from bot.channels.webchat import WebChatInput
+    from bot.channels.webchat.channel import WebChatInput
 
     channel = WebChatInput.from_credentials(
         {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered", "session_persistence": True}

@@ -1,4 +1,4 @@
-"""The Telegram connector (bot/channels/telegram.py) served by a real Sanic app, against the fake Bot API."""
+"""The Telegram connector (bot/channels/telegram/channel.py) served by a real Sanic app, against the fake Bot API."""
 from __future__ import annotations
 
 import asyncio
@@ -15,15 +15,15 @@ import requests
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from bot.channels.telegram import (
+from bot.channels.telegram.channel import (
     TelegramConfigError,
     TelegramInput,
     TelegramOutput,
     _chunks,
     load_config,
 )
-from bot.channels.telegram_client import TelegramApiError, TelegramClient, TelegramUnavailable
-from bot.channels.telegram_state import TelegramState, callback_key
+from bot.channels.telegram.client import TelegramApiError, TelegramClient, TelegramUnavailable
+from bot.channels.telegram.state import TelegramState, callback_key
 from journey_state.store import migrate
 from tests.fakes.telegram import (
     TOKEN,
@@ -290,7 +290,7 @@ def test_a_failing_answer_callback_query_does_not_lose_the_press(served, fake):
 def test_without_secrets_the_channel_stays_registered_and_answers_503(fake, db, caplog, token, secret, missing):
     env = {k: v for k, v in {"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_WEBHOOK_SECRET": secret,
                              "JOURNEYBOT_DATABASE_URL": db}.items() if v}
-    with caplog.at_level(logging.WARNING, logger="bot.channels.telegram"):
+    with caplog.at_level(logging.WARNING, logger="bot.channels.telegram.channel"):
         channel = TelegramInput.from_credentials({"api_base_url": fake.base_url}, env=env)
     assert [r.getMessage() for r in caplog.records if missing in r.getMessage()]
     assert (channel.get_output_channel() is None) == (token is None)
@@ -363,7 +363,7 @@ def test_the_fake_accepts_form_encoded_requests_like_aiogram_sends(fake):
 def test_set_webhook_cli_sends_the_secret(fake, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from bot.channels.telegram_setup import telegram
+    from bot.channels.telegram.setup import telegram
 
     creds = tmp_path / "credentials.yml"
     creds.write_text(f"bot.channels.rest.RestInput:\nbot.channels.telegram.TelegramInput:\n  api_base_url: {fake.base_url}\n")

@@ -1,4 +1,4 @@
-"""Web chat (bot/channels/webchat.py) events the fuzz suite (tests/fuzz) sent: an event with no
+"""Web chat (bot/channels/webchat/channel.py) events the fuzz suite (tests/fuzz) sent: an event with no
 payload at all (socket.io packet `42["session_request"]`) made the handler raise TypeError in
 its task, so the socket got no session and the log a traceback."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.channels.webchat import WebChatInput
+from bot.channels.webchat.channel import WebChatInput
 
 
 class Recorded:

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.channels import whatsapp_render as render
-from bot.channels.whatsapp import MalformedPayload, WhatsAppOutput, inbound_messages, message_text, signature_valid
-from bot.channels.whatsapp_client import GraphAuthError, GraphRejected, GraphUnavailable, OutsideWindow, WhatsAppGraphClient
-from bot.channels.whatsapp_config import load_whatsapp_config
-from bot.channels.whatsapp_store import WhatsAppStore
+from bot.channels.whatsapp import render
+from bot.channels.whatsapp.cloud.channel import MalformedPayload, WhatsAppOutput, inbound_messages, message_text, signature_valid
+from bot.channels.whatsapp.cloud.client import GraphAuthError, GraphRejected, GraphUnavailable, OutsideWindow, WhatsAppGraphClient
+from bot.channels.whatsapp.cloud.config import load_whatsapp_config
+from bot.channels.whatsapp.store import WhatsAppStore
 from journey_state.replies import BusinessConfigError
 from journey_state.store import make_engine
 from tests.conftest import BUSINESS_DIR

@@ -14,11 +14,11 @@ import re
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 from sqlalchemy import select
 
-from bot.console.analytics_api import _context
-from bot.console.dashboard_export import map_html, map_png, period
+from bot.console.api.analytics import _context
+from bot.console.dashboard.export import map_html, map_png, period
 from bot.console.errors import ApiError
 from bot.console.npm_assets import NODE_MODULES, script_response, warn_if_missing
-from bot.console.staff_auth import login_required
+from bot.console.staff.auth import login_required
 from journey_state.analytics import dashboard as analytics
 from journey_state.store.db import READ_ONLY
 from journey_state.store.errors import unavailable_as_error
@@ -33,7 +33,7 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
-staff_dashboard = Blueprint("staff_dashboard", __name__, url_prefix="/staff/dashboard", template_folder="templates")
+staff_dashboard = Blueprint("staff_dashboard", __name__, url_prefix="/staff/dashboard", template_folder="../templates")
 
 
 @staff_dashboard.record_once

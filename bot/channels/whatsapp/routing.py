@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from rasa.core.channels.channel import OutputChannel
 
-from bot.channels.whatsapp_store import WhatsAppStore
+from bot.channels.whatsapp.store import WhatsAppStore
 from journey_state.identifiers import sender_on
 
 _outputs: dict[str, Callable[[], OutputChannel]] = {}

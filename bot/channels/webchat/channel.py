@@ -9,7 +9,7 @@
    lost. The lock pins 5.9.0 (synchronous); this keeps session persistence working either way.
 
 It also drops the empty message the widget sends when the chat opens, proves the email/phone
-of a logged-in customer whose site signed them (bot/channels/webchat_identity.py), keeps each
+of a logged-in customer whose site signed them (bot/channels/webchat/identity.py), keeps each
 socket to the session it asked for, and names conversations `socketio:<session id>`, so a
 crafted session id cannot reach another channel's conversation (bot/channels/inbound.py).
 
@@ -30,7 +30,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot.channels.inbound import RejectedMessage, conversation_id, guarded
-from bot.channels.webchat_identity import CUSTOM_DATA_KEY, SignedIdentity
+from bot.channels.webchat.identity import CUSTOM_DATA_KEY, SignedIdentity
 from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)

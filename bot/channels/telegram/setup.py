@@ -15,8 +15,8 @@ from typing import Any
 import click
 import yaml
 
-from bot.channels.telegram import CONFIG_KEY, TelegramConfigError, load_config
-from bot.channels.telegram_client import TelegramClient, TelegramError
+from bot.channels.telegram.channel import CONFIG_KEY, TelegramConfigError, load_config
+from bot.channels.telegram.client import TelegramClient, TelegramError
 from bot.settings import load_settings
 
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token

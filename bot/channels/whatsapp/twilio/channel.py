@@ -1,6 +1,6 @@
 """WhatsApp through Twilio: Rasa's `twilio` channel plus X-Twilio-Signature validation.
 
-`bot.channels.twilio_whatsapp.TwilioWhatsAppInput` in credentials.yml; webhook at
+`bot.channels.whatsapp.twilio.TwilioWhatsAppInput` in credentials.yml; webhook at
 /webhooks/twilio_whatsapp/webhook. The channel *name* is "whatsapp" (as for the Cloud API)
 and the sender id is the bare E.164 number, so one person is one conversation and one
 journey contact whichever provider carries the message. The number is recorded as the
@@ -28,10 +28,10 @@ from twilio.rest import Client
 
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
-from bot.channels import whatsapp_render as render
-from bot.channels import whatsapp_routing as routing
-from bot.channels.whatsapp_routing import NumberAddressed, RoutedOutput
-from bot.channels.whatsapp_store import WhatsAppStore
+from bot.channels.whatsapp import render
+from bot.channels.whatsapp import routing
+from bot.channels.whatsapp.routing import NumberAddressed, RoutedOutput
+from bot.channels.whatsapp.store import WhatsAppStore
 from bot.settings import load_settings
 from journey_state.identifiers import ChannelRef
 

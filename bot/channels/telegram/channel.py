@@ -31,8 +31,8 @@ from sanic.response import HTTPResponse
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
 from journey_state.secret_compare import same_secret
-from bot.channels.telegram_client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, TelegramClient, TelegramError
-from bot.channels.telegram_state import TelegramState
+from bot.channels.telegram.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, TelegramClient, TelegramError
+from bot.channels.telegram.state import TelegramState
 from bot.settings import load_settings
 from journey_state.errors import StoreUnavailable
 from journey_state.identifiers import ChannelRef, sender_on

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot.console.staff_auth import (
+from bot.console.staff.auth import (
     CSRF_FIELD,
     authenticate,
     csrf_ok,
@@ -54,7 +54,7 @@ HANDOFF_ID = "<int(max=9223372036854775807):handoff_id>"
 RECENT_TOUCHPOINTS = 30
 
 staff = Blueprint(
-    "staff", __name__, url_prefix="/staff", template_folder="templates", static_folder="static/staff", static_url_path="/static"
+    "staff", __name__, url_prefix="/staff", template_folder="../templates", static_folder="../static/staff", static_url_path="/static"
 )
 
 

@@ -1,4 +1,4 @@
-"""WhatsApp Cloud API connector: `bot.channels.whatsapp.WhatsAppInput` in credentials.yml.
+"""WhatsApp Cloud API connector: `bot.channels.whatsapp.cloud.WhatsAppInput` in credentials.yml.
 
 Webhook at /webhooks/whatsapp/webhook: GET answers Meta's verification handshake, POST takes
 signed notifications (X-Hub-Signature-256 over the raw body; fails closed). Every message of
@@ -29,12 +29,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
 from journey_state.secret_compare import same_secret
-from bot.channels import whatsapp_render as render
-from bot.channels import whatsapp_routing as routing
-from bot.channels.whatsapp_routing import NumberAddressed, RoutedOutput
-from bot.channels.whatsapp_client import DEFAULT_BASE_URL, DEFAULT_VERSION, GraphError, OutsideWindow, WhatsAppGraphClient
-from bot.channels.whatsapp_config import WhatsAppConfig, load_whatsapp_config
-from bot.channels.whatsapp_store import WhatsAppStore
+from bot.channels.whatsapp import render
+from bot.channels.whatsapp import routing
+from bot.channels.whatsapp.routing import NumberAddressed, RoutedOutput
+from bot.channels.whatsapp.cloud.client import DEFAULT_BASE_URL, DEFAULT_VERSION, GraphError, OutsideWindow, WhatsAppGraphClient
+from bot.channels.whatsapp.cloud.config import WhatsAppConfig, load_whatsapp_config
+from bot.channels.whatsapp.store import WhatsAppStore
 from bot.settings import load_settings
 from journey_state.identifiers import ChannelRef
 

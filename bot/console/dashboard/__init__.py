@@ -1,0 +1,1 @@
+"""The staff analytics dashboard (/staff/dashboard): charts, the map and their exports."""
