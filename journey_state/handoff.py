@@ -130,7 +130,8 @@ def priority_for(config: HandoffConfig, stage: str, at_risk: bool, trigger: str)
 def estimate_wait(recent_waits: Iterable[timedelta], position: int, default: timedelta) -> timedelta:
     """Median recent wait x place in the queue; `default` per place without history."""
     waits = sorted(w for w in recent_waits if w >= timedelta(0))
-    per_place = statistics.median(waits) if waits else default
+    # median only adds and halves the middle pair, which timedelta supports; typeshed admits numbers only.
+    per_place = statistics.median(waits) if waits else default  # type: ignore[type-var]
     return per_place * max(position, 1)
 
 
@@ -156,7 +157,7 @@ def _fail(path: Path, key: str, problem: str) -> BusinessConfigError:
     return BusinessConfigError(f"{path}: {key}: {problem}")
 
 
-def _mapping(value: Any, path: Path, key: str) -> dict:
+def _mapping(value: Any, path: Path, key: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -201,7 +202,7 @@ def _any_intent(raw: Any, emotions: frozenset[str], stages: set[str], path: Path
     return AnyIntent(_score(raw["min_score"], path, f"{key}.min_score"), _names(raw.get("stages"), path, f"{key}.stages", stages))
 
 
-def _allow_only(data: dict, allowed: Iterable[str], path: Path, key: str) -> None:
+def _allow_only(data: dict[str, Any], allowed: Iterable[str], path: Path, key: str) -> None:
     unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise _fail(path, f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key (allowed: {', '.join(allowed)})")
