@@ -150,15 +150,14 @@ class DemoShopBackend:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _unavailable_as_error():
-            with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn, conn.begin():
-                yield conn
+        # The connection is opened inside the translation: an unreachable database is StoreUnavailable.
+        with _unavailable_as_error(), self.engine.connect().execution_options(**{READ_ONLY: True}) as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with _unavailable_as_error():
-            with self.engine.begin() as conn:
-                yield conn
+        with _unavailable_as_error(), self.engine.begin() as conn:
+            yield conn
 
 
 @contextmanager
