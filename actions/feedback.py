@@ -109,7 +109,7 @@ class ActionSubmitNps(JourneyAction):
                 _say(dispatcher, tracker, "referral_prompt", referral_code=issued.code)
             except NotAnAdvocate:
                 pass
-        return reset + [SlotSet("journey_stage", outcome.signal.state.stage)]
+        return [*reset, SlotSet("journey_stage", outcome.signal.state.stage)]
 
 
 class ActionSubmitCsat(JourneyAction):

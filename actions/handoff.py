@@ -75,7 +75,7 @@ def hand_off_if_triggered(dispatcher: CollectingDispatcher, tracker: Tracker, st
     try:
         trigger = trigger_for(handoff_store().config, message_facts(tracker, stage))
         return [] if trigger is None else _hand_off(dispatcher, tracker, trigger)
-    except Exception:  # noqa: BLE001 - logged; the customer keeps the bot's answer
+    except Exception:  # logged; the customer keeps the bot's answer
         logger.exception("handoff check failed for %s", tracker.sender_id)
         return []
 

@@ -21,7 +21,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bot.nlu.emotion import LABELS, EmotionClassifier  # noqa: E402
+from bot.nlu.emotion import LABELS, EmotionClassifier
 
 DEFAULT_CSV = PROJECT_DIR / "tests" / "data" / "emotion_labelled.csv"
 
@@ -37,8 +37,8 @@ def load_rows(path: Path, split: str = "all") -> list[tuple[str, str]]:
 
 
 def metrics(gold: list[str], predicted: list[str], labels=LABELS) -> dict:
-    confusion = {g: {p: 0 for p in labels} for g in labels}
-    for g, p in zip(gold, predicted):
+    confusion = {g: dict.fromkeys(labels, 0) for g in labels}
+    for g, p in zip(gold, predicted, strict=True):
         confusion[g][p] += 1
     per_label = {}
     for label in labels:
@@ -49,7 +49,7 @@ def metrics(gold: list[str], predicted: list[str], labels=LABELS) -> dict:
         recall = tp / gold_n if gold_n else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": gold_n}
-    accuracy = sum(g == p for g, p in zip(gold, predicted)) / len(gold) if gold else 0.0
+    accuracy = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold) if gold else 0.0
     macro_f1 = sum(v["f1"] for v in per_label.values()) / len(labels)
     return {"accuracy": accuracy, "macro_f1": macro_f1, "per_label": per_label, "confusion": confusion}
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.errors:
         print("\nmisclassified:")
-        for (text, label), guess in zip(rows, predicted):
+        for (text, label), guess in zip(rows, predicted, strict=True):
             if guess != label:
                 ev = classifier.explain(text)
                 print(

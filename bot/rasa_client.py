@@ -78,7 +78,9 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, token: str | None, timeout=DEFAULT_TIMEOUT, session: requests.Session | None = None):
+    def __init__(
+        self, base_url: str, token: str | None, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT, session: requests.Session | None = None
+    ):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout

@@ -57,6 +57,7 @@ def database_went_away(exc: BaseException) -> bool:
 
 class JourneybotSQLTrackerStore(SQLTrackerStore):
     retry_for_s = RETRY_FOR_S
+    engine: sa.engine.Engine  # SQLTrackerStore's, replaced in __init__
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

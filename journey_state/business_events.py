@@ -77,7 +77,7 @@ class BusinessEvent:
         )
 
 
-def _text(body: Mapping, key: str, problems: dict, limit: int) -> str | None:
+def _text(body: Mapping[str, Any], key: str, problems: dict[str, str], limit: int) -> str | None:
     value = body.get(key)
     if value is None:
         problems[key] = "is required"
@@ -156,11 +156,10 @@ def _payload_problems(payload: Mapping[str, Any], limits: EventLimits, problems:
         if isinstance(value, str) and (problem := storable_problem(value)) is not None:
             problems[f"payload.{name}"] = problem
     amount = payload.get("amount")
-    if isinstance(amount, (int, float)) and not isinstance(amount, bool):
-        # JSON has no NaN or Infinity, but Python's parser accepts them. A comparison (not
-        # math.isfinite, which overflows on a 400-digit int) refuses NaN, ±Infinity and 1e300 alike.
-        if not 0 <= amount <= limits.max_amount:
-            problems["payload.amount"] = f"must be a finite number from 0 to {limits.max_amount:g}"
+    # JSON has no NaN or Infinity, but Python's parser accepts them. A comparison (not
+    # math.isfinite, which overflows on a 400-digit int) refuses NaN, ±Infinity and 1e300 alike.
+    if isinstance(amount, (int, float)) and not isinstance(amount, bool) and not 0 <= amount <= limits.max_amount:
+        problems["payload.amount"] = f"must be a finite number from 0 to {limits.max_amount:g}"
     rating = payload.get("rating")
     if isinstance(rating, int) and not isinstance(rating, bool) and not 1 <= rating <= 5:
         problems["payload.rating"] = "must be between 1 and 5"
@@ -193,4 +192,5 @@ def parse_event(body: Any, now: datetime | None = None, limits: EventLimits = DE
 
     if problems:
         raise EventValidationError(problems)
+    assert key is not None and event_type is not None and ref is not None  # each missing one is a problem
     return BusinessEvent(key, event_type, ref, occurred_at, cleaned, occurred_at_given=body.get("occurred_at") is not None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 from journey_state.engine import Signal, Source, Transition
 from journey_state.errors import ContactNotFound
@@ -70,7 +70,7 @@ class TurnResult:
     replies: tuple[Reply, ...]
     offer: Offer | None = None
     escalate: bool = False  # the customer should be offered (or handed to) a person
-    values: dict = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reply(self) -> Reply:
@@ -117,13 +117,14 @@ class Conversation:
             previous = first.get("from", previous) if first else previous
         return RecordedTurn(outcome.contact_uid, outcome.state.stage, previous, outcome.transitions)
 
-    def _first_stage_change(self, contact_uid: str, signal_id: str) -> dict | None:
-        for t in self.store.contact(contact_uid)["transitions"]:
+    def _first_stage_change(self, contact_uid: str, signal_id: str) -> dict[str, Any] | None:
+        transitions: list[dict[str, Any]] = self.store.contact(contact_uid)["transitions"]
+        for t in transitions:
             if t["kind"] == "stage" and t["evidence"]["signal_id"] == signal_id:
                 return t
         return None
 
-    def choose(self, answer_id: str, stage: str, channel: str, **values) -> Reply:
+    def choose(self, answer_id: str, stage: str, channel: str, **values: Any) -> Reply:
         return self.replies.choose(answer_id, stage, channel, values)
 
     def handle(self, turn: Turn, recorded: RecordedTurn | None = None) -> TurnResult:
@@ -132,7 +133,7 @@ class Conversation:
         contact_id, previous = recorded.contact_id, recorded.previous_stage
         intent = turn.intent
         extra: list[Reply] = []
-        values: dict = {}
+        values: dict[str, Any] = {}
         offer = None
         escalate = False
 
@@ -143,13 +144,13 @@ class Conversation:
             fallbacks = consecutive_fallbacks(turn.recent_intents, intent)
             escalate = fallbacks >= FALLBACKS_BEFORE_HUMAN
             answer_id = "fallback_offer_human" if escalate else ("out_of_scope" if intent == "out_of_scope" else "fallback")
-        elif self.replies.has(intent or ""):
+        elif intent is not None and self.replies.has(intent):
             answer_id = intent
         else:
             answer_id = "fallback"
 
         if self.programs is not None and answer_id not in ("no_words", "no_words_negative"):
-            answer_id, values, extra, offer = self._journey_extras(turn, contact_id, previous, answer_id)
+            answer_id, values, extra, offer = self._journey_extras(self.programs, turn, contact_id, previous, answer_id)
 
         reply = self.choose(answer_id, previous, turn.channel, **values)
         return TurnResult(
@@ -164,10 +165,11 @@ class Conversation:
             values=values,
         )
 
-    def _journey_extras(self, turn: Turn, contact_id: str, stage: str, answer_id: str):
+    def _journey_extras(
+        self, programs: ProgramsStore, turn: Turn, contact_id: str, stage: str, answer_id: str
+    ) -> tuple[str, dict[str, Any], list[Reply], Offer | None]:
         """Points, referral codes and offers that depend on the contact's history."""
-        programs = self.programs
-        values: dict = {}
+        values: dict[str, Any] = {}
         extra: list[Reply] = []
         offer = None
         intent = turn.intent
@@ -177,7 +179,7 @@ class Conversation:
                 values["points"] = summary.balance
                 answer_id = "loyalty_balance" if summary.balance > 0 else "loyalty_points"
             elif intent == "use_referral_code":
-                answer_id = self._use_code(turn, contact_id, values)
+                answer_id = self._use_code(programs, turn, contact_id, values)
             elif intent == "refer_friend" or (intent in REFERRAL_PROMPT_INTENTS and programs.is_advocate(contact_id)):
                 try:
                     issued = programs.issue_referral_code(contact_id)
@@ -197,12 +199,12 @@ class Conversation:
             logger.warning("contact %s vanished during a turn", contact_id)
         return answer_id, values, extra, offer
 
-    def _use_code(self, turn: Turn, contact_id: str, values: dict) -> str:
-        code = find_code(turn.text, self.programs.referrals.code)
+    def _use_code(self, programs: ProgramsStore, turn: Turn, contact_id: str, values: dict[str, Any]) -> str:
+        code = find_code(turn.text, programs.referrals.code)
         if code is None:
             return "referral_code_missing"
         try:
-            outcome = self.programs.attribute_referral(contact_id, code, at=turn.at)
+            outcome = programs.attribute_referral(contact_id, code, at=turn.at)
         except (InvalidReferralCode, ReferralError) as exc:
             values["problem"] = str(exc)
             return "referral_code_rejected"

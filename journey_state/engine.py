@@ -58,7 +58,7 @@ class Evidence:
     confidence: float
     rule: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | float]:
         return {
             "signal_type": self.signal_type,
             "source": self.source,
@@ -143,9 +143,8 @@ def _stage_target(model: JourneyModel, state: ContactState, signal: Signal) -> t
         if rule.from_stage is not None and current < model.index(rule.from_stage):
             continue
         # Signal rules only move forward. The furthest move wins; ties keep file order.
-        if index > current and _matches(model, rule.when, signal):
-            if forward is None or index > model.index(forward[0]):
-                forward = (rule.to, rule.rule)
+        if index > current and _matches(model, rule.when, signal) and (forward is None or index > model.index(forward[0])):
+            forward = (rule.to, rule.rule)
     if forward is not None:
         return forward
     for regression in model.regressions:
@@ -170,7 +169,7 @@ def decide(model: JourneyModel, state: ContactState, signal: Signal) -> Decision
         elif dormant:
             dormant = False
             transitions.append(_flag("dormant", False, signal, "reactivated"))
-        elif inactive_for is not None and inactive_for >= model.dormant_after:
+        elif last is not None and inactive_for is not None and inactive_for >= model.dormant_after:
             # Evaluated lazily: the contact went quiet for longer than the limit and is
             # back. Record both edges so time-in-dormancy stays measurable.
             transitions.append(_flag("dormant", True, replace(signal, at=last + model.dormant_after), "dormant_after_inactivity"))

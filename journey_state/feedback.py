@@ -72,7 +72,7 @@ class Score:
     kind: str
     value: int
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_score(self.kind, self.value)
 
     @property
@@ -187,7 +187,7 @@ def _from_text(kind: str, answer: str, text: str) -> int:
 
     values: list[str] = []
 
-    def fraction(m: re.Match) -> str:
+    def fraction(m: re.Match[str]) -> str:
         if int(m.group(2)) != high:
             raise InvalidScore(kind, answer, f"{m.group(1)}/{m.group(2)} is a score out of {m.group(2)}, not out of {high}")
         values.append(m.group(1))

@@ -33,7 +33,7 @@ class ChannelRef:
     channel: str
     external_id: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.channel or not self.external_id:
             raise ValueError("channel and external id are required")
         if len(self.channel) > 32:

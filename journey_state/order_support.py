@@ -59,7 +59,7 @@ class OrderSupport:
         self.replies = replies
         self.order_prefix = order_prefix
 
-    def _answer(self, answer_id: str, stage: str | None, channel: str | None, order: Order | None = None, **values) -> OrderAnswer:
+    def _answer(self, answer_id: str, stage: str | None, channel: str | None, order: Order | None = None, **values: str) -> OrderAnswer:
         fill = {**(_values(order) if order else {}), **values}
         return OrderAnswer(answer_id, self.replies.choose(answer_id, stage, channel, fill), order)
 
@@ -85,7 +85,7 @@ class OrderSupport:
             logger.error("commerce error for %s %s: %s", request, number, exc)
             return self._answer("shop_unavailable", stage, channel, order_number=number)
 
-    def _handle(self, request: str, number: str, stage, channel, owner_email: str | None) -> OrderAnswer:
+    def _handle(self, request: str, number: str, stage: str | None, channel: str | None, owner_email: str | None) -> OrderAnswer:
         order = self.backend.get_order(number)
         if request == "track_order":
             return self._answer(f"order_status_{order.status}", stage, channel, order)

@@ -46,7 +46,7 @@ def clean_json(value: Any, max_depth: int = MAX_JSON_DEPTH) -> Any:
     Iterative on purpose: a hostile 5,000-level document must not exhaust Python's stack.
     """
     root: list[Any] = [None]
-    stack: list[tuple[Any, list | dict, Any, int]] = [(value, root, 0, 0)]
+    stack: list[tuple[Any, list[Any] | dict[Any, Any], Any, int]] = [(value, root, 0, 0)]
     while stack:
         item, parent, key, depth = stack.pop()
         if depth > max_depth:

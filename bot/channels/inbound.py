@@ -10,7 +10,8 @@ that are the same everywhere, so that no channel can forget one:
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 

@@ -77,7 +77,7 @@ class RestInput(InputChannel):
                 return _error(400, "bad_request", str(exc))
             except CancelledError:
                 logger.error("REST: message from %s timed out", sender)
-            except Exception:  # noqa: BLE001 - Rasa's own channel answers with what it has, too
+            except Exception:  # Rasa's own channel answers with what it has, too
                 logger.exception("REST: message from %s failed", sender)
             return response.json(collector.messages)
 

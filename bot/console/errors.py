@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from journey_state.errors import ContactNotFound, StoreUnavailable
 
@@ -12,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
 
@@ -26,8 +28,8 @@ def _wants_html() -> bool:
     return request.path.startswith("/staff") and not request.path.endswith(".json") and request.accept_mimetypes.best != "application/json"
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None):
-    body = {"error": {"code": code, "message": message}}
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    body: dict[str, dict[str, Any]] = {"error": {"code": code, "message": message}}
     if details:
         body["error"]["details"] = details
     response = jsonify(body)
@@ -39,11 +41,11 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
+    def _http_error(exc: HTTPException) -> Response:
         code = (exc.name or "error").lower().replace(" ", "_")
         messages = {
             413: "request body too large",
@@ -52,22 +54,22 @@ def register_error_handlers(app: Flask) -> None:
         }
         if _wants_html():
             return exc.get_response()  # werkzeug's HTML page, with its headers (Allow on a 405)
-        response = error_response(exc.code or 500, code, messages.get(exc.code, exc.description or exc.name))
+        response = error_response(exc.code or 500, code, messages.get(exc.code or 500, exc.description or exc.name))
         for name, value in exc.get_headers():
             if name in KEPT_HEADERS:
                 response.headers[name] = value
         return response
 
     @app.errorhandler(ContactNotFound)
-    def _no_contact(exc: ContactNotFound):
+    def _no_contact(exc: ContactNotFound) -> Response:
         return error_response(404, "contact_not_found", str(exc))
 
     @app.errorhandler(StoreUnavailable)
-    def _store_down(exc: StoreUnavailable):
+    def _store_down(exc: StoreUnavailable) -> Response:
         logger.error("%s", exc)
         return error_response(503, "store_unavailable", "the journey database is unavailable; try again shortly")
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
-        logger.exception("unhandled error")
+    def _unexpected(exc: Exception) -> Response:
+        logger.error("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "internal error; see the console log")

@@ -97,12 +97,13 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Text, Tuple
+from itertools import pairwise
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
-LABELS: Tuple[str, ...] = ("angry", "sad", "neutral", "happy", "excited")
-NRC_EMOTIONS: Tuple[str, ...] = ("anger", "disgust", "fear", "sadness", "joy", "trust", "anticipation", "surprise")
+LABELS: tuple[str, ...] = ("angry", "sad", "neutral", "happy", "excited")
+NRC_EMOTIONS: tuple[str, ...] = ("anger", "disgust", "fear", "sadness", "joy", "trust", "anticipation", "surprise")
 
 MAX_CHARS = 2000  # longer messages are analysed on their first MAX_CHARS characters
 
@@ -114,7 +115,7 @@ NRC_POLARITY_WEIGHT = 0.08  # valence nudge per net NRC positive/negative word
 _T_STRENGTH, _T_SIDE, _T_QUADRANT, _T_AROUSAL = 0.08, 0.1, 0.5, 0.1
 
 # --- emoji: VADER valence (-4..4), NRC-style categories, arousal weight ----------------
-_EMOJI: Dict[str, Tuple[float, Tuple[str, ...], float]] = {
+_EMOJI: dict[str, tuple[float, tuple[str, ...], float]] = {
     # anger / contempt
     "😡": (-2.8, ("anger",), 0.6),
     "🤬": (-3.2, ("anger", "disgust"), 0.8),
@@ -179,7 +180,7 @@ _EMOJI: Dict[str, Tuple[float, Tuple[str, ...], float]] = {
 # --- multi-word expressions: regex -> (VADER valence, NRC-style categories, arousal) ---
 # Collapsed into one token before VADER scores the text, so negation inside the phrase
 # ("can't wait") is not applied to the rest of it, and counted as NRC categories.
-_PHRASES: Tuple[Tuple[str, float, Tuple[str, ...], float], ...] = (
+_PHRASES: tuple[tuple[str, float, tuple[str, ...], float], ...] = (
     (r"\bcan'?t stop smiling", 2.8, ("joy",), 0.4),
     (r"\b(?:can'?t|cannot|can not) wait", 2.5, ("anticipation", "joy"), 0.7),
     (r"\b(?:can'?t|cannot|can not) believe", 0.0, ("surprise",), 0.4),
@@ -213,31 +214,16 @@ _PHRASES: Tuple[Tuple[str, float, Tuple[str, ...], float], ...] = (
 # --- lexicon supplements --------------------------------------------------------------
 # NRC categories for words missing from the compact NRC file bundled with nrclex, or
 # whose support-context reading it lacks (added by union).
-_NRC_SUPPLEMENT: Dict[str, Tuple[str, ...]] = {
-    **{w: ("anger",) for w in (
-        "unacceptable", "useless", "pathetic", "outrageous", "worst", "scam", "annoyed", "annoy",
-        "pissed", "ignored", "ignoring", "ignore", "wtf", "nonsense", "incompetent", "rubbish", "garbage",
-        "liar", "lied", "lies", "cheated", "robbed", "shocking", "appalling", "disgrace", "livid",
-        "outraged", "unprofessional", "clueless", "damn", "horrible", "disgusted", "frustrating",
-    )},
-    **{w: ("sadness",) for w in (
-        "sad", "unfortunately", "gutted", "bummed", "bummer", "heartbroken", "devastated", "sigh",
-        "regret", "miss", "cry", "crying", "tears", "depressing", "sorrow", "shame", "pity",
-    )},
-    **{w: ("fear",) for w in ("scared", "nervous", "worry", "concerned")},
-    **{w: ("joy",) for w in (
-        "thanks", "thank", "thx", "ty", "cheers", "appreciate", "appreciated", "great", "awesome",
-        "amazing", "fantastic", "nice", "loves", "loved", "enjoying", "superb", "excellent",
-        "wonderful", "yummy", "tasty",
-    )},
-    **{w: ("joy", "anticipation", "surprise") for w in (
-        "exciting", "excitement", "thrilled", "stoked", "pumped", "yay", "woohoo", "hooray", "hurray",
-        "yippee", "omg", "wow", "whoa", "woah", "incredible", "unreal", "unbelievable",
-    )},
+_NRC_SUPPLEMENT: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("unacceptable", "useless", "pathetic", "outrageous", "worst", "scam", "annoyed", "annoy", "pissed", "ignored", "ignoring", "ignore", "wtf", "nonsense", "incompetent", "rubbish", "garbage", "liar", "lied", "lies", "cheated", "robbed", "shocking", "appalling", "disgrace", "livid", "outraged", "unprofessional", "clueless", "damn", "horrible", "disgusted", "frustrating"), ("anger",)),
+    **dict.fromkeys(("sad", "unfortunately", "gutted", "bummed", "bummer", "heartbroken", "devastated", "sigh", "regret", "miss", "cry", "crying", "tears", "depressing", "sorrow", "shame", "pity"), ("sadness",)),
+    **dict.fromkeys(("scared", "nervous", "worry", "concerned"), ("fear",)),
+    **dict.fromkeys(("thanks", "thank", "thx", "ty", "cheers", "appreciate", "appreciated", "great", "awesome", "amazing", "fantastic", "nice", "loves", "loved", "enjoying", "superb", "excellent", "wonderful", "yummy", "tasty"), ("joy",)),
+    **dict.fromkeys(("exciting", "excitement", "thrilled", "stoked", "pumped", "yay", "woohoo", "hooray", "hurray", "yippee", "omg", "wow", "whoa", "woah", "incredible", "unreal", "unbelievable"), ("joy", "anticipation", "surprise")),
 }
 # Words whose NRC tags are replaced: disappointment is a sadness-family emotion
 # (Shaver et al. 1987), while NRC also tags it anger and disgust.
-_NRC_OVERRIDE: Dict[str, Tuple[str, ...]] = {
+_NRC_OVERRIDE: dict[str, tuple[str, ...]] = {
     "disappointed": ("sadness", "negative"),
     "disappointing": ("sadness", "negative"),
     "disappointment": ("sadness", "negative"),
@@ -260,18 +246,16 @@ _VADER_NEUTRAL = frozenset((
     "promised", "strong", "rich", "bold", "pay", "stop", "limited", "easy", "holiday", "friend", "friends",
     "join", "honestly", "charge", "charged", "charges", "charging",
 )) | _TOPIC_WORDS
-_VADER_SUPPLEMENT: Dict[str, float] = {
+_VADER_SUPPLEMENT: dict[str, float] = {
     "rubbish": -2.0, "robbed": -2.5, "gutted": -2.2, "bummed": -1.8, "bummer": -1.6, "stoked": 2.5,
     "pumped": 2.0, "yippee": 2.5, "ripoff": -2.5, "delays": -1.3, "delayed": -1.3, "problem": -0.5,
     "unprofessional": -2.0, "useless": -2.2, "omg": 1.5,
 }
 
 # High-arousal words (arousal cue weight each); cf. the arousal dimension of affect lexicons.
-_AROUSAL_WORDS: Dict[str, float] = {
-    **{w: 0.5 for w in ("omg", "wow", "whoa", "woah", "yay", "woohoo", "hooray", "hurray", "yippee",
-                        "eek", "ahh", "aah", "yess", "wtf")},
-    **{w: 0.6 for w in ("excited", "exciting", "thrilled", "stoked", "pumped", "ecstatic", "furious",
-                         "livid", "outraged", "pissed", "obsessed", "screamed", "unreal")},
+_AROUSAL_WORDS: dict[str, float] = {
+    **dict.fromkeys(("omg", "wow", "whoa", "woah", "yay", "woohoo", "hooray", "hurray", "yippee", "eek", "ahh", "aah", "yess", "wtf"), 0.5),
+    **dict.fromkeys(("excited", "exciting", "thrilled", "stoked", "pumped", "ecstatic", "furious", "livid", "outraged", "pissed", "obsessed", "screamed", "unreal"), 0.6),
 }
 _INTENSIFIER_EXTRA = frozenset(("super", "sooo", "soooo", "mega", "crazy", "insanely", "seriously"))
 # Upper-case tokens that are names, not shouting.
@@ -337,11 +321,11 @@ class EmotionResult:
     """The emotion of one message."""
 
     label: str
-    scores: Dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
     valence: float = 0.0  # -1 (very negative) .. 1 (very positive)
     arousal: float = 0.0  # 0 (calm) .. 1 (agitated / thrilled)
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {"label": self.label, "scores": dict(self.scores), "valence": self.valence, "arousal": self.arousal}
 
 
@@ -373,7 +357,7 @@ class _Resources:
         from nrclex import NRCLex
         from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer
 
-        self.nrc_lexicon: Dict[str, List[str]] = NRCLex(None).__lexicon__  # shared: never mutated
+        self.nrc_lexicon: dict[str, list[str]] = NRCLex(None).__lexicon__  # shared: never mutated
         self.nrc_factory = NRCLex
         self.known = set(self.nrc_lexicon) | set(_NRC_SUPPLEMENT) | set(_NRC_OVERRIDE)
 
@@ -385,7 +369,7 @@ class _Resources:
         for emoji, (valence, _, _) in _EMOJI.items():
             sia.emojis.pop(emoji, None)
             sia.lexicon[emoji] = valence
-        self.phrase_info: List[Tuple[str, Tuple[str, ...], float]] = []
+        self.phrase_info: list[tuple[str, tuple[str, ...], float]] = []
         alternatives = []
         for index, (pattern, valence, categories, arousal) in enumerate(_PHRASES):
             token = f"xxphrase{index}xx"
@@ -404,9 +388,9 @@ class _Resources:
         self.spell_words = frozenset(
             w for w in affect_words if w.isalpha() and len(w) >= 5 and w not in _TOPIC_WORDS and w not in _VADER_NEUTRAL
         )
-        self._spell_cache: Dict[str, Optional[str]] = {}
+        self._spell_cache: dict[str, str | None] = {}
 
-    def spell(self, word: str) -> Optional[str]:
+    def spell(self, word: str) -> str | None:
         """The affect word that `word` (lower-case, unknown) misspells, if exactly one fits.
 
         Only the commonest slips are tried, never on the first or last letter (endings are
@@ -441,7 +425,7 @@ class _Resources:
 _VOWELS = "aeiou"
 
 
-_resources: Optional[_Resources] = None
+_resources: _Resources | None = None
 _resources_lock = threading.Lock()
 
 
@@ -454,7 +438,7 @@ def _get_resources() -> _Resources:
     return _resources
 
 
-def tokenize(text: str) -> List[Tuple[str, str]]:
+def tokenize(text: str) -> list[tuple[str, str]]:
     """(kind, token) pairs: kind is emoticon, emoji, word or punct; case is kept."""
     return [(m.lastgroup or "punct", m.group()) for m in _TOKEN_RE.finditer(text)]
 
@@ -478,7 +462,7 @@ class EmotionClassifier:
             logger.exception("emotion classification failed; returning neutral")
             return NEUTRAL_RESULT
 
-    def explain(self, text: str) -> Dict[str, Any]:
+    def explain(self, text: str) -> dict[str, Any]:
         """The intermediate evidence for `text` (for debugging and the benchmark)."""
         evidence = self._evidence(text[:MAX_CHARS] if isinstance(text, str) else str(text))
         result = self._decide(evidence)
@@ -498,8 +482,10 @@ class EmotionClassifier:
 
         # Multi-word expressions: replaced by their lexicon token (upper-case if typed in
         # capitals, for VADER's emphasis rule); their categories and arousal are counted.
-        def _swap(m: "re.Match[str]") -> str:
-            token, categories, arousal = res.phrase_info[int(m.lastgroup[1:])]
+        def _swap(m: re.Match[str]) -> str:
+            group = m.lastgroup
+            assert group is not None  # every alternative of the phrase pattern is a named group
+            token, categories, arousal = res.phrase_info[int(group[1:])]
             ev.emotions.update(categories)
             nonlocal arousal_raw
             arousal_raw += arousal
@@ -522,7 +508,7 @@ class EmotionClassifier:
 
         # NRC categories over lower-cased, normalised tokens outside a negation scope
         # (a negator and the next three words, up to punctuation).
-        nrc_tokens: List[str] = []
+        nrc_tokens: list[str] = []
         negated_left = 0
         for kind, tok in tokens:
             if kind == "punct":
@@ -573,7 +559,7 @@ class EmotionClassifier:
         arousal_raw += min(0.15 * sum(1 for w in lower_words if w in res.boosters), 0.45)
         arousal_raw += min(0.35 * sum(1 for w in lower_words if _ELONGATED_RE.search(w)), 0.7)
         arousal_raw += min(sum(_AROUSAL_WORDS.get(self._squeeze(w), 0.0) for w in lower_words), 1.0)
-        if any(a == b and a.isalpha() and len(a) > 2 for a, b in zip(lower_words, lower_words[1:])):
+        if any(a == b and a.isalpha() and len(a) > 2 for a, b in pairwise(lower_words)):
             arousal_raw += 0.35  # "love love love"
         ev.arousal = 1.0 - math.exp(-arousal_raw)
 
@@ -608,7 +594,7 @@ class EmotionClassifier:
         return sum(compounds) / len(compounds) if compounds else 0.0
 
     def _correct_spelling(self, text: str, res: _Resources) -> str:
-        def fix(m: "re.Match[str]") -> str:
+        def fix(m: re.Match[str]) -> str:
             word = m.group()
             low = word.lower()
             if not 5 <= len(low) <= 20 or low in res.vocabulary or self._normalise(low, res) is not None:
@@ -625,7 +611,7 @@ class EmotionClassifier:
         """Collapse letter runs of 3+ to 2 ("yesss" -> "yess", "sooo" -> "soo")."""
         return _RUN3_RE.sub(r"\1\1", word) if _ELONGATED_RE.search(word) else word
 
-    def _normalise(self, word: str, res: _Resources) -> Optional[str]:
+    def _normalise(self, word: str, res: _Resources) -> str | None:
         """The lexicon form of `word`, trying light suffix rules; None if none is known."""
         if word in res.known:
             return word
@@ -649,7 +635,7 @@ class EmotionClassifier:
         return None
 
     @staticmethod
-    def _sarcastic_remainder(text: str) -> Optional[str]:
+    def _sarcastic_remainder(text: str) -> str | None:
         """If `text` opens with bare positive interjection clause(s), the rest of it."""
         rest = text.strip()
         stripped = False
@@ -726,7 +712,7 @@ try:  # the classifier above is usable without Rasa installed
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 except ImportError:  # pragma: no cover
-    GraphComponent = None  # type: ignore[assignment,misc]
+    GraphComponent = None
 
 EMOTION = "emotion"
 
@@ -741,25 +727,25 @@ if GraphComponent is not None:
         reads the message text).
         """
 
-        def __init__(self, config: Dict[Text, Any], classifier: Optional[EmotionClassifier] = None) -> None:
+        def __init__(self, config: dict[str, Any], classifier: EmotionClassifier | None = None) -> None:
             self._config = config
             self._classifier = classifier or EmotionClassifier()
 
         @staticmethod
-        def get_default_config() -> Dict[Text, Any]:
+        def get_default_config() -> dict[str, Any]:
             return {}
 
         @classmethod
         def create(
             cls,
-            config: Dict[Text, Any],
+            config: dict[str, Any],
             model_storage: ModelStorage,
             resource: Resource,
             execution_context: ExecutionContext,
-        ) -> "EmotionAnnotator":
+        ) -> EmotionAnnotator:
             return cls(config)
 
-        def process(self, messages: List[Message]) -> List[Message]:
+        def process(self, messages: list[Message]) -> list[Message]:
             for message in messages:
                 text = message.get(TEXT)
                 result = self._classifier.classify(text if isinstance(text, str) else "")

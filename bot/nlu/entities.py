@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Text
+from typing import TYPE_CHECKING, Any, cast
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -53,6 +54,8 @@ from journey_state.identifiers import InvalidIdentifier, normalise_email, normal
 
 if TYPE_CHECKING:
     from spacy.language import Language
+    from spacy.pipeline import EntityRuler
+    from spacy.tokenizer import Tokenizer
     from spacy.tokens import Doc, Span
 
 logger = logging.getLogger(__name__)
@@ -134,7 +137,7 @@ def _rule_patterns(entities: Iterable[str]) -> list[dict]:
     return patterns
 
 
-def _tune_tokenizer(nlp: "Language") -> None:
+def _tune_tokenizer(nlp: Language) -> None:
     """Adjust the English tokenizer so that emails, phone numbers and "order id" come out as tokens.
 
     * an email is one token even with capitals ("Ann.Lee@Example.COM" is otherwise split at the dots);
@@ -145,20 +148,21 @@ def _tune_tokenizer(nlp: "Language") -> None:
     from spacy.util import compile_infix_regex
 
     extra = [r"(?<=[0-9])[()](?=[0-9])", r"(?<=[^\W\d_]):(?=[+0-9])", r"(?<=[0-9])/(?=[0-9])"]
-    nlp.tokenizer.infix_finditer = compile_infix_regex(list(nlp.Defaults.infixes) + extra).finditer
-    nlp.tokenizer.token_match = _EMAIL_TOKEN.match
+    tokenizer = cast("Tokenizer", nlp.tokenizer)  # spacy.blank("en") has the rule-based one
+    tokenizer.infix_finditer = compile_infix_regex([*(nlp.Defaults.infixes or ()), *extra]).finditer
+    tokenizer.token_match = _EMAIL_TOKEN.match
     for form in ("id", "Id", "ID"):
-        nlp.tokenizer.add_special_case(form, [{ORTH: form}])
+        tokenizer.add_special_case(form, [{ORTH: form}])
 
 
-def build_nlp(catalog: Catalog, entities: Iterable[str] = ENTITY_TYPES) -> "Language":
+def build_nlp(catalog: Catalog, entities: Iterable[str] = ENTITY_TYPES) -> Language:
     """A blank English spaCy pipeline with an entity ruler for the catalog and the id rules."""
     import spacy
 
     entities = set(entities)
     nlp = spacy.blank("en")
     _tune_tokenizer(nlp)
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})
+    ruler = cast("EntityRuler", nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True}))
     patterns = _rule_patterns(entities)
     if PRODUCT in entities:
         patterns += _product_patterns(catalog)
@@ -167,7 +171,7 @@ def build_nlp(catalog: Catalog, entities: Iterable[str] = ENTITY_TYPES) -> "Lang
     return nlp
 
 
-def _entity(start: int, end: int, entity: str, value: str) -> Dict[Text, Any]:
+def _entity(start: int, end: int, entity: str, value: str) -> dict[str, Any]:
     """A Rasa entity dict; start and end are character offsets into the message text."""
     return {
         ENTITY_ATTRIBUTE_TYPE: entity,
@@ -186,7 +190,7 @@ class CatalogEntityMatcher:
         self.entities = tuple(e for e in ENTITY_TYPES if e in set(entities))
         self.nlp = build_nlp(catalog, self.entities)
 
-    def extract(self, text: Any) -> List[Dict[Text, Any]]:
+    def extract(self, text: Any) -> list[dict[str, Any]]:
         """Entities found in `text`, ordered by position. Never raises: odd input gives []."""
         if not isinstance(text, str) or not text.strip() or not self.entities:
             return []
@@ -195,7 +199,7 @@ class CatalogEntityMatcher:
             text = text[: cut if cut > 0 else MAX_TEXT_CHARS]
         try:
             doc = self.nlp(text)
-            found: List[Dict[Text, Any]] = []
+            found: list[dict[str, Any]] = []
             covered = 0  # a phone number grows past its span: later spans inside it are skipped
             for span in doc.ents:
                 if span.start_char < covered:
@@ -204,12 +208,12 @@ class CatalogEntityMatcher:
                 if entity is not None:
                     found.append(entity)
                     covered = max(covered, entity[ENTITY_ATTRIBUTE_END])
-        except Exception:  # noqa: BLE001 - entity rules must never break a conversation
+        except Exception:  # entity rules must never break a conversation
             logger.exception("CatalogEntityExtractor could not process a message of %d characters", len(text))
             return []
         return _without_overlaps(found)
 
-    def _to_entity(self, doc: "Doc", span: "Span", text: str) -> Optional[Dict[Text, Any]]:
+    def _to_entity(self, doc: Doc, span: Span, text: str) -> dict[str, Any] | None:
         rule = span.ent_id_
         if span.label_ == PRODUCT:
             return _entity(span.start_char, span.end_char, PRODUCT, rule)
@@ -225,7 +229,7 @@ class CatalogEntityMatcher:
         return None
 
     @staticmethod
-    def _order_from_context(doc: "Doc", span: "Span") -> Optional[Dict[Text, Any]]:
+    def _order_from_context(doc: Doc, span: Span) -> dict[str, Any] | None:
         anchor, number = span[0], span[-1]
         if anchor.lower_ in _NUMBER_ANCHORS and span.start > 0 and doc[span.start - 1].lower_ in _NOT_ORDER_BEFORE:
             return None
@@ -233,7 +237,7 @@ class CatalogEntityMatcher:
         return _entity(number.idx, end, ORDER_ID, ORDER_PREFIX + number.text)
 
     @staticmethod
-    def _email(span: "Span") -> Optional[Dict[Text, Any]]:
+    def _email(span: Span) -> dict[str, Any] | None:
         match = _EMAIL_RE.search(span.text)
         if not match:
             return None
@@ -245,7 +249,7 @@ class CatalogEntityMatcher:
         return _entity(start, start + len(match.group()), EMAIL, value)
 
     @staticmethod
-    def _phone(doc: "Doc", span: "Span", text: str) -> Optional[Dict[Text, Any]]:
+    def _phone(doc: Doc, span: Span, text: str) -> dict[str, Any] | None:
         tokens = [span[0]]
         i = span.end
         while i < len(doc) and len(tokens) <= _PHONE_MAX_PARTS and _is_phone_part(doc, i):
@@ -263,7 +267,7 @@ class CatalogEntityMatcher:
         return None
 
 
-def _is_phone_part(doc: "Doc", i: int) -> bool:
+def _is_phone_part(doc: Doc, i: int) -> bool:
     """A digit group or separator continuing a phone number; a dot only inside "151.1234.5678"."""
     token = doc[i]
     if token.text == ".":
@@ -271,9 +275,9 @@ def _is_phone_part(doc: "Doc", i: int) -> bool:
     return bool(_PHONE_PART.match(token.text))
 
 
-def _without_overlaps(entities: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+def _without_overlaps(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Ordered by start; where two overlap (a phone number grown over a later match) the earlier one wins."""
-    kept: List[Dict[Text, Any]] = []
+    kept: list[dict[str, Any]] = []
     for entity in sorted(entities, key=lambda e: (e[ENTITY_ATTRIBUTE_START], -e[ENTITY_ATTRIBUTE_END])):
         if not kept or entity[ENTITY_ATTRIBUTE_START] >= kept[-1][ENTITY_ATTRIBUTE_END]:
             kept.append(entity)
@@ -285,7 +289,7 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Extracts product, order_id, email and phone entities with spaCy rules built from the catalog."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """The component's default config (see parent class for full docstring)."""
         return {
             # the business catalog; a relative path is relative to the working directory
@@ -295,18 +299,18 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         """Lists required dependencies (see parent class for full docstring)."""
         return ["spacy"]
 
-    def __init__(self, config: Dict[Text, Any], matcher: CatalogEntityMatcher) -> None:
+    def __init__(self, config: dict[str, Any], matcher: CatalogEntityMatcher) -> None:
         self._config = config
         self.matcher = matcher
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -324,7 +328,7 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
         return cls(config, CatalogEntityMatcher(catalog, entities))
 
     @classmethod
-    def _validated_entities(cls, entities: Any) -> List[Text]:
+    def _validated_entities(cls, entities: Any) -> list[str]:
         if isinstance(entities, str):
             entities = [entities]
         if not isinstance(entities, list) or not all(isinstance(e, str) for e in entities):
@@ -342,7 +346,7 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
     def catalog(self) -> Catalog:
         return self.matcher.catalog
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Adds the entities found in each message's text to its `entities`."""
         for message in messages:
             extracted = self.add_extractor_name(self.matcher.extract(message.get(TEXT)))

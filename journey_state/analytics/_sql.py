@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import Float, Integer, and_, case, cast, exists, func, literal_column
 from sqlalchemy.sql import ColumnElement
@@ -20,14 +20,14 @@ PURCHASE_STAGE = {"b2c": "purchase", "b2b": "purchase_decision"}
 RETENTION_STAGE = {"b2c": "retention", "b2b": "experience"}
 
 
-def epoch(column, dialect: str) -> ColumnElement:
+def epoch(column: ColumnElement, dialect: str) -> ColumnElement:
     """Seconds since 1970 of a UTCDateTime column (SQLite stores naive UTC text)."""
     if dialect == "sqlite":
         return (func.julianday(column) - 2440587.5) * 86400.0
     return cast(func.extract("epoch", column), Float)
 
 
-def unindexed(column, dialect: str) -> ColumnElement:
+def unindexed(column: ColumnElement, dialect: str) -> ColumnElement:
     """The column, kept out of index selection on SQLite (a unary +, SQLite's documented way).
 
     For scans whose grouping an index can stream: without statistics SQLite otherwise picks
@@ -37,23 +37,23 @@ def unindexed(column, dialect: str) -> ColumnElement:
     return literal_column(f"+{column.table.name}.{column.name}", type_=column.type)
 
 
-def whole(expr, dialect: str) -> ColumnElement:
+def whole(expr: ColumnElement, dialect: str) -> ColumnElement:
     """floor() of a non-negative number as an integer (SQLite's CAST truncates, PostgreSQL's rounds)."""
     if dialect == "sqlite":
         return cast(expr, Integer)
     return cast(func.floor(expr), Integer)
 
 
-def stage_index(column, model: JourneyModel) -> ColumnElement:
+def stage_index(column: ColumnElement, model: JourneyModel) -> ColumnElement:
     """The model's index of a stage-id column (NULL for a stage the model does not know)."""
     return case({s.id: s.index for s in model.stages}, value=column, else_=None)
 
 
-def flag(condition) -> ColumnElement:
+def flag(condition: ColumnElement) -> ColumnElement:
     return case((condition, 1), else_=0)
 
 
-def contact_scope(f: Filters, contact_id=None) -> list[ColumnElement]:
+def contact_scope(f: Filters, contact_id: ColumnElement | None = None) -> list[ColumnElement]:
     """WHERE clauses on `contacts` for the model, persona and channel filters.
 
     The channel filter keeps contacts with an identity on that channel. With `contact_id`
@@ -71,7 +71,7 @@ def contact_scope(f: Filters, contact_id=None) -> list[ColumnElement]:
     return clauses
 
 
-def row_scope(f: Filters, model: JourneyModel, contact_id, stage, join_contacts: bool) -> list[ColumnElement]:
+def row_scope(f: Filters, model: JourneyModel, contact_id: ColumnElement, stage: ColumnElement, join_contacts: bool) -> list[ColumnElement]:
     """contact_scope for rows that carry the contact's stage. When no other model uses this
     model's stage ids (`join_contacts` False) and no persona is asked, the stage says the model
     and the join to contacts is left out."""
@@ -112,7 +112,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(ordered[rank - 1])
 
 
-def duration_stats(seconds: Sequence[float]) -> dict:
+def duration_stats(seconds: Sequence[float]) -> dict[str, Any]:
     med, p90 = median(seconds), percentile(seconds, 90)
     return {
         "count": len(seconds),
@@ -123,7 +123,7 @@ def duration_stats(seconds: Sequence[float]) -> dict:
     }
 
 
-def ranked_stats(count: int, med: float, p90: float) -> dict:
+def ranked_stats(count: int, med: float, p90: float) -> dict[str, Any]:
     """duration_stats for a median and p90 computed elsewhere."""
     return {
         "count": count,

@@ -12,7 +12,7 @@ attribution_facts (the partial days at either end), both kept by journey_state/a
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -61,7 +61,7 @@ def counts(conn: Connection, f: Filters, days: int) -> dict[tuple[str, str, str]
     return out
 
 
-def compute(conn: Connection, model: JourneyModel, f: Filters, days: int = DEFAULT_DAYS, min_exposed: int = 1) -> dict:
+def compute(conn: Connection, model: JourneyModel, f: Filters, days: int = DEFAULT_DAYS, min_exposed: int = 1) -> dict[str, Any]:
     if days not in WINDOWS:
         raise AnalyticsFilterError("attribution_days", f"{days} is not an attribution window; use one of {', '.join(map(str, WINDOWS))}")
     totals = {key: v for key, v in counts(conn, f, days).items() if v[0]}
@@ -71,7 +71,7 @@ def compute(conn: Connection, model: JourneyModel, f: Filters, days: int = DEFAU
     stages = []
     for stage in model.stages[:-1]:
         n, conv = base.get(stage.id, (0, 0))
-        items = {"intent": [], "offer": []}
+        items: dict[str, list[dict[str, Any]]] = {"intent": [], "offer": []}
         for r in rows:
             if r.kind == "stage" or r.stage != stage.id or r.n < min_exposed:
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -28,7 +29,7 @@ def week_start(at: datetime) -> datetime:
     return day - timedelta(days=day.weekday())
 
 
-def counts(conn: Connection, f: Filters) -> Counter:
+def counts(conn: Connection, f: Filters) -> Counter[Any]:
     """("active" | "retained", cohort Monday, Monday of the last activity / of reaching retention)
     -> contacts created in the period; from contact_rollup (whole weeks, then the whole days of
     the partial weeks) and contact_facts (the partial days at either end)."""
@@ -53,7 +54,7 @@ def counts(conn: Connection, f: Filters) -> Counter:
     return out
 
 
-def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict:
+def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict[str, Any]:
     base = week_start(f.start)
     retention = milestone(model, RETENTION_STAGE, "retention")
 
@@ -68,9 +69,9 @@ def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict:
         elif n:
             retained.append((index(cohort), index(value), n))
 
-    sizes: Counter = Counter()
-    last_seen: dict[int, Counter] = defaultdict(Counter)  # cohort -> weeks after it -> contacts last active then
-    first_retained: dict[int, Counter] = defaultdict(Counter)  # cohort -> weeks after it -> contacts retained then
+    sizes: Counter[Any] = Counter()
+    last_seen: dict[int, Counter[int]] = defaultdict(Counter)  # cohort -> weeks after it -> contacts last active then
+    first_retained: dict[int, Counter[int]] = defaultdict(Counter)  # cohort -> weeks after it -> contacts retained then
     for c, w, n in active:
         sizes[c] += n
         if w is not None:
@@ -81,7 +82,7 @@ def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict:
     cohorts = []
     for c in sorted(k for k, n in sizes.items() if n):
         weeks = min(MAX_WEEKS, observable - c)
-        row = {"week": (base + timedelta(weeks=c)).date().isoformat(), "size": sizes[c], "weeks": []}
+        row: dict[str, Any] = {"week": (base + timedelta(weeks=c)).date().isoformat(), "size": sizes[c], "weeks": []}
         for k in range(weeks + 1):
             still = sum(n for after, n in last_seen[c].items() if after >= k)
             reached = sum(n for after, n in first_retained[c].items() if after <= k)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from journey_state.analytics import attribution, cohorts, facts, feedback_metrics, funnel, handoffs, journey_map, offers_referrals, time_in_stage, touchpoints
 from journey_state.analytics.filters import Filters
@@ -25,7 +25,7 @@ SQLITE_CACHE_KIB = 65536
 
 
 @contextmanager
-def _big_reads(conn):
+def _big_reads(conn: Connection) -> Iterator[None]:
     """Memory for the large sorts and hash aggregates of one dashboard, on this connection only.
 
     PostgreSQL's default work_mem (4 MB) makes them spill to disk (measured: the attribution
@@ -75,13 +75,15 @@ def stages_shared(model: JourneyModel, models: dict[str, JourneyModel] | None) -
     return any(other.id != model.id and set(other.stage_ids) & set(model.stage_ids) for other in models.values())
 
 
-def refresh_facts(engine: Engine, model: JourneyModel, journeys_dir: str | Path | None = None, progress=None) -> int:
+def refresh_facts(
+    engine: Engine, model: JourneyModel, journeys_dir: str | Path | None = None, progress: Callable[[int, int], object] | None = None
+) -> int:
     """Bring the per-contact facts up to date (journey_state/analytics/facts.py) before reading them."""
     with unavailable_as_error():
         return facts.refresh(engine, all_models(model, journeys_dir), progress=progress)
 
 
-def segments(conn, f: Filters) -> list[dict]:
+def segments(conn: Connection, f: Filters) -> list[dict[str, Any]]:
     """Personas of the model's contacts (all time), for switching the journey map between segments."""
     rows = conn.execute(
         select(contacts.c.persona, func.count()).where(contacts.c.journey_model == f.model).group_by(contacts.c.persona)
@@ -96,7 +98,7 @@ def compute(
     journeys_dir: str | Path | None = None,
     progress: Progress | None = None,
     attribution_days: int = attribution.DEFAULT_DAYS,
-) -> dict:
+) -> dict[str, Any]:
     """Compute the dashboard in one read-only transaction; `progress` hears each section's name."""
     if model.id != f.model:
         raise ValueError(f"filters are for model {f.model!r} but model {model.id!r} was given")
@@ -104,9 +106,9 @@ def compute(
     models = all_models(model, journeys_dir)
     join = stages_shared(model, models if journeys_dir is not None else None)
     timings: dict[str, float] = {}
-    out: dict = {"filters": f.as_dict(), "model": {"id": model.id, "label": model.label, "stages": [{"id": s.id, "label": s.label} for s in model.stages]}}
+    out: dict[str, Any] = {"filters": f.as_dict(), "model": {"id": model.id, "label": model.label, "stages": [{"id": s.id, "label": s.label} for s in model.stages]}}
 
-    def timed(name: str, work):
+    def timed(name: str, work: Callable[[], Any]) -> Any:
         say(name)
         started = time.perf_counter()
         value = work()

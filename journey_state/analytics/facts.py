@@ -21,11 +21,13 @@ import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import ColumnElement
 
 from journey_state.analytics._sql import RETENTION_STAGE, milestone
 from journey_state.analytics.periods import ALL
@@ -51,10 +53,14 @@ from journey_state.store.tables import (
 
 WINDOWS = (1, 3, 7, 14, 30, 60, 90)  # days: the attribution windows that can be asked for
 # Upper bounds (seconds) of the stay-duration buckets: four per doubling from 1 s to ~2 years.
-DURATIONS = tuple(2.0 ** (k / 4) for k in range(0, 4 * 26))
+DURATIONS = tuple(2.0 ** (k / 4) for k in range(4 * 26))
 BATCH = 1000
 LOCK_KEY = 0x6A62_6661  # PostgreSQL advisory lock: one refresher at a time ("jbfa")
 DAY, MONTH, WEEK = "d", "m", "w"
+# A rollup key (ATTRIBUTION_KEY or CONTACT_KEY parts), or an attribution key ending in its window.
+Key = tuple[Any, ...]
+# An offer event: (offer_id, kind, stage, channel, at).
+OfferEvent = tuple[str, str, str, str, datetime]
 
 
 def window(seconds: float | None) -> int:
@@ -81,7 +87,7 @@ def split_items(items: str) -> Iterable[tuple[str, str]]:
 # -- computing one contact's facts ------------------------------------------------------------
 
 
-def reached_rows(model: JourneyModel, contact, channels: Iterable[str], stage_moves: list) -> list[dict]:
+def reached_rows(model: JourneyModel, contact: Row, channels: Iterable[str], stage_moves: list[tuple[str, datetime]]) -> list[dict[str, Any]]:
     """stage_reached rows: for each stage index from the initial one up to the furthest, when
     the contact first stood there or further (its creation for the initial stage)."""
     index = {s.id: s.index for s in model.stages}
@@ -124,13 +130,13 @@ def duration_range(bucket: int) -> tuple[float | None, float | None]:
     return (DURATIONS[bucket - 1] if bucket > 0 else None), (DURATIONS[bucket] if bucket < len(DURATIONS) else None)
 
 
-def offer_tokens(events: list, channel: str) -> str:
+def offer_tokens(events: list[OfferEvent], channel: str) -> str:
     """A contact's offer events (offer_id, kind, stage, channel, at) on `channel` ("" for all) as
     contact_facts.offers: each event ("e|<offer>|<stage>|<kind>@<day>"), the first impression
     per offer and stage ("r|<offer>|<stage>|<redeemed 0/1>@<day>") and per offer ("t|<offer>|<redeemed>@<day>")."""
     mine = [e for e in events if channel in ("", e[3])]
     redeemed = {offer for offer, kind, _stage, _via, _at in mine if kind == "redeemed"}
-    first: dict[tuple, datetime] = {}
+    first: dict[tuple[str, ...], datetime] = {}
     tokens = []
     for offer, kind, stage, _via, at in mine:
         tokens.append(f"e|{offer}|{stage}|{kind}@{_day(at)}")
@@ -138,12 +144,20 @@ def offer_tokens(events: list, channel: str) -> str:
             for key in ((offer, stage), (offer,)):
                 if key not in first or at < first[key]:
                     first[key] = at
-    for key, at in first.items():
-        tokens.append(f"{'r' if len(key) == 2 else 't'}|{'|'.join(key)}|{int(key[0] in redeemed)}@{_day(at)}")
+    for seen, at in first.items():
+        tokens.append(f"{'r' if len(seen) == 2 else 't'}|{'|'.join(seen)}|{int(seen[0] in redeemed)}@{_day(at)}")
     return ",".join(tokens)
 
 
-def contact_rows(model: JourneyModel, contact, channels: Iterable[str], reached: list[dict], stays: list, answers: list, offers: list) -> list[dict]:
+def contact_rows(
+    model: JourneyModel,
+    contact: Row,
+    channels: Iterable[str],
+    reached: list[dict[str, Any]],
+    stays: list[Sequence[Any]],
+    answers: list[Sequence[Any]],
+    offers: list[OfferEvent],
+) -> list[dict[str, Any]]:
     """contact_facts rows (any channel and each of the contact's channels). `stays` are the
     contact's stage_stays (seq, stage, entered_at, seconds), whose seconds the buckets use as
     stored, so that time in stage can read a bucket's stays back by range; `answers` its
@@ -171,13 +185,19 @@ def _day(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%d")
 
 
-def attribution_rows(model: JourneyModel, contact, stage_moves: list, touches: list, shown: list) -> list[dict]:
+def attribution_rows(
+    model: JourneyModel,
+    contact: Row,
+    stage_moves: list[tuple[str, datetime]],
+    touches: list[Sequence[Any]],
+    shown: list[tuple[str, str, str, datetime]],
+) -> list[dict[str, Any]]:
     """attribution_facts rows: per stage (but the last) and channel ("" and each touchpoint's),
     the first touchpoint, the window of the first later stage after it, the intents asked
     and the offers shown in that stage (on that channel)."""
     index = {s.id: s.index for s in model.stages}
     last = len(model.stages) - 1
-    groups: dict[tuple[str, str], list] = {}
+    groups: dict[tuple[str, str], list[Any]] = {}
     for stage, channel, intent, at in touches:
         if index.get(stage, last) == last:
             continue
@@ -190,7 +210,7 @@ def attribution_rows(model: JourneyModel, contact, stage_moves: list, touches: l
         for ch in {"", channel or ""}:
             if (ch, stage) in groups:
                 groups[(ch, stage)][2].add(offer_id)
-    rows = []
+    rows: list[dict[str, Any]] = []
     persona = contact.persona or ""
     for (ch, stage), (first_at, intents, offers) in groups.items():
         later = [at for to_value, at in stage_moves if at >= first_at and index.get(to_value, -1) > index[stage]]
@@ -201,9 +221,9 @@ def attribution_rows(model: JourneyModel, contact, stage_moves: list, touches: l
     return rows
 
 
-def attribution_keys(row) -> Iterable[tuple]:
+def attribution_keys(row: Row | dict[str, Any]) -> Iterable[Key]:
     """The attribution_rollup keys one attribution_facts row counts in."""
-    get = row.get if isinstance(row, dict) else row._mapping.get
+    get: Callable[[str], Any] = row.get if isinstance(row, dict) else row._mapping.get
     kinds = [("stage", ""), *split_items(get("exposures"))]
     for grain, bucket in buckets(get("first_at")):
         for persona in (get("persona"), ALL):
@@ -211,19 +231,19 @@ def attribution_keys(row) -> Iterable[tuple]:
                 yield (grain, bucket, get("journey_model"), get("channel"), persona, get("stage"), kind, item, get("conv_window"))
 
 
-def current_value(stage: str, at_risk, dormant) -> str:
+def current_value(stage: str, at_risk: object, dormant: object) -> str:
     """contact_rollup value of kind current: "<stage>|<at risk 0/1><dormant 0/1>"."""
     return f"{stage}|{int(bool(at_risk))}{int(bool(dormant))}"
 
 
-def contact_keys(row) -> Iterable[tuple]:
+def contact_keys(row: Row | dict[str, Any]) -> Iterable[Key]:
     """The contact_rollup keys one contact_facts row counts in, under its persona and under ALL."""
-    get = row.get if isinstance(row, dict) else row._mapping.get
+    get: Callable[[str], Any] = row.get if isinstance(row, dict) else row._mapping.get
     for persona in (get("persona"), ALL):
         yield from _contact_keys(get, (get("journey_model"), get("channel"), persona))
 
 
-def _contact_keys(get, scope: tuple) -> Iterable[tuple]:
+def _contact_keys(get: Callable[[str], Any], scope: Key) -> Iterable[Key]:
     for grain, bucket in buckets(get("created_at")):
         yield (grain, bucket, *scope, "current", current_value(get("stage"), get("at_risk"), get("dormant")))
         yield (grain, bucket, *scope, "furthest", str(get("furthest")))
@@ -252,7 +272,7 @@ def _contact_keys(get, scope: tuple) -> Iterable[tuple]:
 # -- refreshing -------------------------------------------------------------------------------
 
 
-def _in(column, ids: list[int]):
+def _in(column: ColumnElement, ids: list[int]) -> ColumnElement:
     return column.in_(ids)
 
 
@@ -278,13 +298,16 @@ def _lock(conn: Connection) -> None:
 
 def pending(conn: Connection, models: Iterable[str]) -> int:
     """Contacts of these models (or deleted) waiting for a refresh."""
-    return conn.execute(
+    count: int = conn.execute(
         select(func.count()).select_from(facts_dirty.outerjoin(contacts, contacts.c.id == facts_dirty.c.contact_id))
         .where(or_(contacts.c.id.is_(None), contacts.c.journey_model.in_(list(models))))
     ).scalar_one()
+    return count
 
 
-def refresh(engine: Engine, models: Mapping[str, JourneyModel], batch: int = BATCH, progress=None) -> int:
+def refresh(
+    engine: Engine, models: Mapping[str, JourneyModel], batch: int = BATCH, progress: Callable[[int, int], object] | None = None
+) -> int:
     """Recompute the facts of the marked contacts of these models (and drop deleted contacts'
     facts), BATCH contacts per transaction; returns how many were recomputed."""
     with engine.begin() as conn:
@@ -342,10 +365,10 @@ def forget(conn: Connection, contact_ids: list[int]) -> None:
         _refresh_batch(conn, {}, [*rows, *((c, None) for c in gone if c not in known)])
 
 
-def _refresh_batch(conn: Connection, models: Mapping[str, JourneyModel], marked: list) -> None:
+def _refresh_batch(conn: Connection, models: Mapping[str, JourneyModel], marked: list[Sequence[Any]]) -> None:
     ids = [r[0] for r in marked]
-    delta: Counter = Counter()
-    per_contact: Counter = Counter()
+    delta: Counter[Key] = Counter()
+    per_contact: Counter[Key] = Counter()
     for row in conn.execute(select(attribution_facts).where(_in(attribution_facts.c.contact_id, ids))).all():
         for key in attribution_keys(row):
             delta[key] -= 1
@@ -361,12 +384,12 @@ def _refresh_batch(conn: Connection, models: Mapping[str, JourneyModel], marked:
     }
     live = [cid for cid, person in people.items() if person.journey_model in models]
     channels: dict[int, list[str]] = defaultdict(list)
-    moves: dict[int, list] = defaultdict(list)
-    touches: dict[int, list] = defaultdict(list)
-    shown: dict[int, list] = defaultdict(list)
-    stays: dict[int, list] = defaultdict(list)
-    answers: dict[int, list] = defaultdict(list)
-    offers_seen: dict[int, list] = defaultdict(list)
+    moves: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    touches: dict[int, list[Sequence[Any]]] = defaultdict(list)
+    shown: dict[int, list[tuple[str, str, str, datetime]]] = defaultdict(list)
+    stays: dict[int, list[Sequence[Any]]] = defaultdict(list)
+    answers: dict[int, list[Sequence[Any]]] = defaultdict(list)
+    offers_seen: dict[int, list[OfferEvent]] = defaultdict(list)
     if live:
         ci, tr, tp, oe = channel_identities.c, transitions.c, touchpoints.c, offer_events.c
         for cid, channel in conn.execute(select(ci.contact_id, ci.channel).where(_in(ci.contact_id, live))).all():
@@ -387,7 +410,9 @@ def _refresh_batch(conn: Connection, models: Mapping[str, JourneyModel], marked:
         fb = feedback.c
         for cid, *rest in conn.execute(select(fb.contact_id, fb.kind, fb.score, fb.stage, fb.channel, fb.at).where(_in(fb.contact_id, live))).all():
             answers[cid].append(rest)
-    reached, attributed, described = [], [], []
+    reached: list[dict[str, Any]] = []
+    attributed: list[dict[str, Any]] = []
+    described: list[dict[str, Any]] = []
     for cid in live:
         person, model = people[cid], models[people[cid].journey_model]
         mine = reached_rows(model, person, channels[cid], moves[cid])
@@ -413,9 +438,9 @@ def _refresh_batch(conn: Connection, models: Mapping[str, JourneyModel], marked:
     )
 
 
-def _with_conversions(delta: Counter) -> dict[tuple, dict[str, int]]:
+def _with_conversions(delta: Counter[Key]) -> dict[Key, dict[str, int]]:
     """attribution_keys counts (the last key part is the conversion window) as rollup column deltas."""
-    out: dict[tuple, dict[str, int]] = {}
+    out: dict[Key, dict[str, int]] = {}
     for (*key, conv), n in delta.items():
         columns = out.setdefault(tuple(key), {"n": 0, **{f"c{w}": 0 for w in WINDOWS}})
         columns["n"] += n
@@ -430,17 +455,17 @@ ATTRIBUTION_KEY = ("grain", "bucket", "journey_model", "channel", "persona", "st
 CONTACT_KEY = ("grain", "bucket", "journey_model", "channel", "persona", "kind", "value")
 
 
-def _add_to_rollup(conn: Connection, table, key: tuple[str, ...], delta: Mapping[tuple, dict[str, int]]) -> None:
+def _add_to_rollup(conn: Connection, table: Table, key: tuple[str, ...], delta: Mapping[Key, dict[str, int]]) -> None:
     """Add column differences to rollup rows (`key` names the parts of the delta's keys). Rows
     that reach 0 stay (they add nothing to a sum; readers skip them)."""
-    rows = [{**dict(zip(key, k)), **columns} for k, columns in delta.items() if any(columns.values())]
+    rows = [{**dict(zip(key, k, strict=True)), **columns} for k, columns in delta.items() if any(columns.values())]
     if rows:
         added = [c for c in rows[0] if c not in key]
         update_ = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in added)
         _insert_many(conn, table, rows, f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {update_}")
 
 
-def _insert_many(conn: Connection, table, rows: list[dict], suffix: str = "") -> None:
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]], suffix: str = "") -> None:
     """INSERT the rows through the DB-API in bulk (execute_values on PostgreSQL): the per-row
     parameter handling of SQLAlchemy Core was a large part of a refresh (profiled: 3.4 s per
     1000 contacts before, 2.8 s after)."""
@@ -451,7 +476,7 @@ def _insert_many(conn: Connection, table, rows: list[dict], suffix: str = "") ->
     # dialect_impl: the SQLite DATETIME format (always with microseconds), as SQLAlchemy writes it;
     # the bare TypeDecorator's processor left naive datetimes to sqlite3, which drops ".000000".
     procs = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in cols]
-    data = [tuple(p(r[c]) if p else r[c] for c, p in zip(cols, procs)) for r in rows]
+    data = [tuple(p(r[c]) if p else r[c] for c, p in zip(cols, procs, strict=True)) for r in rows]
     head = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES "
     cursor = conn.connection.cursor()
     try:

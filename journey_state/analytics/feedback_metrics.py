@@ -7,6 +7,7 @@ start on Monday 00:00 UTC; the first and last weeks of a period may be partial.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -20,9 +21,9 @@ from journey_state.store.tables import contact_rollup, feedback
 
 
 class _Group:
-    __slots__ = ("nps_n", "promoters", "detractors", "csat_n", "csat_sum")
+    __slots__ = ("csat_n", "csat_sum", "detractors", "nps_n", "promoters")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.nps_n = self.promoters = self.detractors = self.csat_n = self.csat_sum = 0
 
     def add(self, kind: str, score: int, n: int) -> None:
@@ -34,7 +35,7 @@ class _Group:
             self.csat_n += n
             self.csat_sum += score * n
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "nps": nps(self.promoters, self.detractors, self.nps_n),
             "nps_answers": self.nps_n,
@@ -46,20 +47,20 @@ class _Group:
         }
 
 
-def filtered(f: Filters, model: JourneyModel, join_contacts: bool = True) -> list:
+def filtered(f: Filters, model: JourneyModel, join_contacts: bool = True) -> list[Any]:
     clauses = [*row_scope(f, model, feedback.c.contact_id, feedback.c.stage, join_contacts), feedback.c.at >= f.start, feedback.c.at < f.end]
     if f.channel is not None:
         clauses.append(feedback.c.channel == f.channel)
     return clauses
 
 
-def counts(conn: Connection, model: JourneyModel, f: Filters, join_contacts: bool = True) -> Counter:
+def counts(conn: Connection, model: JourneyModel, f: Filters, join_contacts: bool = True) -> Counter[Any]:
     """(Monday of the answer's week, kind, score, stage, channel) -> answers in the period; from
     contact_rollup (whole weeks, then whole days; journey_state/analytics/facts.py) and the raw
     answers of the partial days at either end."""
     r, fb = contact_rollup.c, feedback.c
     scope = [*periods.scope(contact_rollup, f), r.kind == "fb"]
-    out: Counter = Counter()
+    out: Counter[Any] = Counter()
 
     def add(monday: str, value: str, n: int) -> None:
         kind, score, stage, channel = value.split("|")
@@ -83,9 +84,9 @@ def counts(conn: Connection, model: JourneyModel, f: Filters, join_contacts: boo
     return out
 
 
-def compute(conn: Connection, model: JourneyModel, f: Filters, join_contacts: bool = True) -> dict:
+def compute(conn: Connection, model: JourneyModel, f: Filters, join_contacts: bool = True) -> dict[str, Any]:
     overall = _Group()
-    by: dict[str, dict] = {"stage": defaultdict(_Group), "channel": defaultdict(_Group), "week": defaultdict(_Group)}
+    by: dict[str, dict[str, Any]] = {"stage": defaultdict(_Group), "channel": defaultdict(_Group), "week": defaultdict(_Group)}
     found = False
     for (monday, kind, score, stage, channel), n in counts(conn, model, f, join_contacts).items():
         if not n:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
@@ -33,7 +33,7 @@ class Filters:
     channel: str | None = None
     persona: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),

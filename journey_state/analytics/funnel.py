@@ -11,6 +11,8 @@ current flags, by current stage. The counts come from the per-contact facts
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
+from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.engine import Connection
@@ -22,7 +24,7 @@ from journey_state.model import JourneyModel
 from journey_state.store.tables import channel_identities, contact_facts, contact_rollup, stage_reached, stage_stays
 
 
-def counts(conn: Connection, f: Filters) -> Counter:
+def counts(conn: Connection, f: Filters) -> Counter[Any]:
     """(kind, value) -> contacts created in the period by current state ("current", "<stage>|<at
     risk><dormant>") and by furthest stage index ("furthest"), and stage entries in the period
     ("entered", stage); from contact_rollup and, for partial days, contact_facts and stage_stays."""
@@ -46,7 +48,7 @@ def counts(conn: Connection, f: Filters) -> Counter:
     return out
 
 
-def late(conn: Connection, f: Filters) -> Counter:
+def late(conn: Connection, f: Filters) -> Counter[Any]:
     """Stage index -> contacts created in the period that first reached it only after the period."""
     sr = stage_reached.c
     created = unindexed(sr.created_at, conn.dialect.name)  # the selective test is reached_at (ix_stage_reached_late)
@@ -54,7 +56,7 @@ def late(conn: Connection, f: Filters) -> Counter:
     return Counter(dict(conn.execute(query.group_by(sr.idx)).all()))
 
 
-def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict:
+def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict[str, Any]:
     initial = model.index(model.initial_stage)
     got = counts(conn, f)
     furthest = Counter({int(v): n for (kind, v), n in got.items() if kind == "furthest"})
@@ -73,7 +75,7 @@ def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict:
             entry[2] += n * (flags[1] == "1")
     entered = {v: n for (kind, v), n in got.items() if kind == "entered"}
     entered[model.initial_stage] = entered.get(model.initial_stage, 0) + total  # new contacts enter the initial stage
-    stages = []
+    stages: list[dict[str, Any]] = []
     for stage in model.stages:
         reached_n = reached.get(stage.index, 0) if stage.index >= initial else total
         stalled = by_furthest.get(stage.index, 0) if stage.index < len(model.stages) - 1 else 0
@@ -91,7 +93,7 @@ def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict:
                 "dormant": now[2],
             }
         )
-    for here, after in zip(stages, stages[1:]):
+    for here, after in pairwise(stages):
         here["conversion_to_next"] = rate(after["reached"], here["reached"])
     stages[-1]["conversion_to_next"] = None
     return {

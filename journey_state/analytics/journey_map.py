@@ -7,6 +7,7 @@ map of one segment.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -23,7 +24,7 @@ NEGATIVE_VALENCE = -0.3
 FALLBACK_SHARE = 0.1
 
 
-def top_complaints(conn: Connection, model: JourneyModel, f: Filters) -> dict[str, list[dict]]:
+def top_complaints(conn: Connection, model: JourneyModel, f: Filters) -> dict[str, list[dict[str, Any]]]:
     """The most frequent complaint texts per stage (exact excerpt match, case-folded)."""
     clauses = [
         *contact_scope(Filters(f.start, f.end, f.model, None, f.persona), touchpoints.c.contact_id),
@@ -36,13 +37,22 @@ def top_complaints(conn: Connection, model: JourneyModel, f: Filters) -> dict[st
         clauses.append(touchpoints.c.channel == f.channel)
     text = func.lower(touchpoints.c.excerpt)
     rows = conn.execute(select(touchpoints.c.stage, text, func.count()).where(*clauses).group_by(touchpoints.c.stage, text)).all()
-    out: dict[str, Counter] = {}
+    out: dict[str, Counter[Any]] = {}
     for stage, excerpt, n in rows:
         out.setdefault(stage, Counter())[excerpt or "(no text)"] += n
     return {s: [{"text": t, "count": n} for t, n in sorted(c.items(), key=lambda x: (-x[1], x[0]))[:TOP_COMPLAINTS]] for s, c in out.items()}
 
 
-def compute(model: JourneyModel, f: Filters, counts: TouchCounts, touch: dict, funnel: dict, handoffs: dict, attribution: dict, complaints: dict) -> dict:
+def compute(
+    model: JourneyModel,
+    f: Filters,
+    counts: TouchCounts,
+    touch: dict[str, Any],
+    funnel: dict[str, Any],
+    handoffs: dict[str, Any],
+    attribution: dict[str, Any],
+    complaints: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
     curve = {c["stage"]: c for c in emotion_curve(model, counts)}
     pains = pain_counts(counts)
     touch_by_stage = {s["stage"]: s for s in touch["stages"]}
@@ -88,7 +98,7 @@ def compute(model: JourneyModel, f: Filters, counts: TouchCounts, touch: dict, f
     }
 
 
-def opportunities(columns: list[dict], moments: list[dict], attribution: dict) -> list[str]:
+def opportunities(columns: list[dict[str, Any]], moments: list[dict[str, Any]], attribution: dict[str, Any]) -> list[str]:
     """Plain-language suggestions, each backed by a number from the map."""
     ideas: list[str] = []
     lifts = {s["stage"]: s for s in attribution["stages"]}

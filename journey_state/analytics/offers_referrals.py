@@ -11,6 +11,7 @@ the model's purchase stage or a later one by the end of the period.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Any
 
 from sqlalchemy import exists, func, literal, select
 from sqlalchemy.engine import Connection
@@ -22,11 +23,11 @@ from journey_state.model import JourneyModel
 from journey_state.store.tables import contact_rollup, offer_events, referral_attributions, referral_codes, transitions
 
 
-def offer_counts(conn: Connection, model: JourneyModel, f: Filters, join_contacts: bool = True) -> Counter:
+def offer_counts(conn: Connection, model: JourneyModel, f: Filters, join_contacts: bool = True) -> Counter[Any]:
     """Offer tokens (journey_state/analytics/facts.offer_tokens, without the day) -> count in the
     period: whole days from contact_rollup, the partial days at either end from offer_events."""
     r, o = contact_rollup.c, offer_events.c
-    out: Counter = Counter()
+    out: Counter[Any] = Counter()
     whole, partial = periods.split(f.start, f.end)
     if whole:
         for (value,), n in periods.read_days(conn, contact_rollup, [*periods.scope(contact_rollup, f), r.kind == "offer"], whole, (r.value,)).items():
@@ -56,10 +57,10 @@ def offer_counts(conn: Connection, model: JourneyModel, f: Filters, join_contact
     return out
 
 
-def offers(conn: Connection, model: JourneyModel, f: Filters, join_contacts: bool = True) -> dict:
-    events: Counter = Counter()
-    reach: Counter = Counter()
-    redeemers: Counter = Counter()
+def offers(conn: Connection, model: JourneyModel, f: Filters, join_contacts: bool = True) -> dict[str, Any]:
+    events: Counter[Any] = Counter()
+    reach: Counter[Any] = Counter()
+    redeemers: Counter[Any] = Counter()
     for token, n in offer_counts(conn, model, f, join_contacts).items():
         if not n:
             continue
@@ -73,7 +74,7 @@ def offers(conn: Connection, model: JourneyModel, f: Filters, join_contacts: boo
             reach[(part[1],)] += n
             redeemers[(part[1],)] += n * (part[2] == "1")
     rows = [(offer_id, stage, kind, n) for (offer_id, stage, kind), n in events.items()]
-    per_offer: dict[str, dict] = defaultdict(lambda: {"impressions": 0, "redemptions": 0, "stages": defaultdict(lambda: {"impressions": 0, "reach": 0, "redemptions": 0})})
+    per_offer: dict[str, dict[str, Any]] = defaultdict(lambda: {"impressions": 0, "redemptions": 0, "stages": defaultdict(lambda: {"impressions": 0, "reach": 0, "redemptions": 0})})
     for offer_id, stage, kind, n in rows:
         entry, at_stage = per_offer[offer_id], per_offer[offer_id]["stages"][stage]
         if kind == "shown":
@@ -105,7 +106,7 @@ def offers(conn: Connection, model: JourneyModel, f: Filters, join_contacts: boo
     return {"offers": result, "empty": not result}
 
 
-def referrals(conn: Connection, model: JourneyModel, f: Filters) -> dict:
+def referrals(conn: Connection, model: JourneyModel, f: Filters) -> dict[str, Any]:
     # The contact tests are EXISTS subqueries so that the (few) referral rows drive the query;
     # as a join, SQLite started from the contacts (measured 0.3 s with a channel filter).
     purchase = milestone(model, PURCHASE_STAGE, "purchase")

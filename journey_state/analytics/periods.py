@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Sequence
+from typing import Any, Sequence, overload
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Table, and_, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from journey_state.analytics.filters import Filters
 
 ALL = "*"  # the persona of rollup rows summed over all personas (persona names cannot contain it)
 
@@ -50,7 +53,31 @@ def split(start: datetime, end: datetime, unit: str = "day") -> tuple[tuple[date
     return (first, last), [(a, b) for a, b in ((start, first), (last, end)) if a < b]
 
 
-def read_days(conn: Connection, table, scope: Sequence, whole: tuple[datetime, datetime], cols: Sequence, sums: Sequence | None = None):
+@overload
+def read_days(
+    conn: Connection, table: Table, scope: Sequence[ColumnElement], whole: tuple[datetime, datetime], cols: Sequence[ColumnElement]
+) -> Counter[tuple[Any, ...]]: ...
+
+
+@overload
+def read_days(
+    conn: Connection,
+    table: Table,
+    scope: Sequence[ColumnElement],
+    whole: tuple[datetime, datetime],
+    cols: Sequence[ColumnElement],
+    sums: Sequence[ColumnElement],
+) -> dict[tuple[Any, ...], list[int]]: ...
+
+
+def read_days(
+    conn: Connection,
+    table: Table,
+    scope: Sequence[ColumnElement],
+    whole: tuple[datetime, datetime],
+    cols: Sequence[ColumnElement],
+    sums: Sequence[ColumnElement] | None = None,
+) -> Counter[tuple[Any, ...]] | dict[tuple[Any, ...], list[int]]:
     """Sum of `n` (or of each of `sums`, as lists) by `cols` over the whole days [whole) of a d/m
     rollup: months from grain "m", the days around them from grain "d"; one query per bucket
     range (each a primary-key range)."""
@@ -60,28 +87,30 @@ def read_days(conn: Connection, table, scope: Sequence, whole: tuple[datetime, d
     if months:
         ranges.append(and_(r.grain == "m", r.bucket >= months[0], r.bucket <= months[-1]))
     totals = [func.sum(c) for c in (sums or (r.n,))]
-    out: dict = {} if sums else Counter()
+    out: dict[tuple[Any, ...], Any] = {} if sums else Counter()
     for bucket_range in ranges:
         for row in conn.execute(select(*cols, *totals).where(bucket_range, *scope).group_by(*cols)).all():
             key, values = tuple(row[: len(cols)]), [int(v) for v in row[len(cols):]]
             if sums:
-                out[key] = [a + b for a, b in zip(out.get(key, [0] * len(values)), values)]
+                out[key] = [a + b for a, b in zip(out.get(key, [0] * len(values)), values, strict=True)]
             else:
                 out[key] += values[0]
     return out
 
 
-def read_weeks(conn: Connection, table, scope: Sequence, whole: tuple[datetime, datetime], cols: Sequence) -> Counter:
+def read_weeks(
+    conn: Connection, table: Table, scope: Sequence[ColumnElement], whole: tuple[datetime, datetime], cols: Sequence[ColumnElement]
+) -> Counter[tuple[Any, ...]]:
     """Sum of `n` by `cols` over the whole weeks [whole) of grain "w" (buckets are Mondays)."""
     r = table.c
     a, b = whole[0].date().isoformat(), whole[1].date().isoformat()
-    out: Counter = Counter()
+    out: Counter[tuple[Any, ...]] = Counter()
     for *key, n in conn.execute(select(*cols, func.sum(r.n)).where(r.grain == "w", r.bucket >= a, r.bucket < b, *scope).group_by(*cols)).all():
         out[tuple(key)] += int(n)
     return out
 
 
-def scope(table, f) -> list:
+def scope(table: Table, f: Filters) -> list[ColumnElement]:
     """Journey model, channel ("" for any) and persona clauses on a facts or rollup table. The
     rollups also hold every count summed over personas (persona ALL), read when none is asked."""
     c = table.c

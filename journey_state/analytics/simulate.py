@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import insert, update
 
@@ -139,6 +139,13 @@ class _Journey:
         self.stage_index = self.model.index(self.model.initial_stage)
         self.complained = False
 
+    @property
+    def contact_uid(self) -> str:
+        """The contact's uid, known from its first signal (every journey starts with a greeting)."""
+        if self.uid is None:
+            raise RuntimeError("the journey has not started")
+        return self.uid
+
     def tick(self, low_min: float, high_min: float) -> datetime:
         self.at += timedelta(minutes=self.rng.uniform(low_min, high_min))
         return min(self.at, self.sim.now)
@@ -156,7 +163,7 @@ class _Journey:
             self._backdate(when)
         self.stage_index = self.model.index(outcome.state.stage)
 
-    def event(self, kind: str, payload: dict) -> None:
+    def event(self, kind: str, payload: dict[str, Any]) -> None:
         self.turn += 1
         when = self.tick(60 * 12, 60 * 24 * 4)
         event = BusinessEvent(f"sim:{self.sim.seed}:{self.index}:{self.turn}", kind, self.ref, when, payload)
@@ -174,7 +181,7 @@ class _Journey:
         self.say("greet", self.emotion())
         if sim.codes and rng.random() < 0.2:
             try:
-                sim.programs.attribute_referral(self.uid, rng.choice(sim.codes), at=self.tick(1, 5))
+                sim.programs.attribute_referral(self.contact_uid, rng.choice(sim.codes), at=self.tick(1, 5))
                 sim.counts["referrals"] += 1
             except ReferralError:
                 pass
@@ -212,12 +219,12 @@ class _Journey:
 
     def offer(self) -> None:
         when = self.tick(1, 10)
-        shown = self.sim.programs.present_offer(self.uid, self.channel, at=when)
+        shown = self.sim.programs.present_offer(self.contact_uid, self.channel, at=when)
         if shown is None:
             return
         self.sim.counts["offers"] += 1
         if self.rng.random() < self.persona.redeem:
-            self.sim.programs.record_offer_redeemed(self.uid, shown.id, self.channel, at=self.tick(5, 600))
+            self.sim.programs.record_offer_redeemed(self.contact_uid, shown.id, self.channel, at=self.tick(5, 600))
             self.sim.counts["redemptions"] += 1
 
     def complain(self) -> None:
@@ -243,7 +250,7 @@ class _Journey:
         self.sim.counts["handoffs"] += 1
         if rng.random() < 0.7:
             score = max(1, min(5, round(rng.gauss(3.9, 1.0))))
-            self.sim.programs.record_feedback(self.uid, "csat", score, reference=f"sim:{self.sim.seed}:{self.index}:handoff", channel=self.channel, handoff_id=handoff_id, at=self.tick(1, 5))
+            self.sim.programs.record_feedback(self.contact_uid, "csat", score, reference=f"sim:{self.sim.seed}:{self.index}:handoff", channel=self.channel, handoff_id=handoff_id, at=self.tick(1, 5))
             self.sim.counts["feedback"] += 1
 
     def advance(self) -> None:
@@ -270,7 +277,7 @@ class _Journey:
         score = self.nps(self.persona.nps_mean)
         if score is not None and score >= 9 and self.rng.random() < 0.8:
             try:
-                issued = self.sim.programs.issue_referral_code(self.uid)
+                issued = self.sim.programs.issue_referral_code(self.contact_uid)
                 self.sim.codes.append(issued.code)
             except ReferralError:
                 pass
@@ -279,7 +286,7 @@ class _Journey:
         if self.rng.random() > 0.7:
             return None
         score = max(0, min(10, round(self.rng.gauss(mean - (2 if self.complained else 0), 1.6))))
-        self.sim.programs.record_feedback(self.uid, "nps", score, reference=f"sim:{self.sim.seed}:{self.index}:nps", channel=self.channel, at=self.tick(60, 60 * 24))
+        self.sim.programs.record_feedback(self.contact_uid, "nps", score, reference=f"sim:{self.sim.seed}:{self.index}:nps", channel=self.channel, at=self.tick(60, 60 * 24))
         self.sim.counts["feedback"] += 1
         return score
 
@@ -291,7 +298,7 @@ class _Journey:
             conn.execute(update(channel_identities).where(channel_identities.c.contact_id == contact_id).values(created_at=first))
 
 
-def simulate(store: JourneyStore, programs: ProgramsStore, contacts_n: int, seed: int = DEFAULT_SEED, days: int = 90, now: datetime | None = None, progress=None) -> dict[str, int]:
+def simulate(store: JourneyStore, programs: ProgramsStore, contacts_n: int, seed: int = DEFAULT_SEED, days: int = 90, now: datetime | None = None, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Generate `contacts_n` journeys over the last `days` days; returns what was written."""
     if contacts_n < 0:
         raise ValueError("the number of contacts must be 0 or more")

@@ -10,6 +10,7 @@ and only that bucket's stays are read back from stage_stays, along its duration 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.engine import Connection
@@ -24,7 +25,7 @@ from journey_state.store.tables import channel_identities, contact_rollup, stage
 OPEN = -1
 
 
-def _stay_scope(f: Filters) -> list:
+def _stay_scope(f: Filters) -> list[Any]:
     ss = stage_stays.c
     clauses = [ss.journey_model == f.model]
     if f.persona is not None:
@@ -36,10 +37,10 @@ def _stay_scope(f: Filters) -> list:
     return clauses
 
 
-def bucket_counts(conn: Connection, model: JourneyModel, f: Filters) -> Counter:
+def bucket_counts(conn: Connection, model: JourneyModel, f: Filters) -> Counter[Any]:
     """(stage, duration bucket or OPEN) -> stays that began in the period, open or closed as seen from its end."""
     ss, r = stage_stays.c, contact_rollup.c
-    out: Counter = Counter()
+    out: Counter[Any] = Counter()
     whole, partial = periods.split(f.start, f.end)
     if whole:
         for (value,), n in periods.read_days(conn, contact_rollup, [*periods.scope(contact_rollup, f), r.kind == "stay"], whole, (r.value,)).items():
@@ -59,7 +60,7 @@ def bucket_counts(conn: Connection, model: JourneyModel, f: Filters) -> Counter:
     return out
 
 
-def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict:
+def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict[str, Any]:
     ss = stage_stays.c
     counts = bucket_counts(conn, model, f)
 
@@ -85,7 +86,7 @@ def compute(conn: Connection, model: JourneyModel, f: Filters) -> dict:
         value = conn.execute(select(ss.seconds).where(*clauses).order_by(ss.seconds).offset(rank - seen - 1).limit(1)).scalar_one()
         return max(0.0, float(value))
 
-    def stats(stage_id: str) -> dict:
+    def stats(stage_id: str) -> dict[str, Any]:
         total = sum(n for (s, b), n in counts.items() if s == stage_id and b != OPEN)
         if not total:
             return duration_stats([])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
@@ -30,8 +31,8 @@ class TouchCounts:
 
     rows: tuple[tuple[str, str, str | None, str | None, int], ...]
 
-    def by(self, *keys: int) -> Counter:
-        counts: Counter = Counter()
+    def by(self, *keys: int) -> Counter[Any]:
+        counts: Counter[Any] = Counter()
         for row in self.rows:
             counts[tuple(row[k] for k in keys)] += row[4]
         return counts
@@ -44,7 +45,7 @@ def aggregate(conn: Connection, model: JourneyModel, f: Filters, join_contacts: 
     journey_state/store/rollups.py); the partial days at either end from the raw touchpoints.
     `join_contacts` only matters for the raw part (see `_raw`).
     """
-    counts: Counter = Counter()
+    counts: Counter[Any] = Counter()
     day0 = _ceil_day(f.start)
     day1 = f.end.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     if day0 >= day1:  # less than a whole day: raw only
@@ -58,7 +59,7 @@ def aggregate(conn: Connection, model: JourneyModel, f: Filters, join_contacts: 
     return TouchCounts(tuple((*key, n) for key, n in sorted(counts.items(), key=lambda kv: tuple("" if v is None else v for v in kv[0])) if n))
 
 
-def _rolled(conn: Connection, model: JourneyModel, f: Filters, day0: datetime, day1: datetime, counts: Counter) -> None:
+def _rolled(conn: Connection, model: JourneyModel, f: Filters, day0: datetime, day1: datetime, counts: Counter[Any]) -> None:
     r = touch_rollup.c
     months, days = _buckets(day0, day1)
     # One query per bucket range, so that each is a range of the primary key (an OR is a scan).
@@ -76,7 +77,7 @@ def _rolled(conn: Connection, model: JourneyModel, f: Filters, day0: datetime, d
             counts[(stage, channel, intent or None, emotion or None)] += int(n)
 
 
-def _raw(conn: Connection, model: JourneyModel, f: Filters, start: datetime, end: datetime, join_contacts: bool, counts: Counter) -> None:
+def _raw(conn: Connection, model: JourneyModel, f: Filters, start: datetime, end: datetime, join_contacts: bool, counts: Counter[Any]) -> None:
     """One GROUP BY over the touchpoints in [start, end).
 
     `join_contacts=False` skips the join to contacts when the model's stage ids belong to no
@@ -95,7 +96,7 @@ def _raw(conn: Connection, model: JourneyModel, f: Filters, start: datetime, end
         counts[tuple(key)] += n
 
 
-def compute(model: JourneyModel, counts: TouchCounts) -> dict:
+def compute(model: JourneyModel, counts: TouchCounts) -> dict[str, Any]:
     per_stage = counts.by(0)
     channels = counts.by(0, 1)
     intents = counts.by(0, 2)
@@ -124,7 +125,7 @@ def compute(model: JourneyModel, counts: TouchCounts) -> dict:
     }
 
 
-def emotion_curve(model: JourneyModel, counts: TouchCounts) -> list[dict]:
+def emotion_curve(model: JourneyModel, counts: TouchCounts) -> list[dict[str, Any]]:
     """Mean valence per stage of the touchpoints with an emotion label (angry -2 .. excited +2)."""
     labelled: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     emotions = counts.by(0, 3)
@@ -140,9 +141,9 @@ def emotion_curve(model: JourneyModel, counts: TouchCounts) -> list[dict]:
     return curve
 
 
-def pain_counts(counts: TouchCounts) -> dict[str, dict[str, Counter]]:
+def pain_counts(counts: TouchCounts) -> dict[str, dict[str, Counter[Any]]]:
     """Per stage: complaint and fallback touchpoints by channel."""
-    out: dict[str, dict[str, Counter]] = defaultdict(lambda: {"complaints": Counter(), "fallbacks": Counter()})
+    out: dict[str, dict[str, Counter[Any]]] = defaultdict(lambda: {"complaints": Counter(), "fallbacks": Counter()})
     for stage, channel, intent, _emotion, n in counts.rows:
         if intent in COMPLAINT_INTENTS:
             out[stage]["complaints"][channel] += n

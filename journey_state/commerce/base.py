@@ -71,7 +71,7 @@ class Order:
     customer_email: str | None = None
     tracking_number: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.status not in ORDER_STATUSES:
             raise ValueError(f"unknown order status {self.status!r} (use {', '.join(ORDER_STATUSES)})")
         if self.placed_at.tzinfo is None:
@@ -85,7 +85,7 @@ class Refund:
     amount: Decimal
     currency: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.status not in REFUND_STATUSES:
             raise ValueError(f"unknown refund status {self.status!r} (use {', '.join(REFUND_STATUSES)})")
 

@@ -150,15 +150,14 @@ class DemoShopBackend:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _unavailable_as_error():
-            with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn, conn.begin():
-                yield conn
+        # The connection is opened inside the translation: an unreachable database is StoreUnavailable.
+        with _unavailable_as_error(), self.engine.connect().execution_options(**{READ_ONLY: True}) as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with _unavailable_as_error():
-            with self.engine.begin() as conn:
-                yield conn
+        with _unavailable_as_error(), self.engine.begin() as conn:
+            yield conn
 
 
 @contextmanager
@@ -234,6 +233,7 @@ def create_demo_order(
     if shipped and shipped_at is None:
         shipped_at = placed_at + timedelta(days=1)
     if status in ("delivered", "refunded") and delivered_at is None:
+        assert shipped_at is not None  # both are SHIPPED statuses
         delivered_at = shipped_at + timedelta(days=2)
     if estimated_delivery is None:
         estimated_delivery = (delivered_at or (shipped_at or placed_at) + timedelta(days=2)).date()
@@ -258,6 +258,7 @@ def create_demo_order(
     with _unavailable_as_error(), engine.begin() as conn:
         conn.execute(insert(demo_orders).values(**values))
         if status == "refunded":
+            assert delivered_at is not None  # filled in above
             row = conn.execute(select(demo_orders).where(demo_orders.c.number == number)).one()
             _insert_refund(conn, row, "completed", "demo data", delivered_at + timedelta(days=1))
         return _order(conn.execute(select(demo_orders).where(demo_orders.c.number == number)).one())

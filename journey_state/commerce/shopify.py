@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import requests
 
@@ -80,7 +80,7 @@ class ShopifyAdminClient:
     def __enter__(self) -> ShopifyAdminClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- endpoints -------------------------------------------------------------
@@ -115,7 +115,9 @@ class ShopifyAdminClient:
 
     # -- transport -------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, params=None, json=None, missing: str | None = None) -> Any:
+    def _request(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None, missing: str | None = None
+    ) -> Any:
         """Send one request (GETs retried); `missing` names the resource a 404 means is not there."""
         attempts = 1 + (self.retries if method == "GET" else 0)
         headers = {"X-Shopify-Access-Token": self._token, "Accept": "application/json"}
@@ -237,7 +239,10 @@ def _error_text(response: requests.Response) -> str:
     return text.strip()[:_MAX_ERROR_TEXT]
 
 
-def _field(data: Any, key: str, kind: type, path: str):
+_T = TypeVar("_T")
+
+
+def _field(data: Any, key: str, kind: type[_T], path: str) -> _T:
     value = data.get(key) if isinstance(data, dict) else None
     if not isinstance(value, kind):
         message = f"Shopify {path}: response has no {key!r} {kind.__name__}"
@@ -289,6 +294,9 @@ def order_from_shopify(order: Mapping[str, Any], number: str) -> Order:
         tracked = [f for f in _fulfillments(order) if f.get("tracking_number") or f.get("tracking_url") or f.get("tracking_urls")]
         latest = tracked[-1] if tracked else {}
         urls = latest.get("tracking_urls") or []
+        placed_at = _when(order["created_at"])
+        if placed_at is None:
+            raise ValueError("created_at is empty")
         return Order(
             number=number,
             status=order_status(order),
@@ -298,7 +306,7 @@ def order_from_shopify(order: Mapping[str, Any], number: str) -> Order:
             ),
             total=Decimal(str(order["total_price"])),
             currency=str(order["currency"]),
-            placed_at=_when(order["created_at"]),
+            placed_at=placed_at,
             tracking_url=latest.get("tracking_url") or (urls[0] if urls else None),
             carrier=latest.get("tracking_company"),
             customer_email=order.get("email") or order.get("contact_email"),

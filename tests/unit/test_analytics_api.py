@@ -29,7 +29,7 @@ def test_dashboard_funnel_and_journey_map(client):
     funnel = client.get("/api/analytics/funnel", query_string={**PERIOD, "channel": "whatsapp"}, headers=AUTH).get_json()
     assert [s["reached"] for s in funnel["stages"]] == [2, 1, 0, 0, 0] and funnel["filters"]["channel"] == "whatsapp"
     jmap = client.get("/api/analytics/journey-map", query_string={**PERIOD, "persona": "p2"}, headers=AUTH).get_json()
-    assert jmap["segment"] == "p2" and [c["stage"] for c in jmap["columns"]][0] == "awareness"
+    assert jmap["segment"] == "p2" and next(c["stage"] for c in jmap["columns"]) == "awareness"
     assert {s["persona"] for s in jmap["segments"]} == {"p1", "p2"}
 
 

@@ -7,6 +7,7 @@ random writes through the real store, on SQLite and PostgreSQL.
 Never compared with the facts tables themselves, except for incremental refresh == rebuild."""
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
@@ -271,7 +272,7 @@ def funnel_py(raw, model, f: Filters) -> dict:
         stages.append({"stage": s.id, "label": s.label, "reached": reached, "entered_in_period": entered[s.id], "stalled": stalled,
                        "drop_off_rate": rate(stalled, reached), "current": len(here),
                        "at_risk": sum(1 for c in here if c.at_risk), "dormant": sum(1 for c in here if c.dormant)})
-    for here, after in zip(stages, stages[1:]):
+    for here, after in itertools.pairwise(stages):
         here["conversion_to_next"] = rate(after["reached"], here["reached"])
     stages[-1]["conversion_to_next"] = None
     return {"population": len(pop), "stages": stages, "at_risk": sum(s["at_risk"] for s in stages),
@@ -474,7 +475,7 @@ def test_funnel_equals_brute_force(env, history):
         for f in random_filters(rng, env.model):
             got = funnel.compute(conn, env.model, f)
             want = funnel_py(history, env.model, f)
-            for g, w in zip(got["stages"], want["stages"]):
+            for g, w in zip(got["stages"], want["stages"], strict=True):
                 assert g == w, (f, g["stage"])
             assert got == want, f
             for s in want["stages"][1:]:
@@ -514,7 +515,7 @@ def test_attribution_equals_brute_force(env, history, days, monkeypatch):
         for f in random_filters(rng, env.model):
             got = attribution.compute(conn, env.model, f, days)
             want = attribution_py(history, env.model, f, days)
-            for g, w in zip(got["stages"], want["stages"]):
+            for g, w in zip(got["stages"], want["stages"], strict=True):
                 assert g == w, (f, g["stage"])
             assert got == want, f
             for s in want["stages"]:
@@ -582,7 +583,7 @@ def test_offers_equal_brute_force(env, history, join_contacts):
         for f in random_filters(rng, env.model) + extra:
             got = offers_referrals.offers(conn, env.model, f, join_contacts=join_contacts)
             want = offers_py(history, env.model, f)
-            for g, w in zip(got["offers"], want["offers"]):
+            for g, w in zip(got["offers"], want["offers"], strict=True):
                 assert g == w, (f, g["offer_id"])
             assert got == want, f
             _whole, partial = periods.split(f.start, f.end)

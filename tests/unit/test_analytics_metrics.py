@@ -281,7 +281,7 @@ def test_bad_filters_have_clear_messages():
         parse_filters({"model": "b2x"}, MODELS, "b2c")
     with pytest.raises(AnalyticsFilterError, match="to: 'yesterday' is not a date"):
         parse_filters({"to": "yesterday"}, MODELS, "b2c")
-    with pytest.raises(AnalyticsFilterError, match="channel: .* is not a valid channel name"):
+    with pytest.raises(AnalyticsFilterError, match=r"channel: .* is not a valid channel name"):
         parse_filters({"channel": "what's app"}, MODELS, "b2c")
     f = parse_filters({"from": "2026-03-02", "to": "2026-03-29"}, MODELS, "b2c")
     assert (f.start, f.end) == (datetime(2026, 3, 2, tzinfo=timezone.utc), datetime(2026, 3, 30, tzinfo=timezone.utc))

@@ -47,19 +47,19 @@ def load_labelled() -> list[tuple[str, str]]:
 
 
 def confusion_report(gold: list[str], predicted: list[str], texts: list[str]) -> str:
-    confusion = Counter(zip(gold, predicted))
+    confusion = Counter(zip(gold, predicted, strict=True))
     lines = ["gold \\ predicted".ljust(18) + "".join(label.rjust(9) for label in LABELS)]
     for g in LABELS:
         lines.append(g.ljust(18) + "".join(str(confusion[(g, p)]).rjust(9) for p in LABELS))
-    wrong = [f"  {g:>8} -> {p:<8} {t}" for g, p, t in zip(gold, predicted, texts) if g != p]
-    return "\n".join(lines + ["misclassified:"] + wrong)
+    wrong = [f"  {g:>8} -> {p:<8} {t}" for g, p, t in zip(gold, predicted, texts, strict=True) if g != p]
+    return "\n".join([*lines, "misclassified:", *wrong])
 
 
 def scores(gold: list[str], predicted: list[str]) -> tuple[float, float]:
-    accuracy = sum(g == p for g, p in zip(gold, predicted)) / len(gold)
+    accuracy = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold)
     f1s = []
     for label in LABELS:
-        tp = sum(g == p == label for g, p in zip(gold, predicted))
+        tp = sum(g == p == label for g, p in zip(gold, predicted, strict=True))
         predicted_n = sum(p == label for p in predicted)
         gold_n = sum(g == label for g in gold)
         precision = tp / predicted_n if predicted_n else 0.0

@@ -7,6 +7,7 @@ real Rasa NLU model (about 30-60 s) and parses a message through `Agent`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from pathlib import Path
@@ -321,7 +322,7 @@ def test_typical_messages_take_about_a_millisecond(extractor):
 def test_any_text_gives_well_formed_entities(extractor, text):
     found = run(extractor, text)
     catalog_ids = set(extractor.catalog.product_ids)
-    for previous, entity in zip(found, found[1:]):
+    for previous, entity in itertools.pairwise(found):
         assert previous["end"] <= entity["start"], "entities overlap or are out of order"
     for entity in found:
         assert entity["entity"] in ENTITY_TYPES

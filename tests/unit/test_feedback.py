@@ -45,7 +45,7 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
         ("I'd say 8", 8),
         ("9 - great service", 9),
         ("10 10 10!!!", 10),
-        ("９", 9),  # full-width digit
+        ("９", 9),  # noqa: RUF001 - a full-width digit
         ("9️⃣", 9),  # keycap emoji
         ("🔟", 10),
         ("one", 1),

@@ -167,5 +167,5 @@ def test_follow_up_by_stage(config, tmp_path):
     assert config.follow_up("awareness") == config.follow_up(None) == config.follow_ups["default"]
     path = tmp_path / "handoff.yml"
     path.write_text("follow_ups: {moon: hi}")
-    with pytest.raises(BusinessConfigError, match="follow_ups.moon"):
+    with pytest.raises(BusinessConfigError, match=r"follow_ups\.moon"):
         load_handoff_config(path, STAGES)

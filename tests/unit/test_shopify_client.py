@@ -116,7 +116,7 @@ def test_a_404_on_a_single_order_means_not_found(fake, client):
 
 def test_a_404_on_the_order_list_means_wrong_shop_or_api_version(fake):
     client = ShopifyAdminClient(SHOP, TOKEN, base_url=fake.base_url.replace("2024-10", "2019-04"), sleep=lambda s: None)
-    with pytest.raises(BackendMisconfigured, match="check shop_domain .* and api_version"):
+    with pytest.raises(BackendMisconfigured, match=r"check shop_domain .* and api_version"):
         ShopifyBackend(client).get_order("1001")
 
 
@@ -298,14 +298,14 @@ def test_nothing_left_to_refund(fake, shop):
 def test_auth_failure_is_misconfiguration_and_not_retried(fake, sleeps):
     fake.add_order(ORDER_ID, 1001)
     client = ShopifyAdminClient(SHOP, "shpat_wrong", base_url=fake.base_url, sleep=sleeps.append)
-    with pytest.raises(BackendMisconfigured, match="HTTP 401 .*Invalid API key or access token.*check the Admin API access token"):
+    with pytest.raises(BackendMisconfigured, match=r"HTTP 401 .*Invalid API key or access token.*check the Admin API access token"):
         ShopifyBackend(client).get_order("1001")
     assert len(fake.requests) == 1 and sleeps == []
 
 
 def test_missing_scope_is_misconfiguration(fake, shop):
     fake.queue(403, {"errors": "[API] This action requires merchant approval for read_orders scope."})
-    with pytest.raises(BackendMisconfigured, match="HTTP 403 .*read_orders and write_orders scopes"):
+    with pytest.raises(BackendMisconfigured, match=r"HTTP 403 .*read_orders and write_orders scopes"):
         shop.get_order("1001")
 
 

@@ -343,7 +343,7 @@ def test_client_retries_flood_waits_and_raises_typed_errors(fake):
         asyncio.run(TelegramClient("999:wrong", fake.base_url).call("getMe"))
     assert error.value.error_code == 401
     fake.queue(200, {"ok": True, "result": True}, delay=1.5)
-    with pytest.raises(TelegramUnavailable, match="no answer within 0.5s"):
+    with pytest.raises(TelegramUnavailable, match=r"no answer within 0\.5s"):
         asyncio.run(TelegramClient(TOKEN, fake.base_url, timeout=0.5).call("getMe"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

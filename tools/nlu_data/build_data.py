@@ -27,7 +27,9 @@ from collections import defaultdict
 from extra_intents import EXTRA_INTENTS
 from support_paraphrases import SUPPORT_PARAPHRASES
 
-norm = lambda s: re.sub(r"\s+", " ", s.strip().lower())
+
+def norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s.strip().lower())
 
 # CLINC150 intents NOT used as out_of_scope examples because they overlap the 27 Bitext
 # support intents, the shop domain (orders, payments, bills, cards, accounts, cancellations,
@@ -172,10 +174,12 @@ def main():
     rng = random.Random(a.seed)
     os.makedirs(a.out, exist_ok=True)
 
-    clinc = json.load(open(a.clinc_json, encoding="utf-8"))
+    with open(a.clinc_json, encoding="utf-8") as fh:
+        clinc = json.load(fh)
     held = set()
     for f in a.holdout_csv:
-        held |= {norm(r["utterance"]) for r in csv.DictReader(open(f, encoding="utf-8-sig"))}
+        with open(f, encoding="utf-8-sig") as fh:
+            held |= {norm(r["utterance"]) for r in csv.DictReader(fh)}
     held |= {norm(t) for t, _ in clinc["oos_test"]}
     seen = set(held)  # also dedupes across files (Rasa rejects duplicates across intents)
     stats = defaultdict(int)
@@ -198,7 +202,8 @@ def main():
             extra[intent] = [e for e in exs if keep(e)]
 
     # --- Bitext train
-    rows = list(csv.DictReader(open(a.bitext_train, encoding="utf-8-sig")))
+    with open(a.bitext_train, encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
     by_intent = defaultdict(list)
     for r in rows:
         by_intent[r["intent"]].append(r["utterance"].strip())

@@ -260,6 +260,7 @@ class TelegramInput(InputChannel):
         if not self.configured:
             return _error(503, "channel_unconfigured",
                           f"Telegram channel is not configured: set {' and '.join(self.missing)}")
+        assert self.client is not None and self.secret is not None  # configured: both were set
         given = request.headers.get(SECRET_HEADER, "")
         if not same_secret(given, self.secret):
             logger.warning("telegram: webhook call with a missing or wrong %s rejected", SECRET_HEADER)
@@ -291,12 +292,13 @@ class TelegramInput(InputChannel):
         # half-way, because a second run could repeat a reply or count a journey signal twice.
         try:
             await self._process(event, on_new_message)
-        except Exception:  # noqa: BLE001 - one bad update must not make Telegram retry forever
+        except Exception:  # one bad update must not make Telegram retry forever
             logger.exception("telegram: update %s failed", update["update_id"])
         return response.json({"status": "ok"})
 
     async def _process(self, event: "_Event", on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         out = self.get_output_channel()
+        assert self.client is not None and out is not None  # handle() passes updates on only when configured
         if event.callback_query_id is not None:
             try:
                 await self.client.answer_callback_query(event.callback_query_id)
@@ -379,7 +381,7 @@ def own_phone(message: dict[str, Any]) -> str | None:
     and in a group the chat is not the sender's own identity.
     """
     contact, sender, chat = message.get("contact"), message.get("from"), message.get("chat")
-    if not all(isinstance(x, dict) for x in (contact, sender, chat)) or chat.get("type") != "private":
+    if not (isinstance(contact, dict) and isinstance(sender, dict) and isinstance(chat, dict)) or chat.get("type") != "private":
         return None
     user_id, phone = contact.get("user_id"), contact.get("phone_number")
     if not _is_int(user_id) or user_id != sender.get("id") or chat.get("id") != sender.get("id"):
@@ -405,7 +407,7 @@ def _parse(update: dict[str, Any]) -> _Event | None:
         query = update["callback_query"]
         if not isinstance(query, dict) or not isinstance(query.get("id"), str):
             raise _Malformed("callback_query.id missing")
-        sender = query.get("from") if isinstance(query.get("from"), dict) else {}
+        sender = query["from"] if isinstance(query.get("from"), dict) else {}
         if isinstance(query.get("message"), dict):
             chat_id = _chat_id(query["message"], "callback_query.message")
         elif _is_int(sender.get("id")):

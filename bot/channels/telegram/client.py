@@ -86,13 +86,12 @@ class TelegramClient:
     async def _call_once(self, method: str, body: dict[str, Any]) -> Any:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                async with session.post(self._url(method), json=body) as response:
-                    status = response.status
-                    try:
-                        data = await response.json(content_type=None)
-                    except ValueError:
-                        data = None
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.post(self._url(method), json=body) as response:
+                status = response.status
+                try:
+                    data = await response.json(content_type=None)
+                except ValueError:
+                    data = None
         except aiohttp.ClientConnectorError as exc:
             raise _NotConnected(str(exc)) from None
         except asyncio.TimeoutError:

@@ -23,7 +23,8 @@ import json
 import logging
 import re
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
@@ -51,11 +52,11 @@ class WebChatInput(SocketIOInput):
         to_rasa = guarded(self.name(), on_new_message)
         # The session each connection asked for: its messages go to that conversation and no
         # other, whatever session_id a crafted `user_uttered` names.
-        sessions: Dict[Text, Text] = {}
+        sessions: dict[str, str] = {}
 
         # `data` defaults to None: a client may emit an event with no payload at all, and
         # python-socketio then calls the handler with the sid alone.
-        async def session_request(sid: Text, data: Optional[Dict] = None) -> None:
+        async def session_request(sid: str, data: dict | None = None) -> None:
             # Rasa's handler, with enter_room awaited when the installed library needs it, and
             # an unusable session id (not a string, too long, odd characters) replaced by a new one.
             data = data if isinstance(data, dict) else {}
@@ -70,10 +71,10 @@ class WebChatInput(SocketIOInput):
             await sio.emit("session_confirm", session, room=sid)
             logger.debug("socket %s joined session %s", sid, session)
 
-        async def disconnect(sid: Text) -> None:
+        async def disconnect(sid: str) -> None:
             sessions.pop(sid, None)
 
-        async def user_uttered(sid: Text, data: Any = None) -> None:
+        async def user_uttered(sid: str, data: Any = None) -> None:
             if not isinstance(data, dict):
                 logger.info("web chat: socket %s sent a %s instead of a message object; ignored", sid, type(data).__name__)
                 return

@@ -6,8 +6,9 @@ descriptions ≤72, ids ≤200, and a list button label ≤20. Ids must be uniqu
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 TEXT_MAX = 4096
 INTERACTIVE_BODY_MAX = 1024
@@ -114,7 +115,7 @@ def _buttons(body: str, choices: Sequence[Choice], ids: Sequence[str]) -> dict[s
             "body": {"text": body},
             "action": {"buttons": [
                 {"type": "reply", "reply": {"id": reply_id, "title": shorten(c.title, BUTTON_TITLE_MAX)}}
-                for c, reply_id in zip(choices, ids)
+                for c, reply_id in zip(choices, ids, strict=True)
             ]},
         },
     }
@@ -122,7 +123,7 @@ def _buttons(body: str, choices: Sequence[Choice], ids: Sequence[str]) -> dict[s
 
 def _list(body: str, choices: Sequence[Choice], ids: Sequence[str], list_button: str) -> dict[str, Any]:
     rows = []
-    for choice, row_id in zip(choices, ids):
+    for choice, row_id in zip(choices, ids, strict=True):
         row = {"id": row_id, "title": shorten(choice.title, ROW_TITLE_MAX)}
         if row["title"] != " ".join(choice.title.split()):
             row["description"] = shorten(choice.title, ROW_DESCRIPTION_MAX)  # the full title, as far as it fits

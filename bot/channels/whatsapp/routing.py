@@ -8,7 +8,8 @@ keeps the last one. Each configured connector registers its output here and hand
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
@@ -43,7 +44,7 @@ class RoutedOutput(OutputChannel):
 
     async def target(self, recipient_id: str) -> OutputChannel:
         provider = await asyncio.to_thread(self.store.provider_of, recipient_id)
-        return (_outputs.get(provider) or _outputs[self.own_provider])()
+        return ((_outputs.get(provider) if provider else None) or _outputs[self.own_provider])()
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         number = sender_on(self.name(), recipient_id)

@@ -78,7 +78,7 @@ def _wrap(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
         out.extend(textwrap.wrap(line, WRAP) or [""])
-    return out[:MAX_LINES - 1] + ["…"] if len(out) > MAX_LINES else out
+    return [*out[: MAX_LINES - 1], "…"] if len(out) > MAX_LINES else out
 
 
 def map_png(dash: dict) -> bytes:

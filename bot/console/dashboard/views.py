@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any, Callable
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 
-from bot.console.api.analytics import _context
+from bot.console.api.analytics import filtered_context
 from bot.console.dashboard.export import map_html, map_png, period
 from bot.console.errors import ApiError
 from bot.console.npm_assets import NODE_MODULES, script_response, warn_if_missing
 from bot.console.staff.auth import login_required
 from journey_state.analytics import dashboard as analytics
+from journey_state.store import JourneyStore
 from journey_state.store.db import READ_ONLY
 from journey_state.store.errors import unavailable_as_error
 from journey_state.store.tables import channel_identities
@@ -37,18 +40,18 @@ staff_dashboard = Blueprint("staff_dashboard", __name__, url_prefix="/staff/dash
 
 
 @staff_dashboard.record_once
-def _check_bundle(state) -> None:
+def _check_bundle(state: BlueprintSetupState) -> None:
     warn_if_missing(CHART_BUNDLE, "Chart.js")
 
 
-def _compute():
+def _compute() -> tuple[dict[str, Any], list[str]]:
     """The dashboard for the request's filters (ApiError 422 on a bad filter), and its options."""
-    store, model, filters, journeys_dir = _context()
+    store, model, filters, journeys_dir = filtered_context()
     dash = analytics.compute(store.engine, model, filters, journeys_dir)
     return dash, _channels(store)
 
 
-def _channels(store) -> list[str]:
+def _channels(store: JourneyStore) -> list[str]:
     """Channels any contact has used (for the channel filter's choices)."""
     with unavailable_as_error(), store.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return sorted(c for (c,) in conn.execute(select(channel_identities.c.channel).distinct()))
@@ -61,7 +64,7 @@ def _models() -> list[str]:
     return sorted(p.stem for p in settings.journeys_dir.glob("*.yml"))
 
 
-def notices(dash: dict, channels: list[str]) -> list[str]:
+def notices(dash: dict[str, Any], channels: list[str]) -> list[str]:
     """Plain-language notes on filter values that are valid but match no contact at all."""
     f, out = dash["filters"], []
     if f["channel"] and f["channel"] not in channels:
@@ -97,7 +100,7 @@ def data(user):
     )
 
 
-def _export(render, mimetype: str, suffix: str):
+def _export(render: Callable[[dict[str, Any]], str | bytes], mimetype: str, suffix: str) -> Response:
     try:
         dash, _ = _compute()
     except ApiError as exc:  # a download link: plain text reads better than JSON
@@ -108,7 +111,7 @@ def _export(render, mimetype: str, suffix: str):
     return response
 
 
-def export_name(dash: dict, suffix: str) -> str:
+def export_name(dash: dict[str, Any], suffix: str) -> str:
     f = dash["filters"]
     parts = ["journey-map", f["model"], f["persona"] or "all", f["channel"] or "", *period(f)]
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(p for p in parts if p)) + suffix

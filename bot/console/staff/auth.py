@@ -14,10 +14,10 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Request, Response, current_app, jsonify, redirect, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
@@ -95,6 +95,7 @@ class StaffSession(SessionMixin):
         self.accessed = True
         if self._data is None:
             self._load()
+        assert self._data is not None  # _load always fills it
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -142,6 +143,7 @@ class StaffSession(SessionMixin):
         """Replace whatever session this browser had by a new one for `user` (a new token: no fixation)."""
         self._loaded()
         if self.user is not None:
+            assert self.token is not None  # a logged-in session has its token
             self._store.end(self.token)
         data = {CSRF_KEY: secrets.token_urlsafe(32)}
         self.token = self._store.create(user, data)
@@ -151,6 +153,7 @@ class StaffSession(SessionMixin):
     def log_out(self) -> None:
         self._loaded()
         if self.user is not None:
+            assert self.token is not None  # a logged-in session has its token
             self._store.end(self.token)
         self._anonymous(None)
         self.cookie_action, self.modified = "delete", False
@@ -168,9 +171,12 @@ class StaffSessionInterface(SessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> StaffSession:
         store: StaffSessionStore = app.extensions[SESSIONS]
-        return StaffSession(store, app.secret_key, request.cookies.get(self.get_cookie_name(app)))
+        secret = app.secret_key
+        assert isinstance(secret, str)  # the console sets its secret as text
+        return StaffSession(store, secret, request.cookies.get(self.get_cookie_name(app)))
 
-    def save_session(self, app: Flask, session: StaffSession, response: Response) -> None:
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, StaffSession)  # open_session always opens one
         if not session.accessed:
             return
         response.vary.add("Cookie")
@@ -182,6 +188,7 @@ class StaffSessionInterface(SessionInterface):
         if session.user is not None:
             self._store_changes(app, session)
         if session.cookie_action == "set":
+            assert session.token is not None  # "set" is decided together with a token
             expires = app.extensions[SESSIONS].policy.expires_at(session.seen_at) if session.user is not None else None
             response.set_cookie(name, session.token, expires=expires, path=path, domain=self.get_cookie_domain(app),
                                 secure=self._secure(app), httponly=True, samesite=self.get_cookie_samesite(app))
@@ -190,6 +197,7 @@ class StaffSessionInterface(SessionInterface):
     def _store_changes(app: Flask, session: StaffSession) -> None:
         store: StaffSessionStore = app.extensions[SESSIONS]
         at = now()
+        assert session.token is not None and session.seen_at is not None  # called for logged-in sessions only
         touch = session.cookie_action != "set" and store.policy.touch_due(session.seen_at, at)
         if not (session.modified or touch):
             return
@@ -209,12 +217,17 @@ def init_sessions(app: Flask, store: StaffSessionStore) -> None:
     _dummy_hash()  # at the console's start, so the first unknown username is not slower than the rest
 
 
+def staff_session() -> StaffSession:
+    """Flask's `session`, which StaffSessionInterface always opens as a StaffSession."""
+    return cast(StaffSession, session)
+
+
 def start_session(user: StaffUser) -> None:
-    session.log_in(user)
+    staff_session().log_in(user)
 
 
 def end_session() -> None:
-    session.log_out()
+    staff_session().log_out()
 
 
 def end_sessions_of(username: str) -> int:
@@ -231,12 +244,14 @@ def csrf_token() -> str:
 def csrf_ok() -> bool:
     expected = session.get(CSRF_KEY)
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    return bool(expected) and same_secret(given, expected)
+    return isinstance(expected, str) and bool(expected) and same_secret(given, expected)
 
 
 def current_user() -> dict | None:
     """The logged-in staff member, or None (no session, or it expired or was revoked)."""
-    return dict(session.user) if session.logged_in else None
+    current = staff_session()
+    # logged_in loads the session; only then is `user` known.
+    return dict(current.user) if current.logged_in and current.user is not None else None
 
 
 def wants_json() -> bool:
@@ -257,7 +272,7 @@ def _return_address() -> str | None:
         return None
 
 
-def login_required(role: str | None = None):
+def login_required(role: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Views need a live session (HTML: redirect to login; JSON: 401), and `role` if given (403)."""
 
     def decorate(view):

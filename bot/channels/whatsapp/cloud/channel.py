@@ -253,7 +253,11 @@ class WhatsAppInput(InputChannel):
         self.config = config
         self.database_url = database_url
         self.configured = all((verify_token, app_secret, access_token, phone_number_id))
-        self.client = WhatsAppGraphClient(phone_number_id, access_token, base_url=graph_base_url, version=graph_version) if self.configured else None
+        self.client = (
+            WhatsAppGraphClient(phone_number_id, access_token, base_url=graph_base_url, version=graph_version)
+            if phone_number_id and access_token and self.configured
+            else None
+        )
         self.store = WhatsAppStore.from_url(database_url) if self.configured else None
         if self.configured:
             routing.register(PROVIDER, self.reply_channel)
@@ -265,9 +269,11 @@ class WhatsAppInput(InputChannel):
         """For pushes (agent replies): routed to the provider that carried the user's last message."""
         if not self.configured:
             return None  # agent pushes then fall back to Rasa's collecting channel
+        assert self.store is not None  # set when configured
         return RoutedOutput(self.store, PROVIDER)
 
     def reply_channel(self) -> WhatsAppOutput:
+        assert self.client is not None and self.store is not None  # registered and called only when configured
         return WhatsAppOutput(self.client, self.store, self.config)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -291,6 +297,7 @@ class WhatsAppInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             if not self.configured:
                 return _error(503, "not_configured", "WhatsApp channel not configured")
+            assert self.app_secret is not None  # part of configured
             if not signature_valid(self.app_secret, request.body or b"", request.headers.get(SIGNATURE_HEADER)):
                 logger.warning("WhatsApp: webhook with a missing or wrong %s rejected", SIGNATURE_HEADER)
                 return _error(403, "bad_signature", f"missing or invalid {SIGNATURE_HEADER}")
@@ -312,7 +319,10 @@ class WhatsAppInput(InputChannel):
 
         return hook
 
-    async def _process(self, message: dict[str, Any], value: dict[str, Any], on_new_message) -> bool:
+    async def _process(
+        self, message: dict[str, Any], value: dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> bool:
+        assert self.store is not None  # receive() passes on only when configured
         wamid, sender = message["id"], wa_sender(message["from"])
         number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
         if number_id and number_id != self.phone_number_id:
@@ -338,7 +348,7 @@ class WhatsAppInput(InputChannel):
         try:
             await on_new_message(UserMessage(text, self.reply_channel(), conversation_id(CHANNEL, sender), input_channel=CHANNEL,
                                              message_id=wamid, metadata=metadata))
-        except Exception:  # noqa: BLE001 - one bad turn must not lose the other messages
+        except Exception:  # one bad turn must not lose the other messages
             logger.exception("WhatsApp: message %s could not be processed; released for redelivery", wamid)
             await asyncio.to_thread(self.store.release, wamid)
             return False

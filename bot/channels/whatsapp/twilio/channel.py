@@ -145,6 +145,7 @@ class TwilioWhatsAppInput(TwilioInput):
             self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=TIMEOUT_S))
             if api_base_url:
                 self.client.api.base_url = api_base_url.rstrip("/")
+            assert database_url is not None  # part of configured
             self.store = WhatsAppStore.from_url(database_url)
             routing.register(PROVIDER, self.reply_channel)
         else:
@@ -153,7 +154,7 @@ class TwilioWhatsAppInput(TwilioInput):
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """For pushes (agent replies): routed to the provider that carried the user's last message."""
-        return RoutedOutput(self.store, PROVIDER) if self.configured else None
+        return RoutedOutput(self.store, PROVIDER) if self.store is not None else None  # set when configured
 
     def reply_channel(self) -> TwilioWhatsAppOutput:
         return TwilioWhatsAppOutput(self.client, self.twilio_number)
@@ -177,6 +178,7 @@ class TwilioWhatsAppInput(TwilioInput):
         async def message(request: Request) -> HTTPResponse:
             if not self.configured:
                 return _error(503, "not_configured", "Twilio WhatsApp channel not configured")
+            assert self.validator is not None  # set when configured
             form = {k: v[0] if isinstance(v, list) else v for k, v in (request.form or {}).items()}
             signature = request.headers.get(SIGNATURE_HEADER) or ""
             if not signature or not self.validator.validate(self.public_url(request), form, signature):
@@ -198,7 +200,10 @@ class TwilioWhatsAppInput(TwilioInput):
 
         return hook
 
-    async def _process(self, form: dict[str, str], sender: str, sid: str, on_new_message) -> bool:
+    async def _process(
+        self, form: dict[str, str], sender: str, sid: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> bool:
+        assert self.store is not None and self.database_url is not None  # message() passes on only when configured
         key = f"twilio:{sid}"
         await asyncio.to_thread(self.store.touch, sender, PROVIDER, datetime.now(timezone.utc))  # idempotent: first
         if not await asyncio.to_thread(self.store.claim, key, sender):
@@ -216,7 +221,7 @@ class TwilioWhatsAppInput(TwilioInput):
         try:
             await on_new_message(UserMessage(text, self.reply_channel(), conversation_id(CHANNEL, sender), input_channel=CHANNEL,
                                              message_id=sid, metadata=metadata))
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("Twilio WhatsApp: message %s could not be processed; released for redelivery", sid)
             await asyncio.to_thread(self.store.release, key)
             return False
