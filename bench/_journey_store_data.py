@@ -13,9 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
 
 import numpy as np
 from sqlalchemy import text
@@ -24,7 +24,14 @@ from sqlalchemy.sql.schema import Table
 
 from journey_state.identifiers import ChannelRef
 from journey_state.model import JourneyModel
-from journey_state.store.tables import applied_signals, business_events, channel_identities, contacts, touchpoints, transitions
+from journey_state.store.tables import (
+    applied_signals,
+    business_events,
+    channel_identities,
+    contacts,
+    touchpoints,
+    transitions,
+)
 
 BATCH = 10_000
 DAY = 86_400.0
@@ -383,7 +390,7 @@ def _sqlite_value(value):
     """The value as SQLAlchemy stores it in SQLite (UTCDateTime: naive UTC text with microseconds)."""
     if isinstance(value, datetime):
         v = value.astimezone(timezone.utc)
-        return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
+        return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, dict):

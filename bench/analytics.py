@@ -30,16 +30,19 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
-from sqlalchemy import func, insert, select, update  # noqa: E402
+import _journey_store_data as data_gen
+from journey_store import DEFAULT_ADMIN_URL, Unreachable, log, postgres_database, settle_postgres, sqlite_database
+from sqlalchemy import func, insert, select, update
 
-import _journey_store_data as data_gen  # noqa: E402
-from journey_store import DEFAULT_ADMIN_URL, Unreachable, log, postgres_database, settle_postgres, sqlite_database  # noqa: E402
-from journey_state.analytics import dashboard, facts, parse_filters  # noqa: E402
-from journey_state.model import load_named_model  # noqa: E402
-from journey_state.store import make_engine  # noqa: E402
-from journey_state.store import facts_queue, rollups  # noqa: E402
-from journey_state.store.migrate import upgrade  # noqa: E402
-from journey_state.store.tables import contacts, feedback, handoffs, offer_events, touchpoints  # noqa: E402
+from journey_state.analytics import dashboard, facts, parse_filters
+from journey_state.model import load_named_model
+from journey_state.store import (
+    facts_queue,
+    make_engine,
+    rollups,
+)
+from journey_state.store.migrate import upgrade
+from journey_state.store.tables import contacts, feedback, handoffs, offer_events, touchpoints
 
 TARGET_S = 1.0
 BACKENDS = ("sqlite", "postgres")
@@ -135,7 +138,7 @@ def run_backend(backend: str, args, model) -> list[str]:
         end = (last or datetime.now(timezone.utc)) + timedelta(seconds=1)
         try:
             upgrade(args.reuse)  # new analytics indexes, if any
-            return [initial_facts(engine, model, backend)] + measure(engine, model, PROJECT_DIR / "data/journeys", end, args.repeat, backend)
+            return [initial_facts(engine, model, backend), *measure(engine, model, PROJECT_DIR / "data/journeys", end, args.repeat, backend)]
         finally:
             engine.dispose()
     ctx = sqlite_database(args.keep) if backend == "sqlite" else postgres_database(args.admin_url, args.keep)
@@ -169,8 +172,8 @@ def run_backend(backend: str, args, model) -> list[str]:
                     conn.exec_driver_sql("ANALYZE")
             log(f"{backend}: loaded {dataset.summary()}; extra rows {rows} in {time.perf_counter() - started:.0f} s")
             end = datetime.fromtimestamp(end_epoch, timezone.utc)
-            lines = [facts_line, f"{backend}: {args.contacts} contacts, {rows.get('touchpoints', 0)} touchpoints, {rows.get('transitions', 0)} transitions, "
-                     f"{rows['feedback']} feedback, {rows['offer_events']} offer events, {rows['handoffs']} handoffs"]
+            lines = [facts_line, (f"{backend}: {args.contacts} contacts, {rows.get('touchpoints', 0)} touchpoints, {rows.get('transitions', 0)} transitions, "
+                     f"{rows['feedback']} feedback, {rows['offer_events']} offer events, {rows['handoffs']} handoffs")]
             return lines + measure(engine, model, PROJECT_DIR / "data/journeys", end, args.repeat, backend)
         finally:
             engine.dispose()

@@ -35,28 +35,29 @@ import time
 import traceback
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-import psycopg2  # noqa: E402
-import sqlalchemy  # noqa: E402
-from sqlalchemy import create_engine, event, text  # noqa: E402
-from sqlalchemy.engine import Engine, make_url  # noqa: E402
-from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
+import _journey_store_data as data_gen
+import psycopg2
+import sqlalchemy
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-import _journey_store_data as data_gen  # noqa: E402
-from journey_state.business_events import parse_event  # noqa: E402
-from journey_state.engine import Signal, Source  # noqa: E402
-from journey_state.identifiers import ChannelRef  # noqa: E402
-from journey_state.model import JourneyModel, load_named_model  # noqa: E402
-from journey_state.store import JourneyStore, Touch, make_engine  # noqa: E402
-from journey_state.store.migrate import upgrade  # noqa: E402
+from journey_state.business_events import parse_event
+from journey_state.engine import Signal, Source
+from journey_state.identifiers import ChannelRef
+from journey_state.model import JourneyModel, load_named_model
+from journey_state.store import JourneyStore, Touch, make_engine
+from journey_state.store.migrate import upgrade
 
 BACKENDS = ("sqlite", "postgres")
 TARGET_P95_MS = {"sqlite": 10.0, "postgres": 15.0}
@@ -202,7 +203,7 @@ def run_phase(name: str, items: list[Any], call: Callable[[Any], str], threads: 
             start = time.perf_counter()
             try:
                 outcome = call(item)
-            except Exception as exc:  # counted and reported, never fatal
+            except Exception as exc:  # noqa: BLE001 - counted and reported, never fatal
                 with lock:
                     phase.errors[f"{type(exc).__name__}: {_first_line(exc)}"] += 1
                 continue
@@ -485,7 +486,7 @@ def phase_table(result: BackendResult) -> list[str]:
 def backend_report(result: BackendResult) -> list[str]:
     lines = ["", f"-- {result.backend} --"]
     if result.error:
-        return lines + [f"not run: {result.error}"]
+        return [*lines, f"not run: {result.error}"]
     rows = ", ".join(f"{k} {v}" for k, v in result.rows.items())
     lines += [
         *result.info,
@@ -567,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
             except Unreachable as exc:
                 result.error = str(exc)
                 log(f"{backend}: {exc}; skipping it")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one backend failing is reported, the others still run
                 result.error = f"{type(exc).__name__}: {_first_line(exc)}"
                 log(f"{backend}: FAILED\n{traceback.format_exc()}")
     except KeyboardInterrupt:

@@ -46,8 +46,8 @@ from bench.soak_clients import (
     training_examples,
 )
 from bench.soak_report import Figures, figures
-from devtools.stack import Stack, create_staff_user
 from bot.training import ensure_model
+from devtools.stack import Stack, create_staff_user
 from journey_state.handoff import load_handoff_config
 from journey_state.model import all_stage_ids
 from journey_state.replies import load_replies

@@ -7,6 +7,7 @@ recorded, so the report can tell answered, apologised, seen by an agent and lost
 """
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
 import re
@@ -47,7 +48,8 @@ INTENTS = ("greet", *QUESTIONS, "complaint", "contact_human_agent", "review", "t
 
 def conversation(examples: dict[str, list[str]], rng: random.Random, asks_for_human: bool) -> list[str]:
     """One support conversation: greeting, questions, maybe a complaint or a request for a person, feedback, goodbye."""
-    pick = lambda intent: rng.choice(examples[intent])
+    def pick(intent):
+        return rng.choice(examples[intent])
     turns = [pick("greet"), pick(rng.choice(QUESTIONS)), pick(rng.choice(QUESTIONS))]
     if rng.random() < 0.4:
         turns.append(pick("complaint"))
@@ -172,7 +174,7 @@ class WebCustomer(Customer):
                 if acked.wait(90):
                     sent.replies = self._drain()
                     break
-            except Exception:  # noqa: BLE001, S110 - connection refused, dropped, or no session confirmation: not taken
+            except Exception:  # noqa: BLE001 - connection refused, dropped, or no session confirmation: not taken
                 pass
             self.close()
             if time.monotonic() > deadline:
@@ -185,10 +187,8 @@ class WebCustomer(Customer):
 
     def close(self) -> None:
         if self.client is not None:
-            try:
+            with contextlib.suppress(Exception):  # already gone with the server
                 self.client.disconnect()
-            except Exception:  # noqa: BLE001, S110 - already gone with the server
-                pass
             self.client = None
 
 

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -43,11 +43,11 @@ import yaml
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bot.health import wait_until_healthy  # noqa: E402
-from devtools.stack import TEST_TOKENS, Stack, free_port  # noqa: E402
-from bot.training import ensure_model  # noqa: E402
-from journey_state.errors import JourneyError  # noqa: E402
-from journey_state.store.migrate import upgrade  # noqa: E402
+from bot.health import wait_until_healthy
+from bot.training import ensure_model
+from devtools.stack import TEST_TOKENS, Stack, free_port
+from journey_state.errors import JourneyError
+from journey_state.store.migrate import upgrade
 
 RASA = Path(sys.executable).with_name("rasa")
 BOTS = ("journeybot", "vanilla", "noop")
@@ -186,10 +186,8 @@ class Processes:
 
 def kill_group(proc: subprocess.Popen, sig: int) -> None:
     """Signal the process group led by `proc` (its session), if any member is left."""
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 # -- baselines: build and cache -----------------------------------------------------------

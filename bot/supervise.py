@@ -9,6 +9,7 @@ instead of sitting under it; the whole job here is one loop around `subprocess.P
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -76,10 +77,8 @@ class KeepAlive:
         self._stopping.set()
         child = self.child
         if child is not None and child.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signum)
-            except ProcessLookupError:
-                pass
 
     def install_signal_handlers(self) -> None:
         for signum in STOP_SIGNALS:

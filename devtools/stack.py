@@ -21,7 +21,6 @@ from bot.health import health_urls, wait_until_healthy
 from bot.launcher import process_env
 from bot.settings import Settings, load_settings
 
-
 # Fixed tokens for throw-away stacks (tests, benchmarks); never used by `journeybot up`.
 TEST_TOKENS = {"JOURNEYBOT_API_TOKEN": "test-api-token", "JOURNEYBOT_RASA_TOKEN": "test-rasa-token",
                "JOURNEYBOT_REST_TOKEN": "test-rest-token", "JOURNEYBOT_ACTIONS_TOKEN": "test-actions-token"}
@@ -70,7 +69,7 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, model: Path, database_url: str, work_dir: Path, extra_env: dict | None = None) -> "Stack":
+    def create(cls, model: Path, database_url: str, work_dir: Path, extra_env: dict | None = None) -> Stack:
         work_dir.mkdir(parents=True, exist_ok=True)
         tokens = dict(TEST_TOKENS)
         env = {
@@ -93,11 +92,11 @@ class Stack:
         env["JOURNEYBOT_VAR_DIR"] = str(self.settings.var_dir)
         return env
 
-    def start(self, names: tuple[str, ...] = ("actions", "console", "rasa"), timeout: float = 240.0) -> "Stack":
+    def start(self, names: tuple[str, ...] = ("actions", "console", "rasa"), timeout: float = 240.0) -> Stack:
         commands = procfile_commands(self.settings.project_dir)
         env = self.env()
         for name in names:
-            log = open(self.log_dir / f"{name}.log", "ab")
+            log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child process writes to it for its lifetime
             self.processes[name] = subprocess.Popen(
                 ["/bin/sh", "-c", "exec " + commands[name]],
                 cwd=self.settings.project_dir,
@@ -131,7 +130,7 @@ class Stack:
         for proc in self.processes.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for name, proc in self.processes.items():
+        for _name, proc in self.processes.items():
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -1,9 +1,10 @@
 """Business events (orders, subscriptions, reviews, referrals) as journey signals."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 from journey_state.engine import Signal, Source
 from journey_state.event_limits import DEFAULT_LIMITS, EventLimits

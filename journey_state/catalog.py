@@ -8,10 +8,11 @@ The NLU entity extractor (bot/nlu/entities.py) builds its product patterns from
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator, List, Mapping, Optional, Tuple
+from typing import Any
 
 import yaml
 from pydantic import validator
@@ -275,12 +276,12 @@ class ProductEntry(StrictModel):
 
     id: str
     name: str
-    aliases: Tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
     category: str
     price: Decimal
     currency: str
     description: str
-    plan_period: Optional[str] = None
+    plan_period: str | None = None
 
     _id = validator("id", pre=True, allow_reuse=True)(_identifier)
     _aliases = validator("aliases", pre=True, allow_reuse=True)(_aliases)
@@ -322,12 +323,12 @@ class AreaEntry(StrictModel):
     name: str
     delivered: bool
     fallback: bool = False
-    countries: Tuple[Tuple[str, str], ...] = ()
-    aliases: Tuple[str, ...] = ()
-    days_min: Optional[int] = None
-    days_max: Optional[int] = None
-    cost: Optional[Decimal] = None
-    currency: Optional[str] = None
+    countries: tuple[tuple[str, str], ...] = ()
+    aliases: tuple[str, ...] = ()
+    days_min: int | None = None
+    days_max: int | None = None
+    cost: Decimal | None = None
+    currency: str | None = None
     note: str = ""
 
     _id = validator("id", pre=True, allow_reuse=True)(_identifier)
@@ -387,8 +388,8 @@ class CatalogFile(StrictModel):
 
     missing_as_none = ("products",)
 
-    products: List[ProductEntry]
-    delivery_areas: List[AreaEntry] = []
+    products: list[ProductEntry]
+    delivery_areas: list[AreaEntry] = []
 
     @classmethod
     def unknown_key_at(cls, key: str) -> list[int | str]:

@@ -47,7 +47,7 @@ def read_yaml(
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader (sub)class, see the signature
+        return yaml.load(text, Loader=loader)
     except RecursionError:  # PyYAML's composer recurses once per nesting level
         raise error(f"{path}: nested too deeply to be a {kind or 'configuration file'}") from None
     except yaml.YAMLError as exc:

@@ -7,9 +7,10 @@ advocates, the points balance, or, after repeated misunderstandings, an offer of
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from journey_state.engine import Signal, Source, Transition
 from journey_state.errors import ContactNotFound

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
 from pydantic import root_validator, validator
 
@@ -235,11 +236,11 @@ class AnyIntentSection(_Section):
 
 
 class TriggerSection(_Section):
-    intents: Optional[tuple[str, ...]] = None  # required; None reaches the validator
+    intents: tuple[str, ...] | None = None  # required; None reaches the validator
     emotions: tuple[str, ...] = ()
     stages: tuple[str, ...] = ()
     in_a_row: int = 1
-    any_intent: Optional[AnyIntentSection] = None
+    any_intent: AnyIntentSection | None = None
 
     @validator("intents", pre=True, always=True)
     def _intents(cls, value: Any) -> tuple[str, ...]:
@@ -273,9 +274,9 @@ class TriggerSection(_Section):
 
 class PrioritySection(_Section):
     default: int = 3
-    stages: Dict[str, int] = {}
-    at_risk: Optional[int] = None
-    triggers: Dict[str, int] = {}
+    stages: dict[str, int] = {}
+    at_risk: int | None = None
+    triggers: dict[str, int] = {}
 
     @validator("default", pre=True)
     def _default(cls, value: Any) -> int:
@@ -327,11 +328,11 @@ class MessagesSection(_Section):
 class HandoffFile(_Section):
     """handoff.yml as written; `load_handoff_config` checks the stages it names."""
 
-    triggers: Dict[str, TriggerSection] = {}
+    triggers: dict[str, TriggerSection] = {}
     priority: PrioritySection = PrioritySection()
     wait: WaitSection = WaitSection()
     messages: MessagesSection = MessagesSection()
-    follow_ups: Dict[str, str] = {}
+    follow_ups: dict[str, str] = {}
 
     @validator("triggers", pre=True)
     def _triggers(cls, value: Any) -> Any:

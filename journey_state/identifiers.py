@@ -51,7 +51,7 @@ class ChannelRef:
         return f"{self.channel}:{self.external_id}"
 
     @classmethod
-    def from_conversation_id(cls, conversation_id: str) -> "ChannelRef":
+    def from_conversation_id(cls, conversation_id: str) -> ChannelRef:
         channel, sep, sender = conversation_id.partition(":")
         if not sep or not _CHANNEL_NAME.match(channel) or not sender:
             raise InvalidConversationId(f"{conversation_id[:80]!r} is not a conversation id of the form channel:sender")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from journey_state.identifiers import KINDS, Identifier, InvalidIdentifier, identifier
 from journey_state.secret_compare import same_secret

@@ -8,9 +8,10 @@ rewards. The balance is the sum of the ledger.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import root_validator, validator
 

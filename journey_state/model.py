@@ -6,10 +6,11 @@ the file and the key that is wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 from pydantic import Field, root_validator, validator
 
@@ -167,9 +168,9 @@ def _identifier(value: Any) -> str:
 class MatchEntry(StrictModel):
     """A `when:` condition; keys are ANDed, the values of one key ORed."""
 
-    intents: Tuple[str, ...] = ()
-    events: Tuple[str, ...] = ()
-    emotions: Tuple[str, ...] = ()
+    intents: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    emotions: tuple[str, ...] = ()
 
     @classmethod
     def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
@@ -200,7 +201,7 @@ class MatchEntry(StrictModel):
 class StageEntry(StrictModel):
     id: str = ""
     label: str = ""
-    description: Optional[str] = None
+    description: str | None = None
 
     @validator("id", pre=True, always=True)
     def _id(cls, value: Any) -> str:
@@ -218,7 +219,7 @@ class StageEntry(StrictModel):
 class SignalEntry(StrictModel):
     rule: str = ""
     to: Any = None  # a stage id, checked against the model's stages
-    when: Optional[MatchEntry] = None
+    when: MatchEntry | None = None
     from_stage: Any = None
 
     @validator("rule", pre=True, always=True)
@@ -234,7 +235,7 @@ class RegressionEntry(StrictModel):
     rule: str = ""
     from_: Any = Field(None, alias="from")
     to: Any = None
-    when: Optional[MatchEntry] = None
+    when: MatchEntry | None = None
 
     _rule = validator("rule", pre=True, always=True, allow_reuse=True)(_identifier)
     _when = validator("when", pre=True, always=True, allow_reuse=True)(_mapping)
@@ -244,8 +245,8 @@ class AtRiskEntry(StrictModel):
     missing_as_none = ("when_any",)
 
     from_stage: Any = None
-    when_any: List[MatchEntry] = []
-    clear_when_any: List[MatchEntry] = []
+    when_any: list[MatchEntry] = []
+    clear_when_any: list[MatchEntry] = []
 
     @validator("when_any", pre=True)
     def _when_any(cls, value: Any) -> list[Any]:
@@ -265,8 +266,8 @@ class DormantEntry(StrictModel):
 
 
 class SideStatesEntry(StrictModel):
-    at_risk: Optional[AtRiskEntry] = None
-    dormant: Optional[DormantEntry] = None
+    at_risk: AtRiskEntry | None = None
+    dormant: DormantEntry | None = None
 
     @classmethod
     def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
@@ -285,9 +286,9 @@ class ModelFile(StrictModel):
     id: str = ""
     label: str = ""
     initial_stage: Any = None
-    stages: List[StageEntry] = []
-    signals: List[SignalEntry] = []
-    regressions: List[RegressionEntry] = []
+    stages: list[StageEntry] = []
+    signals: list[SignalEntry] = []
+    regressions: list[RegressionEntry] = []
     side_states: SideStatesEntry = SideStatesEntry()
     min_intent_confidence: float = 0.0
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from pydantic import root_validator, validator
 
@@ -153,10 +154,10 @@ def rejection(offer: Offer, settings: OfferSettings, context: OfferContext, hist
     if offer.kind == "discount":
         if context.at_risk:
             return Rejection.AT_RISK
-        if context.last_complaint_at is not None:
-            # A complaint time in the future (clock skew) counts as "just now".
-            if now < _utc(context.last_complaint_at, "last_complaint_at") + settings.no_discount_after_complaint:
-                return Rejection.COMPLAINT
+        # A complaint time in the future (clock skew) counts as "just now".
+        if context.last_complaint_at is not None and \
+                now < _utc(context.last_complaint_at, "last_complaint_at") + settings.no_discount_after_complaint:
+            return Rejection.COMPLAINT
     return None
 
 

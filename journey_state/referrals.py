@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from pydantic import root_validator, validator
 
@@ -152,7 +153,7 @@ class RewardsSection(StrictModel):
 class AdvocatesSection(StrictModel):
     min_nps: int = 9
     min_review_rating: int = 4
-    stages: Dict[str, str] = {}
+    stages: dict[str, str] = {}
 
     @validator("min_nps", pre=True)
     def _nps(cls, value: Any) -> int:

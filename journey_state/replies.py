@@ -5,9 +5,10 @@ The most specific variant wins: stage+channel, then stage, then channel, then de
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 from pydantic import BaseModel, root_validator, validator
 
@@ -109,9 +110,9 @@ class ReplyEntry(StrictModel):
     """An answer's default or one of its variants."""
 
     text: str = ""
-    buttons: Tuple[Any, ...] = ()  # Button objects, built by the validator
-    stage: Optional[str] = None
-    channel: Optional[str] = None
+    buttons: tuple[Any, ...] = ()  # Button objects, built by the validator
+    stage: str | None = None
+    channel: str | None = None
 
     @classmethod
     def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
@@ -150,7 +151,7 @@ def _variants(value: Any) -> list[Any]:
 
 class AnswerEntry(StrictModel):
     default: ReplyEntry
-    variants: List[ReplyEntry] = []
+    variants: list[ReplyEntry] = []
 
     @root_validator(pre=True)
     def _default_required(cls, values: Any) -> Any:
@@ -173,7 +174,7 @@ class AnswerEntry(StrictModel):
 class RepliesFile(BaseModel):
     """replies.yml as written; `parse_replies` checks the stages it names. Other top-level keys are ignored, as before."""
 
-    replies: Dict[str, AnswerEntry]
+    replies: dict[str, AnswerEntry]
 
     @root_validator(pre=True)
     def _replies_required(cls, values: Any) -> Any:
@@ -222,7 +223,7 @@ def _fact(value: Any) -> str:
 class BusinessFile(BaseModel):
     """business.yml: facts used as {placeholders} in replies and offers; other top-level keys are ignored, as before."""
 
-    facts: Dict[str, str]
+    facts: dict[str, str]
 
     @root_validator(pre=True)
     def _facts_required(cls, values: Any) -> Any:

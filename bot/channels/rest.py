@@ -17,14 +17,22 @@ import json
 import logging
 import os
 from asyncio import CancelledError
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.inbound import OnNewMessage, RejectedMessage, conversation_id, guarded, storable_message, storable_metadata
+from bot.channels.inbound import (
+    OnNewMessage,
+    RejectedMessage,
+    conversation_id,
+    guarded,
+    storable_message,
+    storable_metadata,
+)
 from journey_state.secret_compare import same_secret
 
 logger = logging.getLogger(__name__)
@@ -40,7 +48,7 @@ class RestInput(InputChannel):
         return CHANNEL
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None, env: Mapping[str, str] | None = None) -> "RestInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None, env: Mapping[str, str] | None = None) -> RestInput:
         credentials = credentials or {}
         env = os.environ if env is None else env
         token_env = str(credentials.get("token_env") or DEFAULT_TOKEN_ENV)

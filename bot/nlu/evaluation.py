@@ -98,7 +98,7 @@ def parse_batched(agent, texts, chunk=1000):
         msgs = [UserMessage(t) for t in texts[start:start + chunk]]
         for node in nodes:
             msgs = getattr(node._component, node._fn_name)(messages=msgs)
-        for t, m in zip(texts[start:start + chunk], msgs):
+        for t, m in zip(texts[start:start + chunk], msgs, strict=False):
             preds[t] = _result_to_pred(m.as_dict(only_output_properties=True))
         print(f"  parsed {min(start + chunk, len(texts))}/{len(texts)}", file=sys.stderr, flush=True)
     return preds
@@ -152,7 +152,7 @@ def main(argv=None):
     try:  # Rasa 3.6 logs every parse at debug level through structlog: silence it
         import structlog
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    except Exception:
+    except Exception:  # noqa: BLE001 - quieter logs only; structlog may be absent or changed
         pass
     t_loaded = time.time()
     texts = sorted({t for _, rows in datasets for t, _ in rows})
@@ -174,7 +174,7 @@ def main(argv=None):
     results = {"model": a.model, "load_seconds": round(t_loaded - t_start, 1),
                "parse_seconds": round(t_parsed - t_loaded, 1), "distinct_utterances": len(texts),
                "mode": "parse_message" if a.no_batch else "batched", "verify": verify, "datasets": {}}
-    errf = open(a.errors, "w") if a.errors else None
+    errf = open(a.errors, "w") if a.errors else None  # noqa: SIM115 - written across the loop below, closed after it
     for name, rows in datasets:
         pred = [preds[t][0] for t, _ in rows]
         fb = sum(p in FALLBACK_INTENTS for p in pred)
@@ -186,7 +186,7 @@ def main(argv=None):
             m["macro_f1"] = round(f1_score(gold, pred, labels=labels, average="macro", zero_division=0), 4)
             m["false_fallback"] = fb
             m["top_confusions"] = [f"{g}->{p}: {n}" for (g, p), n in
-                                   Counter((g, p) for g, p in zip(gold, pred) if g != p).most_common(8)]
+                                   Counter((g, p) for g, p in zip(gold, pred, strict=False) if g != p).most_common(8)]
         else:
             m["to_fallback_or_oos"] = round(fb / len(rows), 4)
             m["top_wrong_intents"] = Counter(p for p in pred if p not in FALLBACK_INTENTS).most_common(8)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Float, Integer, and_, case, cast, exists, func, literal_column
 from sqlalchemy.sql import ColumnElement

@@ -2,14 +2,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
-from journey_state.analytics import attribution, cohorts, facts, feedback_metrics, funnel, handoffs, journey_map, offers_referrals, time_in_stage, touchpoints
+from journey_state.analytics import (
+    attribution,
+    cohorts,
+    facts,
+    feedback_metrics,
+    funnel,
+    handoffs,
+    journey_map,
+    offers_referrals,
+    time_in_stage,
+    touchpoints,
+)
 from journey_state.analytics.filters import Filters
 from journey_state.model import JourneyModel, load_model
 from journey_state.store.db import READ_ONLY

@@ -3,8 +3,9 @@ table, and the partial days (or weeks) at either end, which callers read from ra
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence, overload
+from typing import Any, overload
 
 from sqlalchemy import Table, and_, func, select
 from sqlalchemy.engine import Connection

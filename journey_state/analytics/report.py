@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -134,7 +135,7 @@ def charts(dash: dict) -> dict[str, str]:
         for name in names:
             values = [next((c["count"] for c in s["channels"] if c["channel"] == name), 0) for s in stages]
             ax.bar([s["label"] for s in stages], values, bottom=bottom, label=name)
-            bottom = [a + b for a, b in zip(bottom, values)]
+            bottom = [a + b for a, b in zip(bottom, values, strict=False)]
         ax.set_title("Touchpoints by channel and stage")
         ax.tick_params(axis="x", labelsize=8)
         ax.legend(fontsize=7)

@@ -12,9 +12,10 @@ Contacts already present (same seed and index) are skipped, so a re-run adds not
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import insert, update
 

@@ -7,10 +7,10 @@ Cancelling or refunding twice returns the first result.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row

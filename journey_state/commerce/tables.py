@@ -1,7 +1,19 @@
 """Demo-shop tables, on the journey store's `metadata` so Alembic manages them (revision 0003)."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from journey_state.store.base import UTCDateTime, metadata
 

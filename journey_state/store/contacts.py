@@ -14,7 +14,6 @@ from journey_state.model import JourneyModel
 from journey_state.store.tables import channel_identities, contact_identifiers, contact_merges, contacts
 
 
-
 def now() -> datetime:
     return datetime.now(timezone.utc)
 

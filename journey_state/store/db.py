@@ -1,6 +1,7 @@
 """Engine creation for SQLite (embedded default) and PostgreSQL."""
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -56,10 +57,8 @@ def _create_private(database: str | None) -> None:
     path = Path(database)
     if not path.parent.is_dir():
         return  # SQLite reports the missing directory itself
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_FILE_MODE))
-    except FileExistsError:
-        pass
 
 
 def _sqlite_locking(engine: Engine) -> None:

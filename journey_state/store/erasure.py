@@ -5,11 +5,11 @@ import hashlib
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, inspect, insert, select
+from sqlalchemy import delete, insert, inspect, select
 from sqlalchemy.engine import Connection, Row
 
-from journey_state.store.contacts import now
 from journey_state.store.channel_tables import SENDER_KEYED
+from journey_state.store.contacts import now
 from journey_state.store.tables import (
     applied_signals,
     business_events,

@@ -92,7 +92,7 @@ class ProgramsStore:
         self.rng = rng  # for referral codes; None: secrets.SystemRandom
 
     @classmethod
-    def load(cls, store: JourneyStore, business_dir: str | Path, journeys_dir: str | Path) -> "ProgramsStore":
+    def load(cls, store: JourneyStore, business_dir: str | Path, journeys_dir: str | Path) -> ProgramsStore:
         """Read offers.yml and programs.yml, validated against every journey model in `journeys_dir`."""
         models = [load_model(p) for p in sorted(Path(journeys_dir).glob("*.yml"))]
         stages = {s for m in models for s in m.stage_ids}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -169,9 +169,8 @@ class JourneyStore:
         """
         for attempt in range(RETRIES):
             try:
-                with unavailable_as_error():
-                    with connect_waiting(self.engine) as conn, conn.begin():
-                        return work(conn)
+                with unavailable_as_error(), connect_waiting(self.engine) as conn, conn.begin():
+                    return work(conn)
             except IntegrityError:
                 if attempt == RETRIES - 1:
                     raise
@@ -183,6 +182,5 @@ class JourneyStore:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only connection (on SQLite it does not wait for writers)."""
-        with unavailable_as_error():
-            with connect_waiting(self.engine).execution_options(**{READ_ONLY: True}) as conn:
-                yield conn
+        with unavailable_as_error(), connect_waiting(self.engine).execution_options(**{READ_ONLY: True}) as conn:
+            yield conn

@@ -20,7 +20,6 @@ from sqlalchemy import delete, func, insert, literal, literal_column, select, un
 from sqlalchemy.engine import Connection
 
 from journey_state.store import triggers
-
 from journey_state.store.tables import contacts, stage_stays, touch_rollup, touchpoints
 
 DAY, MONTH = "d", "m"

@@ -25,8 +25,8 @@ from journey_state.staff_rules import SessionPolicy
 from journey_state.store.contacts import now
 from journey_state.store.db import READ_ONLY, connect_waiting
 from journey_state.store.errors import unavailable_as_error
-from journey_state.store.staff_users import StaffUser
 from journey_state.store.staff_tables import staff_sessions, staff_users
+from journey_state.store.staff_users import StaffUser
 
 STAFF_SESSIONS = "staff sessions unavailable"
 TOKEN_BYTES = 32

@@ -1,7 +1,7 @@
 """Installing and dropping a set of triggers (and, on PostgreSQL, the functions they call)."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy.engine import Connection
 

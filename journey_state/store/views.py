@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect, select, table, column
+from sqlalchemy import column, inspect, select, table
 from sqlalchemy.engine import Connection, Row
 
 from journey_state.identifiers import ChannelRef

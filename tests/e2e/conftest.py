@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from devtools.stack import Stack
 from bot.training import ensure_model
+from devtools.stack import Stack
 from journey_state.model import load_named_model
 from journey_state.replies import load_replies
 from journey_state.store.migrate import upgrade

@@ -20,8 +20,8 @@ from tests.e2e.test_handoff_telegram import (  # noqa: F401 (fixtures)
     rasa_tracker,
     stack,
 )
-from tests.fakes.telegram import deliver
 from tests.e2e.test_telegram import SECRET
+from tests.fakes.telegram import deliver
 
 
 def test_rasa_restart_mid_handoff_loses_nothing(stack, fake):

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import uuid
 
-
-
-
 PRICING = "how much does the premium plan cost?"
 
 

@@ -1,6 +1,7 @@
 """The README's run command: `journeybot up` (what `make run` calls) starts, answers, and stops on Ctrl-C."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -13,7 +14,6 @@ from pathlib import Path
 import requests
 
 from devtools.stack import free_port
-
 from tests.e2e.conftest import PROJECT
 
 
@@ -33,10 +33,8 @@ def _process_tree(root: int) -> dict[int, bytes]:
         grew = bool(children)
     lines = {}
     for pid in tree:
-        try:
+        with contextlib.suppress(OSError):
             lines[pid] = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            pass
     return lines
 
 
@@ -72,7 +70,7 @@ def test_up_prints_urls_serves_a_turn_and_stops_cleanly(trained_model, tmp_path)
             assert time.monotonic() < deadline, "no banner after 300 s:\n" + "".join(output)[-4000:]
             time.sleep(0.5)
         text = "".join(output)
-        for name, port in ports.items():
+        for _name, port in ports.items():
             assert f"http://localhost:{port}" in text
         token = re.search(r"API token\s+(\S+)", text).group(1)
         secrets_file = tmp_path / "var" / "local-secrets.env"

@@ -85,7 +85,7 @@ class FakeRasa:
                 paused = False
         return {"sender_id": sender, "events": list(events), "paused": paused, "latest_input_channel": "rest"}
 
-    def __enter__(self) -> "FakeRasa":
+    def __enter__(self) -> FakeRasa:
         self.thread.start()
         return self
 

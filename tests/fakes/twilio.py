@@ -41,7 +41,7 @@ class FakeTwilio:
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> "FakeTwilio":
+    def start(self) -> FakeTwilio:
         fake = self
 
         class Handler(_Handler):

@@ -100,7 +100,7 @@ class FakeGraph:
         self._changed = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> "FakeGraph":
+    def start(self) -> FakeGraph:
         fake = self
 
         class Handler(_Handler):

@@ -18,7 +18,7 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="module")
-def fuzz_stack(trained_model, tmp_path_factory) -> Iterator[FuzzStack]:  # noqa: F811
+def fuzz_stack(trained_model, tmp_path_factory) -> Iterator[FuzzStack]:
     stack, stop = start_fuzz_stack(trained_model, tmp_path_factory.mktemp("fuzz"))
     try:
         yield stack

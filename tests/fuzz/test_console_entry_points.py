@@ -121,7 +121,7 @@ def known(fuzz_stack: FuzzStack) -> dict[str, list[Any]]:
 
 # Bodies each POST route accepts in shape, with hostile values, so the fuzz gets past the
 # shape checks into the stores (keyed by endpoint; a route not listed gets generic bodies).
-from journey_state.business_events import EVENT_TYPES
+from journey_state.business_events import EVENT_TYPES  # noqa: E402 - beside the bodies it shapes
 
 _channel = st.sampled_from(["rest", "telegram", "whatsapp", "socketio"])
 ENVELOPES = {

@@ -16,7 +16,16 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import delete, select, update
 
-from journey_state.analytics import Filters, attribution, cohorts, facts, feedback_metrics, funnel, offers_referrals, periods
+from journey_state.analytics import (
+    Filters,
+    attribution,
+    cohorts,
+    facts,
+    feedback_metrics,
+    funnel,
+    offers_referrals,
+    periods,
+)
 from journey_state.analytics._sql import RETENTION_STAGE, milestone, rate
 from journey_state.business_events import BusinessEvent
 from journey_state.engine import Signal, Source

@@ -52,7 +52,7 @@ def whatsapp_channel(database_url: str) -> WhatsAppInput:
 
 
 @pytest.mark.parametrize("body", [DEEP, DEEP_FIELD], ids=["deep-list", "deep-field"])
-def test_telegram_deeply_nested_json_is_400(servers, fake, db, body):  # noqa: F811
+def test_telegram_deeply_nested_json_is_400(servers, fake, db, body):
     url, rasa = servers(make_channel(fake, db))
     response = requests.post(url, data=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}, timeout=10)
     assert response.status_code == 400, response.text
@@ -61,7 +61,7 @@ def test_telegram_deeply_nested_json_is_400(servers, fake, db, body):  # noqa: F
 
 
 @pytest.mark.parametrize("body", [DEEP, b'{"object": "whatsapp_business_account", "entry": ' + DEEP + b"}"], ids=["deep-list", "deep-field"])
-def test_whatsapp_signed_deeply_nested_json_is_400(servers, db, body):  # noqa: F811
+def test_whatsapp_signed_deeply_nested_json_is_400(servers, db, body):
     url, rasa = servers(whatsapp_channel(db))
     response = requests.post(url, data=body, headers={"X-Hub-Signature-256": wa.sign(body)}, timeout=10)
     assert response.status_code == 400, response.text
@@ -70,7 +70,7 @@ def test_whatsapp_signed_deeply_nested_json_is_400(servers, db, body):  # noqa: 
 
 
 @pytest.mark.parametrize("signature", ["sha256=é" + "0" * 63, b"sha256=" + NOT_UTF8], ids=["non-ascii", "not-utf8"])
-def test_whatsapp_signature_that_is_not_ascii_is_403(servers, db, signature):  # noqa: F811
+def test_whatsapp_signature_that_is_not_ascii_is_403(servers, db, signature):
     url, _ = servers(whatsapp_channel(db))
     body = b'{"object": "whatsapp_business_account", "entry": []}'
     sent = signature.encode("utf-8") if isinstance(signature, str) else signature
@@ -78,7 +78,7 @@ def test_whatsapp_signature_that_is_not_ascii_is_403(servers, db, signature):  #
     assert response.status_code == 403, response.text
 
 
-def test_telegram_secret_header_that_is_not_utf8_is_403(servers, fake, db):  # noqa: F811
+def test_telegram_secret_header_that_is_not_utf8_is_403(servers, fake, db):
     url, rasa = servers(make_channel(fake, db))
     response = requests.post(url, data=b'{"update_id": 1}', headers={"X-Telegram-Bot-Api-Secret-Token": NOT_UTF8}, timeout=10)
     assert response.status_code == 403, response.text

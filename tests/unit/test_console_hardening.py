@@ -14,7 +14,7 @@ STATIC_FILES = ("/staff/static/console.css", "/staff/static/console.js", "/store
 
 
 @pytest.fixture
-def app(sqlite_url, b2c_model, tmp_path, rasa, monkeypatch):  # noqa: F811
+def app(sqlite_url, b2c_model, tmp_path, rasa, monkeypatch):
     from journey_state.store import migrate
 
     migrate.upgrade(sqlite_url)
@@ -335,7 +335,7 @@ def no_bidi(text: str) -> bool:
     return not any(c in BIDI_CONTROLS for c in text)
 
 
-def test_bidi_controls_in_customer_text_never_reach_a_console_page(app, rasa):  # noqa: F811
+def test_bidi_controls_in_customer_text_never_reach_a_console_page(app, rasa):
     from datetime import datetime, timezone
 
     from journey_state.engine import Signal, Source

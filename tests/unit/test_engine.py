@@ -574,9 +574,9 @@ def _model_vocabulary(model: JourneyModel):
     matches = [r.when for r in model.signals] + [r.when for r in model.regressions]
     if model.at_risk is not None:
         matches += [*model.at_risk.when_any, *model.at_risk.clear_when_any]
-    intents = sorted({i for m in matches for i in m.intents}) + ["zz_unknown_intent", None]
-    events = sorted({e for m in matches for e in m.events}) + ["zz_unknown_event", None]
-    emotions = sorted({e for m in matches for e in m.emotions}) + ["zz_unknown_emotion", None]
+    intents = [*sorted({i for m in matches for i in m.intents}), "zz_unknown_intent", None]
+    events = [*sorted({e for m in matches for e in m.events}), "zz_unknown_event", None]
+    emotions = [*sorted({e for m in matches for e in m.emotions}), "zz_unknown_emotion", None]
     return intents, events, emotions
 
 

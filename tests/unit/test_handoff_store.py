@@ -117,7 +117,7 @@ def test_two_agents_claiming_at_once_give_one_owner(stores):
                 won.append(agent)
             except AlreadyClaimed:
                 lost.append(agent)
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:
                 errors.append(repr(exc))
 
         threads = [threading.Thread(target=go, args=(a,)) for a in agents]

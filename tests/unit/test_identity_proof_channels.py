@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from bot.channels import identity_proof
 from bot.channels.telegram.channel import TelegramInput
-from bot.channels.whatsapp.twilio.channel import TwilioWhatsAppInput
 from bot.channels.webchat.identity import SignedIdentity
 from bot.channels.whatsapp.cloud.channel import WhatsAppInput
 from bot.channels.whatsapp.cloud.config import load_whatsapp_config
+from bot.channels.whatsapp.twilio.channel import TwilioWhatsAppInput
 from journey_state.engine import Signal, Source
 from journey_state.identifiers import ChannelRef, Identifier
 from journey_state.identity_signing import identity_hash

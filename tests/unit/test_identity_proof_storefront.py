@@ -13,13 +13,13 @@ from tests.unit.test_storefront import ENV, store, widget_config  # noqa: F401 (
 SECRET = "storefront-identity-secret-0123456789"
 
 
-def page(store, tmp_path, monkeypatch, **env) -> str:  # noqa: F811
+def page(store, tmp_path, monkeypatch, **env) -> str:
     monkeypatch.delenv(PUBLIC_RASA_URL_ENV, raising=False)
     app = create_app(load_settings({**ENV, "JOURNEYBOT_VAR_DIR": str(tmp_path), **env}), store)
     return app.test_client().get("/").get_data(as_text=True)
 
 
-def test_the_page_passes_a_signed_identity_to_the_widget(store, tmp_path, monkeypatch):  # noqa: F811
+def test_the_page_passes_a_signed_identity_to_the_widget(store, tmp_path, monkeypatch):
     monkeypatch.setenv(DEMO_CUSTOMER_ENV, "demo@example.com, +49 151 1234 5678")
     html = page(store, tmp_path, monkeypatch, JOURNEYBOT_IDENTITY_SECRET=SECRET)
     custom = widget_config(html)["customData"]
@@ -28,7 +28,7 @@ def test_the_page_passes_a_signed_identity_to_the_widget(store, tmp_path, monkey
     assert "Signed in as demo@example.com" in html and SECRET not in html
 
 
-def test_without_the_mode_nothing_is_signed(store, tmp_path, monkeypatch):  # noqa: F811
+def test_without_the_mode_nothing_is_signed(store, tmp_path, monkeypatch):
     monkeypatch.delenv(DEMO_CUSTOMER_ENV, raising=False)
     html = page(store, tmp_path, monkeypatch)
     assert "customData" not in widget_config(html) and "Signed in as" not in html

@@ -1,6 +1,7 @@
 """Offer catalog and choice (journey_state/offers.py): examples, config validation, properties."""
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -394,7 +395,7 @@ def test_impressions_never_exceed_the_cap_and_respect_the_cooldown(cat, context,
         if o.max_impressions is not None:
             assert len(times) <= o.max_impressions
         if o.cooldown is not None:
-            assert all(b - a >= o.cooldown for a, b in zip(times, times[1:]))
+            assert all(b - a >= o.cooldown for a, b in itertools.pairwise(times))
 
 
 @PROPS

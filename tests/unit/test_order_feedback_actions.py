@@ -10,7 +10,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
-from actions.feedback import ActionAskCsatScore, ActionAskNpsScore, ActionSubmitCsat, ActionSubmitNps, ValidateCsatForm, ValidateNpsForm
+from actions.feedback import (
+    ActionAskCsatScore,
+    ActionAskNpsScore,
+    ActionSubmitCsat,
+    ActionSubmitNps,
+    ValidateCsatForm,
+    ValidateNpsForm,
+)
 from actions.orders import ActionOrderSupport, ActionStartOrderRequest, ValidateOrderForm
 from actions.tracker_reading import turn_from_tracker
 from journey_state.commerce.demo_shop import seed_demo_orders
@@ -47,7 +54,7 @@ def texts(dispatcher):
 
 
 def test_tracking_an_order_by_number(services):
-    svc, orders = services
+    svc, _orders = services
     start = ActionStartOrderRequest().run(CollectingDispatcher(), tracker("where is my order", "track_order"), {})
     assert SlotSet("order_request", "track_order") in start
     d = CollectingDispatcher()
@@ -91,7 +98,7 @@ def test_cancel_needs_the_order_email(services):
 
 
 def test_refund_rules_come_from_the_shop(services):
-    svc, orders = services
+    _svc, orders = services
     in_transit = orders["in_transit"].number
     d = CollectingDispatcher()
     ActionOrderSupport().run(d, tracker("x", "get_refund", {"order_request": "get_refund", "order_id": in_transit, "order_email": OWNER}), {})

@@ -124,7 +124,7 @@ def random_filters(rng, model) -> list[Filters]:
         start = T0 + timedelta(hours=rng.uniform(-48, 80 * 24), seconds=rng.uniform(0, 3600))
         end = start + timedelta(hours=rng.choice((5, 30, 24 * 20, 24 * 70)), seconds=rng.uniform(0, 3600))
         out.append(Filters(start, end, model.id, rng.choice((None, "whatsapp")), rng.choice((None, "p1"))))
-    return out + [Filters(T0 - timedelta(days=1), T0 + timedelta(days=120), model.id)]
+    return [*out, Filters(T0 - timedelta(days=1), T0 + timedelta(days=120), model.id)]
 
 
 def test_touchpoint_counts_equal_the_raw_aggregate(store, history):
@@ -151,7 +151,7 @@ def _stays_in_python(conn, model, f: Filters) -> dict[str, dict]:
         ).all()
         entries = [(created, model.initial_stage)] + [(at, stage) for stage, at in moves]
         entries = sorted((e for e in entries if e[0] < f.end), key=lambda e: e[0])  # creation sorts first on ties
-        for (at, stage), nxt in zip(entries, entries[1:] + [None]):
+        for (at, stage), nxt in zip(entries, [*entries[1:], None], strict=False):
             if f.start <= at < f.end:
                 if nxt is None:
                     ongoing[stage] += 1

@@ -5,10 +5,10 @@ from click.testing import CliRunner
 from werkzeug.security import check_password_hash
 
 from bot.staff_cli import create_user
+from journey_state.handoff import HandoffConfig
 from journey_state.model import load_named_model
 from journey_state.store import JourneyStore, make_engine
 from journey_state.store.handoffs import HandoffStore
-from journey_state.handoff import HandoffConfig
 from tests.conftest import JOURNEYS_DIR
 
 

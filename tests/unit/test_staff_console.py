@@ -328,7 +328,7 @@ def test_replies_reach_the_conversation_of_real_sender_shapes(app, rasa, channel
     assert ann.post(f"/staff/handoffs/{h.id}/handback", data={"csrf_token": token}).status_code == 303
     assert set(rasa.events) == {f"{channel}:{sender}"}, list(rasa.events)
     events = rasa.events[f"{channel}:{sender}"]
-    assert [e["text"] for e in events if e["event"] == "bot"][0] == "Hello, Ann here"
+    assert next(e["text"] for e in events if e["event"] == "bot") == "Hello, Ann here"
     assert rasa.tracker(f"{channel}:{sender}")["paused"] is False
 
 

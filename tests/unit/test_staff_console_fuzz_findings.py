@@ -11,7 +11,7 @@ HANDOFF_POSTS = ("claim", "reply", "notes", "stage", "offer", "handback", "close
 
 
 @pytest.mark.parametrize("handoff_id", [TOO_BIG, 10**30], ids=["2**63", "10**30"])
-def test_handoff_ids_past_64_bits_are_404_not_500(app, handoff_id):  # noqa: F811
+def test_handoff_ids_past_64_bits_are_404_not_500(app, handoff_id):
     queue_one(app)
     client, token = logged_in(app)
     for path in HANDOFF_GETS:
@@ -23,7 +23,7 @@ def test_handoff_ids_past_64_bits_are_404_not_500(app, handoff_id):  # noqa: F81
         assert response.status_code == 404, (action, response.status_code)
 
 
-def test_the_largest_64_bit_handoff_id_is_an_ordinary_unknown_handoff(app):  # noqa: F811
+def test_the_largest_64_bit_handoff_id_is_an_ordinary_unknown_handoff(app):
     client, _ = logged_in(app)
     response = client.get(f"/staff/handoffs/{TOO_BIG - 1}", headers={"Accept": "application/json"})
     assert response.status_code == 404
@@ -32,7 +32,7 @@ def test_the_largest_64_bit_handoff_id_is_an_ordinary_unknown_handoff(app):  # n
 
 @pytest.mark.parametrize("path", ["/staff/handoffs/1?q=" + "b" * 70_000, "/staff/contacts/a%0D%0Ab", "/staff/contacts/a%5Cb"],
                          ids=["70-kb-query", "cr-lf-in-path", "backslash-in-path"])
-def test_the_login_redirect_carries_only_a_return_address_the_login_page_accepts(app, path):  # noqa: F811
+def test_the_login_redirect_carries_only_a_return_address_the_login_page_accepts(app, path):
     # A 70 KB query used to come back as a 70 KB Location header (clients refuse header lines
     # past 64 KiB), and a control character or backslash in the path as a link the login page
     # then refused with a 400.
@@ -44,7 +44,7 @@ def test_the_login_redirect_carries_only_a_return_address_the_login_page_accepts
     assert followed.status_code == 200
 
 
-def test_the_login_redirect_still_returns_to_an_ordinary_page(app):  # noqa: F811
+def test_the_login_redirect_still_returns_to_an_ordinary_page(app):
     response = app.test_client().get("/staff/handoffs/7?tab=notes")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/staff/login?next=/staff/handoffs/7?tab%3Dnotes")

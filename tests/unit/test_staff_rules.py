@@ -8,7 +8,15 @@ from markupsafe import Markup
 
 from journey_state.bidi import BIDI_CONTROLS, strip_bidi
 from journey_state.identifiers import ChannelRef
-from journey_state.staff_rules import CHANNELS, InvalidStaffInput, LoginLimiter, SessionPolicy, address_key, safe_next, takeover_target
+from journey_state.staff_rules import (
+    CHANNELS,
+    InvalidStaffInput,
+    LoginLimiter,
+    SessionPolicy,
+    address_key,
+    safe_next,
+    takeover_target,
+)
 
 # -- takeover input -----------------------------------------------------------------------------
 
@@ -41,9 +49,9 @@ def test_channels_are_the_names_the_connectors_report():
     from rasa.core.channels.rest import RestInput
 
     from bot.channels.telegram.channel import TelegramInput
-    from bot.channels.whatsapp.twilio.channel import TwilioWhatsAppInput
     from bot.channels.webchat.channel import WebChatInput
     from bot.channels.whatsapp.cloud.channel import WhatsAppInput
+    from bot.channels.whatsapp.twilio.channel import TwilioWhatsAppInput
 
     names = {c.name() for c in (RestInput, WebChatInput, TelegramInput, WhatsAppInput, TwilioWhatsAppInput)}
     assert names == set(CHANNELS)

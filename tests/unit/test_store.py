@@ -1,6 +1,7 @@
 """JourneyStore on SQLite and PostgreSQL (journey_state/store/)."""
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -135,7 +136,7 @@ def test_journey_is_read_back_in_order_with_evidence(store, b2c_model):
         "conversation", "conversation", "conversation", "event", "agent", "event", "event",
     ]
     stage_chain = [t for t in view["transitions"] if t["kind"] == "stage"]
-    for previous, current in zip(stage_chain, stage_chain[1:]):
+    for previous, current in itertools.pairwise(stage_chain):
         assert current["from"] == previous["to"]
     assert view["stage"] == "advocacy" and view["at_risk"] is False
 

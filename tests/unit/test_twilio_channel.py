@@ -10,8 +10,8 @@ import pytest
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.channels.whatsapp.twilio.channel import TwilioWhatsAppInput, TwilioWhatsAppOutput, twilio_address
 from bot.channels.whatsapp.cloud.channel import WhatsAppInput
+from bot.channels.whatsapp.twilio.channel import TwilioWhatsAppInput, TwilioWhatsAppOutput, twilio_address
 from journey_state.store import migrate
 from tests.fakes import twilio as tw
 from tests.fakes import whatsapp as wa

@@ -11,8 +11,20 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.channels.whatsapp import render
-from bot.channels.whatsapp.cloud.channel import MalformedPayload, WhatsAppOutput, inbound_messages, message_text, signature_valid
-from bot.channels.whatsapp.cloud.client import GraphAuthError, GraphRejected, GraphUnavailable, OutsideWindow, WhatsAppGraphClient
+from bot.channels.whatsapp.cloud.channel import (
+    MalformedPayload,
+    WhatsAppOutput,
+    inbound_messages,
+    message_text,
+    signature_valid,
+)
+from bot.channels.whatsapp.cloud.client import (
+    GraphAuthError,
+    GraphRejected,
+    GraphUnavailable,
+    OutsideWindow,
+    WhatsAppGraphClient,
+)
 from bot.channels.whatsapp.cloud.config import load_whatsapp_config
 from bot.channels.whatsapp.store import WhatsAppStore
 from journey_state.replies import BusinessConfigError

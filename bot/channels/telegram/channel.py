@@ -21,7 +21,8 @@ import asyncio
 import json
 import logging
 import os
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -30,13 +31,13 @@ from sanic.response import HTTPResponse
 
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
-from journey_state.secret_compare import same_secret
 from bot.channels.telegram.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, TelegramClient, TelegramError
 from bot.channels.telegram.state import TelegramState
 from bot.settings import load_settings
 from journey_state.errors import StoreUnavailable
 from journey_state.identifiers import ChannelRef, sender_on
 from journey_state.identity_proof import MERGED
+from journey_state.secret_compare import same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ class TelegramInput(InputChannel):
         return CHANNEL
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None, env: Mapping[str, str] | None = None) -> "TelegramInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None, env: Mapping[str, str] | None = None) -> TelegramInput:
         config = load_config(credentials)
         env = os.environ if env is None else env
         token = env.get(config["token_env"]) or None
@@ -296,7 +297,7 @@ class TelegramInput(InputChannel):
             logger.exception("telegram: update %s failed", update["update_id"])
         return response.json({"status": "ok"})
 
-    async def _process(self, event: "_Event", on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def _process(self, event: _Event, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         out = self.get_output_channel()
         assert self.client is not None and out is not None  # handle() passes updates on only when configured
         if event.callback_query_id is not None:
@@ -325,7 +326,7 @@ class TelegramInput(InputChannel):
         await on_new_message(UserMessage(text, out, conversation_id(CHANNEL, event.chat_id), input_channel=self.name(),
                                          metadata={"telegram": event.metadata}))
 
-    async def _contact_shared(self, event: "_Event", out: TelegramOutput) -> None:
+    async def _contact_shared(self, event: _Event, out: TelegramOutput) -> None:
         """Only the user's own contact, shared in their private chat with the bot, proves a phone."""
         phone = event.contact
         if not phone:

@@ -24,7 +24,7 @@ class WhatsAppStore:
         self._claims = itertools.count(1)
 
     @classmethod
-    def from_url(cls, url: str) -> "WhatsAppStore":
+    def from_url(cls, url: str) -> WhatsAppStore:
         return cls(shared_engine(url))
 
     def claim(self, message_id: str, wa_id: str, now: datetime | None = None) -> bool:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from bot.console.api.views import contract
 from bot.console.api.auth import require_token
 from bot.console.api.contract import template_of
+from bot.console.api.views import contract
 from bot.console.errors import ApiError
 from journey_state.analytics import dashboard, funnel, parse_filters
 from journey_state.analytics.filters import AnalyticsFilterError, Filters

@@ -11,8 +11,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from bot.console.api.auth import require_token
 from bot.console.api.contract import Contract, served_document, template_of
-from bot.console.errors import ApiError
 from bot.console.api.request_body import json_body, text_field
+from bot.console.errors import ApiError
 from journey_state.business_events import EventValidationError, parse_event
 from journey_state.engine import Transition
 from journey_state.event_ingestion import EventIngestion

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 from flask.blueprints import BlueprintSetupState

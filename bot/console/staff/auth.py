@@ -28,8 +28,8 @@ from journey_state.secret_compare import same_secret
 from journey_state.staff_rules import InvalidStaffInput, safe_next
 from journey_state.store.contacts import now
 from journey_state.store.handoffs import HandoffStore
-from journey_state.store.staff_users import StaffUser
 from journey_state.store.staff_sessions import StaffSessionStore, is_token, new_token
+from journey_state.store.staff_users import StaffUser
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,14 @@ from journey_state.bidi import strip_bidi
 from journey_state.errors import ContactNotFound, StoreUnavailable
 from journey_state.hand_back import BotRuntimeError, BotStepFailed, HandBack
 from journey_state.handoff import AGENT_CLAIM, wait_minutes
-from journey_state.staff_rules import CHANNELS, InvalidStaffInput, LoginLimiter, SessionPolicy, safe_next, takeover_target
+from journey_state.staff_rules import (
+    CHANNELS,
+    InvalidStaffInput,
+    LoginLimiter,
+    SessionPolicy,
+    safe_next,
+    takeover_target,
+)
 from journey_state.store.handoffs import (
     ASSIGNED,
     QUEUED,

@@ -16,9 +16,10 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -28,15 +29,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
-from journey_state.secret_compare import same_secret
-from bot.channels.whatsapp import render
-from bot.channels.whatsapp import routing
-from bot.channels.whatsapp.routing import NumberAddressed, RoutedOutput
-from bot.channels.whatsapp.cloud.client import DEFAULT_BASE_URL, DEFAULT_VERSION, GraphError, OutsideWindow, WhatsAppGraphClient
+from bot.channels.whatsapp import render, routing
+from bot.channels.whatsapp.cloud.client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_VERSION,
+    GraphError,
+    OutsideWindow,
+    WhatsAppGraphClient,
+)
 from bot.channels.whatsapp.cloud.config import WhatsAppConfig, load_whatsapp_config
+from bot.channels.whatsapp.routing import NumberAddressed, RoutedOutput
 from bot.channels.whatsapp.store import WhatsAppStore
 from bot.settings import load_settings
 from journey_state.identifiers import ChannelRef
+from journey_state.secret_compare import same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +232,7 @@ class WhatsAppInput(InputChannel):
         return CHANNEL
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "WhatsAppInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppInput:
         credentials = credentials or {}
         env = os.environ
         secrets = {key[: -len("_env")]: env.get(str(credentials.get(key) or default)) or None for key, default in DEFAULT_ENV.items()}
@@ -265,7 +271,7 @@ class WhatsAppInput(InputChannel):
             logger.warning("WhatsApp channel disabled: set %s; its webhook answers 503 until then",
                            ", ".join(missing or ["its secrets"]))
 
-    def get_output_channel(self) -> Optional[OutputChannel]:
+    def get_output_channel(self) -> OutputChannel | None:
         """For pushes (agent replies): routed to the provider that carried the user's last message."""
         if not self.configured:
             return None  # agent pushes then fall back to Rasa's collecting channel

@@ -12,8 +12,9 @@ import asyncio
 import logging
 import os
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.twilio import TwilioInput
@@ -28,8 +29,7 @@ from twilio.rest import Client
 
 from bot.channels import identity_proof
 from bot.channels.inbound import conversation_id, guarded
-from bot.channels.whatsapp import render
-from bot.channels.whatsapp import routing
+from bot.channels.whatsapp import render, routing
 from bot.channels.whatsapp.routing import NumberAddressed, RoutedOutput
 from bot.channels.whatsapp.store import WhatsAppStore
 from bot.settings import load_settings
@@ -117,7 +117,7 @@ class TwilioWhatsAppInput(TwilioInput):
         return URL_PREFIX
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "TwilioWhatsAppInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TwilioWhatsAppInput:
         credentials = credentials or {}
         values = {k: os.environ.get(str(credentials.get(k) or d)) or None for k, d in DEFAULT_ENV.items()}
         public_env = str(credentials.get("public_url_env") or "JOURNEYBOT_PUBLIC_URL")
@@ -131,9 +131,9 @@ class TwilioWhatsAppInput(TwilioInput):
             missing=[str(credentials.get(k) or d) for k, d in DEFAULT_ENV.items() if not values[k]],
         )
 
-    def __init__(self, account_sid: Optional[str], auth_token: Optional[str], twilio_number: Optional[str], *,
-                 public_base_url: Optional[str] = None, api_base_url: Optional[str] = None,
-                 database_url: Optional[str] = None, missing: Optional[list[str]] = None):
+    def __init__(self, account_sid: str | None, auth_token: str | None, twilio_number: str | None, *,
+                 public_base_url: str | None = None, api_base_url: str | None = None,
+                 database_url: str | None = None, missing: list[str] | None = None):
         super().__init__(account_sid, auth_token, twilio_number, debug_mode=False)
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.configured = bool(account_sid and auth_token and twilio_number and database_url)
@@ -152,7 +152,7 @@ class TwilioWhatsAppInput(TwilioInput):
             logger.warning("Twilio WhatsApp channel disabled: set %s; its webhook answers 503 until then",
                            ", ".join(missing or ["its credentials"]))
 
-    def get_output_channel(self) -> Optional[OutputChannel]:
+    def get_output_channel(self) -> OutputChannel | None:
         """For pushes (agent replies): routed to the provider that carried the user's last message."""
         return RoutedOutput(self.store, PROVIDER) if self.store is not None else None  # set when configured
 
