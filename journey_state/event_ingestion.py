@@ -14,7 +14,7 @@ from journey_state.loyalty import LoyaltySettings
 from journey_state.store import JourneyStore
 from journey_state.store import contacts as contact_rows
 from journey_state.store.events import EventOutcome, ingest
-from journey_state.store.programs import LedgerOutcome, credit_for_event
+from journey_state.store.loyalty_points import LedgerOutcome, credit_for_event
 
 
 @dataclass(frozen=True)

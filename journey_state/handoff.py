@@ -140,7 +140,7 @@ def priority_for(config: HandoffConfig, stage: str, at_risk: bool, trigger: str)
 def estimate_wait(recent_waits: Iterable[timedelta], position: int, default: timedelta) -> timedelta:
     """Median recent wait x place in the queue; `default` per place without history."""
     waits = sorted(w for w in recent_waits if w >= timedelta(0))
-    per_place = statistics.median(waits) if waits else default
+    per_place = statistics.median(waits) if waits else default  # type: ignore[type-var]  # typeshed allows numbers only; median of timedeltas works (sort, middle, mean of two)
     return per_place * max(position, 1)
 
 

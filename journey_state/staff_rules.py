@@ -10,6 +10,7 @@ import ipaddress
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -97,10 +98,10 @@ class LoginLimiter:
 
     SWEEP_AT = 10_000  # keys kept before expired ones are dropped
 
-    def __init__(self, per_address: int = 20, per_user: int = 5, window: float = 900.0, clock=time.monotonic):
+    def __init__(self, per_address: int = 20, per_user: int = 5, window: float = 900.0, clock: Callable[[], float] = time.monotonic):
         self.per_address, self.per_user, self.window = per_address, per_user, window
         self._clock = clock
-        self._failures: dict[str, deque] = defaultdict(deque)
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
     @staticmethod

@@ -7,22 +7,25 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes  # imported at run time only when charts are drawn
+
 FORMATS = ("html", "json", "csv")
 
 
-def to_json(dash: dict) -> str:
+def to_json(dash: dict[str, Any]) -> str:
     return json.dumps(dash, indent=2, default=str)
 
 
 # -- CSV ------------------------------------------------------------------------------------
 
 
-def csv_rows(dash: dict) -> Iterator[tuple[str, str, str, str, Any]]:
+def csv_rows(dash: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
     for s in dash["funnel"]["stages"]:
         for k in ("reached", "entered_in_period", "stalled", "drop_off_rate", "conversion_to_next", "current", "at_risk", "dormant"):
             yield "funnel", "stage", s["stage"], k, s[k]
@@ -74,7 +77,7 @@ def csv_rows(dash: dict) -> Iterator[tuple[str, str, str, str, Any]]:
             yield "journey_map", "stage", c["stage"], k, c["pain_points"][k]
 
 
-def to_csv(dash: dict) -> str:
+def to_csv(dash: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("section", "dimension", "key", "metric", "value"))
@@ -86,16 +89,16 @@ def to_csv(dash: dict) -> str:
 # -- charts -----------------------------------------------------------------------------------
 
 
-def charts(dash: dict) -> dict[str, str]:
+def charts(dash: dict[str, Any]) -> dict[str, str]:
     labels = [s["label"] for s in dash["funnel"]["stages"]]
     out: dict[str, str] = {}
 
-    def funnel(ax):
+    def funnel(ax: Axes) -> None:
         ax.bar(labels, [s["reached"] for s in dash["funnel"]["stages"]], color="#3b7dd8")
         ax.set_title("Contacts reaching each stage")
         ax.tick_params(axis="x", labelsize=8)
 
-    def times(ax):
+    def times(ax: Axes) -> None:
         stages = dash["time_in_stage"]["stages"]
         xs = range(len(stages))
         ax.bar([x - 0.2 for x in xs], [s["median_h"] or 0 for s in stages], width=0.4, label="median")
@@ -105,7 +108,7 @@ def charts(dash: dict) -> dict[str, str]:
         ax.set_title("Time in stage")
         ax.legend()
 
-    def emotion(ax):
+    def emotion(ax: Axes) -> None:
         curve = dash["journey_map"]["emotion_curve"]
         ax.plot(labels, [c["valence"] if c["valence"] is not None else float("nan") for c in curve], marker="o", color="#d8703b")
         ax.axhline(0, color="#999", linewidth=0.8)
@@ -113,7 +116,7 @@ def charts(dash: dict) -> dict[str, str]:
         ax.set_title("Emotion curve (valence, angry -2 .. excited +2)")
         ax.tick_params(axis="x", labelsize=8)
 
-    def cohorts(ax):
+    def cohorts(ax: Axes) -> None:
         for c in dash["cohorts"]["cohorts"][-8:]:
             ax.plot([w["week"] for w in c["weeks"]], [w["active_rate"] for w in c["weeks"]], marker=".", label=c["week"])
         ax.set_xlabel("weeks after first contact")
@@ -121,14 +124,14 @@ def charts(dash: dict) -> dict[str, str]:
         ax.set_title("Weekly cohorts")
         ax.legend(fontsize=6)
 
-    def nps(ax):
+    def nps(ax: Axes) -> None:
         weeks = dash["feedback"]["by_week"]
         ax.plot([w["week"] for w in weeks], [w["nps"] if w["nps"] is not None else float("nan") for w in weeks], marker="o")
         ax.set_ylim(-100, 100)
         ax.set_title("NPS by week")
         ax.tick_params(axis="x", labelsize=7, rotation=45)
 
-    def channels(ax):
+    def channels(ax: Axes) -> None:
         stages = dash["touchpoints"]["stages"]
         names = sorted({c["channel"] for s in stages for c in s["channels"]})
         bottom = [0] * len(stages)
@@ -140,7 +143,7 @@ def charts(dash: dict) -> dict[str, str]:
         ax.tick_params(axis="x", labelsize=8)
         ax.legend(fontsize=7)
 
-    def offers(ax):
+    def offers(ax: Axes) -> None:
         items = dash["offers"]["offers"]
         ax.barh([o["offer_id"] for o in items], [o["redemption_rate"] or 0 for o in items], color="#5aa469")
         ax.set_xlim(0, 1)
@@ -150,7 +153,7 @@ def charts(dash: dict) -> dict[str, str]:
     # Imported here: matplotlib costs a second, and only the HTML format draws charts.
     from journey_state.analytics.charts import data_uri, plot_png
 
-    drawn: list[tuple[str, Callable[[Any], None], bool]] = [
+    drawn: list[tuple[str, Callable[[Axes], None], bool]] = [
         ("funnel", funnel, True),
         ("time_in_stage", times, True),
         ("emotion", emotion, True),
@@ -192,7 +195,7 @@ def _cell(items: list[str]) -> str:
     return "; ".join(items) or "–"
 
 
-def _tables(dash: dict) -> dict[str, Any]:
+def _tables(dash: dict[str, Any]) -> dict[str, Any]:
     """The rows of every table on the page, formatted; the template lays them out."""
     fb = dash["feedback"]
     h = dash["handoffs"]
@@ -232,7 +235,7 @@ _templates = Environment(
 _templates.filters["fmt"] = _fmt
 
 
-def to_html(dash: dict) -> str:
+def to_html(dash: dict[str, Any]) -> str:
     title = f"Journey report – {dash['model']['label']}"
     values: dict[str, Any] = {
         "dash": dash,
@@ -251,7 +254,7 @@ def to_html(dash: dict) -> str:
     return _templates.get_template("report.html").render(values)
 
 
-def render(dash: dict, fmt: str) -> str:
+def render(dash: dict[str, Any], fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
     return {"html": to_html, "json": to_json, "csv": to_csv}[fmt](dash)

@@ -2,8 +2,13 @@
 
 Only journeybot's own tables are managed here: Rasa's tracker store shares the database.
 """
-from alembic import context
+from __future__ import annotations
 
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.schema import SchemaItem
+
+from journey_state.errors import StoreUnavailable
 from journey_state.store.db import make_engine
 from journey_state.store.schema import OWN_TABLES, metadata
 
@@ -11,7 +16,7 @@ VERSION_TABLE = "journeybot_alembic_version"
 config = context.config
 
 
-def _include(obj, name, type_, reflected, compare_to):
+def _include(obj: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: SchemaItem | None) -> bool:
     if type_ == "table":
         return name in OWN_TABLES
     return True
@@ -22,13 +27,16 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise StoreUnavailable("no database URL (sqlalchemy.url) and no connection given to the migrations")
+    engine = make_engine(url)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.selectable import Select
 
 from journey_state.engine import ContactState, initial_state
 from journey_state.errors import ContactNotFound
@@ -22,7 +23,7 @@ def state_of(row: Row) -> ContactState:
     return ContactState(stage=row.stage, at_risk=row.at_risk, dormant=row.dormant, last_activity_at=row.last_activity_at)
 
 
-def _query(ref: ContactRef):
+def _query(ref: ContactRef) -> Select:
     if isinstance(ref, ChannelRef):
         return (
             select(contacts)

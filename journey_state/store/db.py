@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -65,8 +66,7 @@ def _sqlite_locking(engine: Engine) -> None:
     # pysqlite defers BEGIN until the first write, which lets two processes read the
     # same row and then both write it. BEGIN IMMEDIATE takes the write lock up front,
     # so read-modify-write of a contact is serialised across action-server workers.
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -78,11 +78,15 @@ def _sqlite_locking(engine: Engine) -> None:
         cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
+    def _on_begin(connection: Connection) -> None:
         # Reads (marked read_only) begin deferred, so WAL lets them run beside a writer.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    # event.listen rather than the @event.listens_for decorator: SQLAlchemy 1.4 ships no types,
+    # and an untyped decorator would make the listeners untyped.
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
 
 
 _shared: dict[str, Engine] = {}

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Column, and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.selectable import Select
 
 from journey_state.errors import ContactNotFound
 from journey_state.handoff import (
@@ -114,7 +115,7 @@ class Note:
     at: datetime
 
 
-def _select():
+def _select() -> Select:
     return select(handoffs, contacts.c.uid.label("contact_uid"), contacts.c.stage, contacts.c.at_risk).join(
         contacts, contacts.c.id == handoffs.c.contact_id
     )
@@ -145,7 +146,7 @@ def open_for(conn: Connection, channel: str, sender_id: str) -> Handoff | None:
     return None if row is None else _view(row)
 
 
-def _order():
+def _order() -> tuple[Column, Column, Column]:
     return (handoffs.c.priority, handoffs.c.created_at, handoffs.c.id)
 
 
@@ -207,6 +208,7 @@ def open_handoff(
     at = at or now()
     row = contact_rows.find_or_create(conn, store.model, who)
     row = contact_rows.by_id(conn, row.id, lock=True)  # serialises two opens for one contact
+    assert row is not None  # found or created just above, in this transaction
     existing = open_for(conn, who.channel, who.external_id)
     if existing is not None:
         return OpenOutcome(place(conn, config, existing), created=False)
@@ -376,4 +378,5 @@ class HandoffStore:
         row = contact_rows.by_uid(conn, contact_uid)
         if row is None:
             raise ContactNotFound(f"no contact with id {contact_uid!r}")
-        return row.id
+        contact_id: int = row.id
+        return contact_id

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, literal, literal_column, select, union_all
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from journey_state.store import triggers
 from journey_state.store.tables import contacts, stage_stays, touch_rollup, touchpoints
@@ -208,7 +209,7 @@ def recomputed_stays(conn: Connection) -> str:
     return _stays_select(conn.dialect.name, None)
 
 
-def recomputed(conn: Connection):
+def recomputed(conn: Connection) -> CompoundSelect:
     """SELECT of what touch_rollup must hold, computed from the raw touchpoints (rebuild and tests)."""
     cols = [contacts.c.journey_model, func.coalesce(contacts.c.persona, ""), touchpoints.c.stage, touchpoints.c.channel,
             func.coalesce(touchpoints.c.intent, ""), func.coalesce(touchpoints.c.emotion, "")]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -47,7 +48,7 @@ def already_applied(conn: Connection, contact_id: int, signal_id: str) -> bool:
     )
 
 
-def claim_signal(conn: Connection, contact_id: int, signal_id: str, at) -> bool:
+def claim_signal(conn: Connection, contact_id: int, signal_id: str, at: datetime) -> bool:
     """Record the signal id as applied to the contact; False if it already was (a replay).
 
     One INSERT ... ON CONFLICT DO NOTHING instead of a lookup plus an insert: this runs on
@@ -60,7 +61,8 @@ def claim_signal(conn: Connection, contact_id: int, signal_id: str, at) -> bool:
         conn.execute(insert(applied_signals).values(contact_id=contact_id, signal_id=signal_id, at=at))
         return True
     statement = dialect_insert(applied_signals).values(contact_id=contact_id, signal_id=signal_id, at=at)
-    return conn.execute(statement.on_conflict_do_nothing()).rowcount == 1
+    inserted: int = conn.execute(statement.on_conflict_do_nothing()).rowcount
+    return inserted == 1
 
 
 def insert_transitions(conn: Connection, contact_id: int, items: tuple[Transition, ...] | list[Transition]) -> None:

@@ -38,7 +38,7 @@ def new_token() -> str:
 
 
 def is_token(value: str | None) -> bool:
-    return bool(value) and bool(_TOKEN.match(value))
+    return bool(value and _TOKEN.match(value))
 
 
 def _digest(value: str) -> str:
@@ -116,7 +116,8 @@ class StaffSessionStore:
         """End every session of `username` (disabled, or credentials changed); returns how many."""
         users = select(staff_users.c.id).where(staff_users.c.username == username).scalar_subquery()
         with self._write() as conn:
-            return conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == users)).rowcount
+            ended: int = conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == users)).rowcount
+            return ended
 
     def _purge(self, conn: Connection, at: datetime) -> None:
         # Sessions nobody ends (the browser was closed) are dropped when someone logs in.

@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import column, inspect, select, table
+from sqlalchemy import Table, column, inspect, select, table
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import ColumnElement
 
 from journey_state.identifiers import ChannelRef
 from journey_state.model import JourneyModel
@@ -95,8 +96,9 @@ def contact_view(conn: Connection, model: JourneyModel, row: Row) -> dict[str, A
     }
 
 
-def _rows(conn: Connection, tbl, contact_id: int, order_by) -> list[Row]:
-    return conn.execute(select(tbl).where(tbl.c.contact_id == contact_id).order_by(order_by, tbl.c.id)).all()
+def _rows(conn: Connection, tbl: Table, contact_id: int, order_by: ColumnElement) -> list[Row]:
+    rows: list[Row] = conn.execute(select(tbl).where(tbl.c.contact_id == contact_id).order_by(order_by, tbl.c.id)).all()
+    return rows
 
 
 def timeline(conn: Connection, row: Row) -> list[dict[str, Any]]:
@@ -139,7 +141,7 @@ def conversation_events(conn: Connection, sender_ids: list[str]) -> list[dict[st
 def export(conn: Connection, model: JourneyModel, row: Row) -> dict[str, Any]:
     """Everything held about the contact, as plain JSON-able data."""
 
-    def plain(tbl, order_by, where=None) -> list[dict[str, Any]]:
+    def plain(tbl: Table, order_by: ColumnElement, where: ColumnElement | None = None) -> list[dict[str, Any]]:
         query = select(tbl).where(where if where is not None else tbl.c.contact_id == row.id).order_by(order_by, tbl.c.id)
         return [
             {k: (iso(v) if isinstance(v, datetime) else v) for k, v in r._mapping.items() if k not in ("contact_id",)}

@@ -16,6 +16,7 @@ import json
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.engine import Connection
 
 revision = "0010"
 down_revision = "0009"
@@ -25,7 +26,7 @@ depends_on = None
 DEFAULT_CHANNEL = "rest"
 
 
-def _first_channels(conn) -> dict[str, str]:
+def _first_channels(conn: Connection) -> dict[str, str]:
     firsts = conn.execute(sa.text(
         "SELECT e.sender_id, e.data FROM events e JOIN "
         "(SELECT sender_id, MIN(id) AS first_id FROM events WHERE type_name = 'user' GROUP BY sender_id) f "
