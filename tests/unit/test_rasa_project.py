@@ -41,6 +41,13 @@ def test_fingerprint_changes_with_training_data_only(tmp_path):
     assert fingerprint(copy) != before
 
 
+def _intents(step: dict) -> list[str]:
+    """The intents a rule step matches: one, or each of an `or` step's."""
+    if "or" in step:
+        return [i for alternative in step["or"] for i in _intents(alternative)]
+    return [step["intent"]] if "intent" in step else []
+
+
 def test_every_intent_answered_by_action_journey_turn_has_a_reply():
     import yaml
 
@@ -48,7 +55,7 @@ def test_every_intent_answered_by_action_journey_turn_has_a_reply():
     from journey_state.replies import load_replies
 
     rules = yaml.safe_load((PROJECT / "data/rules/answers.yml").read_text())["rules"]
-    answered = {r["steps"][0]["intent"] for r in rules if r["steps"][1] == {"action": "action_journey_turn"}}
+    answered = {i for r in rules if r["steps"][1] == {"action": "action_journey_turn"} for i in _intents(r["steps"][0])}
     replies = load_replies(PROJECT / "data/business", all_stage_ids(PROJECT / "data/journeys"))
     assert len(answered) > 30
     assert sorted(i for i in answered - {"nlu_fallback"} if not replies.has(i)) == []
@@ -61,5 +68,5 @@ def test_every_domain_intent_is_handled_by_a_rule():
     handled = set()
     for path in (PROJECT / "data/rules").glob("*.yml"):
         for rule in yaml.safe_load(path.read_text())["rules"]:
-            handled |= {step["intent"] for step in rule["steps"] if "intent" in step}
+            handled |= {intent for step in rule["steps"] for intent in _intents(step)}
     assert sorted(set(domain["intents"]) - handled) == []
