@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -15,18 +16,21 @@ from actions.tracker_reading import turn_from_tracker
 from actions.turns import JourneyAction, JourneyFormValidation, Recording
 from journey_state.errors import StoreUnavailable
 from journey_state.feedback import InvalidScore, parse_csat, parse_nps
+from journey_state.store.feedback_records import FeedbackOutcome
 from journey_state.store.referral_records import NotAnAdvocate
 
 logger = logging.getLogger(__name__)
 SKIP_WORDS = frozenset({"skip", "no", "nope", "no thanks", "nothing", "-", "n/a", "none"})
 
 
-def _say(dispatcher: CollectingDispatcher, tracker: Tracker, answer_id: str, **values) -> None:
+def _say(dispatcher: CollectingDispatcher, tracker: Tracker, answer_id: str, **values: str) -> None:
     reply = runtime.services().replies.choose(answer_id, tracker.get_slot("journey_stage"), tracker.get_latest_input_channel(), values)
     send(dispatcher, reply)
 
 
-def _validate_score(kind: str, parse, value: Any, dispatcher, tracker) -> dict:
+def _validate_score(
+    kind: str, parse: Callable[[Any], int], value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, float | None]:
     slot = f"{kind}_score"
     try:
         return {slot: float(parse(value))}
@@ -80,7 +84,7 @@ class ActionAskCsatScore(_Ask):
     answer_id = "ask_csat_score"
 
 
-def _store_feedback(tracker: Tracker, kind: str, score: float, comment: str | None):
+def _store_feedback(tracker: Tracker, kind: str, score: float, comment: str | None) -> FeedbackOutcome:
     turn = turn_from_tracker(tracker)
     return runtime.services().programs.record_feedback(
         turn.who, kind, int(score), reference=turn.message_id, comment=comment or None, channel=turn.channel, at=turn.at

@@ -34,7 +34,9 @@ class ValidateOrderForm(JourneyFormValidation):
     def name(self) -> str:
         return "validate_order_form"
 
-    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
         slots = ["order_id"]
         if needs_owner_email(tracker.get_slot("order_request")):
             slots.append("order_email")

@@ -26,7 +26,8 @@ def _models(journeys_dir: Path) -> list[str]:
 @click.option("--channel", help="Only this channel (e.g. whatsapp).")
 @click.option("--persona", help="Only this persona / segment.")
 @click.option("--attribution-days", type=click.Choice([str(d) for d in ATTRIBUTION_WINDOWS]), default="14", show_default=True, help="Window N (days) of the bot attribution.")
-def report(from_, to, fmt, output, model, channel, persona, attribution_days) -> None:
+def report(from_: str | None, to: str | None, fmt: str, output: str | None, model: str | None, channel: str | None,
+           persona: str | None, attribution_days: str) -> None:
     """Write the journey analytics report (HTML with embedded charts, JSON or CSV)."""
     from journey_state.analytics import dashboard, parse_filters
     from journey_state.analytics.filters import AnalyticsFilterError

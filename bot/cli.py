@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from typing import NoReturn
 
 import click
 
@@ -21,7 +22,7 @@ LAZY_COMMANDS = {
 }
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bot import config_check
@@ -48,7 +49,7 @@ def check_configuration(settings: Settings) -> str:
     return config_check.check_configuration(settings).summary()
 
 
-def prepare(settings: Settings, echo=print) -> dict[str, str]:
+def prepare(settings: Settings, echo: Callable[[str], object] = print) -> dict[str, str]:
     """Validate configuration, migrate the database and train if needed; return the process environment."""
     echo(f"journeybot: {check_configuration(settings)}")
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +83,7 @@ def seed_demo_data(settings: Settings, contacts: int = 200) -> str | None:
         services.close()
 
 
-def refresh_analytics(settings: Settings, echo=print) -> int:
+def refresh_analytics(settings: Settings, echo: Callable[[str], object] = print) -> int:
     """Bring the dashboard's per-contact facts up to date now (long once after an upgrade or an
     import), so that the first dashboard does not wait for it."""
     from journey_state.analytics.dashboard import refresh_facts

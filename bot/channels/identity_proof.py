@@ -60,7 +60,7 @@ async def prove(database_url: str, who: ChannelRef, kind: str, raw: str, source:
         logger.error("identity: %s proof of %s %s for %s/%s not applied (retried with the next message): %s",
                      source, kind, mask(ident.value), who.channel, who.external_id, exc)
         return None
-    if outcome.status == MERGED:
+    if outcome.status == MERGED and outcome.merge is not None:  # merged outcomes carry their merge
         logger.info("identity: %s proved %s %s for %s/%s; contact %s merged into %s", source, kind, mask(ident.value),
                     who.channel, who.external_id, outcome.merge.merged_uid, outcome.merge.survivor_uid)
     return outcome

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
 
 from bot.console.api.analytics import analytics_api
 from bot.console.api.views import api
@@ -38,6 +39,7 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
     )
+    assert isinstance(app.json, DefaultJSONProvider)  # Flask's own provider unless json_provider_class is set
     app.json.sort_keys = False
     app.extensions["services"] = services
     app.extensions["journey_store"] = services.store

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, render_template
+from flask.blueprints import BlueprintSetupState
 
 from bot.console.npm_assets import NODE_MODULES, script_response, warn_if_missing
 from bot.settings import Settings, load_console_settings
@@ -70,7 +71,7 @@ def demo_customer(settings: Settings, env: Mapping[str, str] | None = None) -> d
 
 
 @storefront.record_once
-def _configure(state) -> None:
+def _configure(state: BlueprintSetupState) -> None:
     # Resolved once at registration so a bad URL or business.yml stops the console at start-up.
     app = state.app
     settings: Settings = app.extensions["journeybot_settings"]

@@ -22,8 +22,22 @@ import os
 import sys
 import time
 from collections import Counter
+from typing import TypedDict
 
 FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}
+
+
+class DatasetMetrics(TypedDict, total=False):
+    """One data set's entry of the results: the gold-labelled metrics, or the out-of-scope ones."""
+
+    rows: int
+    fallback_rate: float
+    accuracy: float
+    macro_f1: float
+    false_fallback: int
+    top_confusions: list[str]
+    to_fallback_or_oos: float
+    top_wrong_intents: list[tuple[str, int]]
 
 
 def read_bitext(path, intent_map):
@@ -178,7 +192,7 @@ def main(argv=None):
     for name, rows in datasets:
         pred = [preds[t][0] for t, _ in rows]
         fb = sum(p in FALLBACK_INTENTS for p in pred)
-        m = {"rows": len(rows), "fallback_rate": round(fb / len(rows), 4)}
+        m: DatasetMetrics = {"rows": len(rows), "fallback_rate": round(fb / len(rows), 4)}
         if rows[0][1] is not None:
             gold = [g for _, g in rows]
             labels = sorted(set(gold))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from bot.console.api.auth import require_token
 from bot.console.api.contract import Contract, served_document, template_of
@@ -67,7 +67,7 @@ def openapi():
 
 @api.get("/contacts/by-channel/<channel>/<path:sender_id>")
 @require_token
-def contact_by_channel(channel: str, sender_id: str):
+def contact_by_channel(channel: str, sender_id: str) -> Response:
     _stored_id(channel, "channel")
     _stored_id(sender_id, "sender id")
     try:
@@ -128,14 +128,14 @@ def post_event():
 
 @api.get("/contacts/<contact_id>")
 @require_token
-def get_contact(contact_id: str):
+def get_contact(contact_id: str) -> Response:
     _contact_id(contact_id)
     return jsonify(_store().contact(contact_id))
 
 
 @api.get("/contacts/<contact_id>/timeline")
 @require_token
-def get_timeline(contact_id: str):
+def get_timeline(contact_id: str) -> Response:
     _contact_id(contact_id)
     store = _store()
     contact = store.contact(contact_id)
@@ -144,21 +144,21 @@ def get_timeline(contact_id: str):
 
 @api.get("/contacts/<contact_id>/export")
 @require_token
-def export_contact(contact_id: str):
+def export_contact(contact_id: str) -> Response:
     _contact_id(contact_id)
     return jsonify(_store().export(contact_id))
 
 
 @api.delete("/contacts/<contact_id>")
 @require_token
-def erase_contact(contact_id: str):
+def erase_contact(contact_id: str) -> Response:
     _contact_id(contact_id)
     return jsonify(_store().erase(contact_id))
 
 
 @api.post("/contacts/<contact_id>/stage")
 @require_token
-def override_stage(contact_id: str):
+def override_stage(contact_id: str) -> Response:
     _contact_id(contact_id)
     body = json_body()
     stage = text_field(body, "stage", limit=64)
@@ -174,7 +174,7 @@ def override_stage(contact_id: str):
 
 @api.post("/contacts/<contact_id>/identifiers")
 @require_token
-def verify_identifier(contact_id: str):
+def verify_identifier(contact_id: str) -> Response:
     """Record a verified email or phone; merges contacts that proved the same one."""
     _contact_id(contact_id)
     body = json_body()

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import wraps
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from flask import Flask, Request, Response, current_app, jsonify, redirect, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
@@ -39,6 +39,13 @@ CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SESSIONS = "staff_sessions"  # app.extensions key of the StaffSessionStore
+
+
+class SessionUser(TypedDict):
+    """The logged-in staff member as a session knows them (and as views and templates get them)."""
+
+    username: str
+    role: str
 
 
 @functools.cache
@@ -83,7 +90,7 @@ class StaffSession(SessionMixin):
     def __init__(self, store: StaffSessionStore, secret: str, cookie: str | None):
         self._store, self._secret, self._cookie = store, secret, cookie
         self._data: dict[str, Any] | None = None
-        self.user: dict[str, str] | None = None
+        self.user: SessionUser | None = None
         self.token: str | None = None  # the cookie value to keep (anonymous nonce or session token)
         self.seen_at: datetime | None = None
         self.cookie_action: str | None = None  # "set" | "delete" | None
@@ -247,11 +254,11 @@ def csrf_ok() -> bool:
     return isinstance(expected, str) and bool(expected) and same_secret(given, expected)
 
 
-def current_user() -> dict | None:
+def current_user() -> SessionUser | None:
     """The logged-in staff member, or None (no session, or it expired or was revoked)."""
     current = staff_session()
     # logged_in loads the session; only then is `user` known.
-    return dict(current.user) if current.logged_in and current.user is not None else None
+    return current.user.copy() if current.logged_in and current.user is not None else None
 
 
 def wants_json() -> bool:

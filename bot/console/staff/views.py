@@ -11,11 +11,13 @@ import secrets
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response as BaseResponse
 
 from bot.console.staff.auth import (
     CSRF_FIELD,
+    SessionUser,
     authenticate,
     csrf_ok,
     csrf_token,
@@ -44,6 +46,7 @@ from journey_state.staff_rules import (
 from journey_state.store.handoffs import (
     ASSIGNED,
     QUEUED,
+    Handoff,
     HandoffError,
     HandoffNotFound,
     HandoffStore,
@@ -96,7 +99,7 @@ def _trust_proxies(app: Flask, proxies: int) -> None:
     login limit would count failures against an address of the attacker's choosing.
     """
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]  # Flask's documented middleware hook; wsgi_app is typed as a method (python/mypy#7347)
 
 
 def _handoffs() -> HandoffStore:
@@ -215,7 +218,7 @@ def queue_page(user):
     return _render_queue(user)
 
 
-def _render_queue(user, takeover_error: str | None = None, form: dict | None = None, status: int = 200):
+def _render_queue(user: SessionUser, takeover_error: str | None = None, form: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     page = render_template(
         "staff/queue.html", user=user, data=_queue_data(), channels=CHANNELS, takeover_error=takeover_error, form=form or {},
     )
@@ -228,7 +231,7 @@ def queue_json(user):
     return jsonify(_queue_data())
 
 
-def _fail(handoff_id: int | None, message: str, status: int):
+def _fail(handoff_id: int | None, message: str, status: int) -> tuple[Response, int] | BaseResponse:
     if wants_json():
         return jsonify({"error": {"code": "rejected", "message": message}}), status
     flash(message, "error")
@@ -236,7 +239,7 @@ def _fail(handoff_id: int | None, message: str, status: int):
     return redirect(target, code=303)
 
 
-def _refuse(handoff_id: int | None, exc: HandoffError, status: int = 409):
+def _refuse(handoff_id: int | None, exc: HandoffError, status: int = 409) -> tuple[Response, int] | BaseResponse:
     """A refused handoff operation: 404 unknown, 403 someone else's, else `status`."""
     if isinstance(exc, HandoffNotFound):
         raise exc
@@ -261,7 +264,7 @@ def takeover(user):
     """An agent takes a conversation from the bot without the customer asking."""
     form = {"channel": request.form.get("channel") or "", "sender_id": request.form.get("sender_id") or ""}
 
-    def refuse(message: str, status: int):
+    def refuse(message: str, status: int) -> tuple[Response, int] | tuple[str, int]:
         if wants_json():
             return jsonify({"error": {"code": "rejected", "message": message}}), status
         return _render_queue(user, f"Not taken over: {message}.", form, status)
@@ -285,7 +288,7 @@ def takeover(user):
 # -- one conversation -------------------------------------------------------------------------------
 
 
-def _context(h) -> dict[str, Any]:
+def _context(h: Handoff) -> dict[str, Any]:
     store = current_app.extensions["journey_store"]
     exported = store.export(h.contact_uid)
     timeline = exported["timeline"]
@@ -323,7 +326,7 @@ def transcript(conversation_id: str) -> tuple[list[dict[str, Any]], bool, str | 
     return messages, bool(tracker.get("paused")), None
 
 
-def _render_handoff(user, h, draft: str = "", reply_error: str | None = None, status: int = 200):
+def _render_handoff(user: SessionUser, h: Handoff, draft: str = "", reply_error: str | None = None, status: int = 200) -> tuple[str, int]:
     messages, paused, problem = transcript(h.conversation_id)
     page = render_template(
         "staff/handoff.html", user=user, h=h, ctx=_context(h), messages=messages, paused=paused, rasa_problem=problem,
@@ -369,7 +372,7 @@ def reply(user, handoff_id):
     return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
 
 
-def _not_delivered(user, h, text: str, exc: RasaError):
+def _not_delivered(user: SessionUser, h: Handoff, text: str, exc: RasaError) -> tuple[Response, int] | tuple[str, int]:
     """Rasa did not take the reply: say so plainly and give the text back, never drop it.
 
     Nothing is queued to be sent later: the agent decides whether the words still fit once
@@ -505,7 +508,7 @@ def set_disabled(user, username):
     return redirect(url_for("staff.users_page"), code=303)
 
 
-def minutes_since(iso_or_dt) -> int:
+def minutes_since(iso_or_dt: str | datetime) -> int:
     at = iso_or_dt if isinstance(iso_or_dt, datetime) else datetime.fromisoformat(iso_or_dt)
     return int((datetime.now(timezone.utc) - at).total_seconds() // 60)
 
