@@ -110,6 +110,9 @@ class StrictModel(BaseModel):
     # Keys that, when missing, reach their field validator as None, so that a missing value is
     # refused in the same words as a wrong one ("expected a list, got NoneType").
     missing_as_none: ClassVar[tuple[str, ...]] = ()
+    # Keys the section must have, each with what to say when it is missing; checked in this
+    # order, after unknown keys and before any field validator.
+    required_keys: ClassVar[Mapping[str, str]] = {}
 
     @root_validator(pre=True)
     def _known_keys_only(cls, values: Any) -> Any:
@@ -118,6 +121,9 @@ class StrictModel(BaseModel):
             for key in values:
                 if key not in allowed:
                     raise KeyProblem(cls.unknown_key_at(str(key)), cls.unknown_key_message(str(key), allowed))
+            for key, message in cls.required_keys.items():
+                if key not in values:
+                    raise KeyProblem([key], message)
             values = {**dict.fromkeys(cls.missing_as_none), **values}
         return values
 

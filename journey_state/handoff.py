@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import root_validator, validator
 
@@ -218,11 +218,7 @@ class AnyIntentSection(_Section):
     min_score: float = 0.0
     stages: tuple[str, ...] = ()
 
-    @root_validator(pre=True)
-    def _min_score_required(cls, values: Any) -> Any:
-        if isinstance(values, Mapping) and "min_score" not in values:
-            raise KeyProblem(["min_score"], "is required (the emotion score, 0-1, that counts as strong)")
-        return values
+    required_keys: ClassVar[Mapping[str, str]] = {"min_score": "is required (the emotion score, 0-1, that counts as strong)"}
 
     @validator("min_score", pre=True)
     def _score(cls, value: Any) -> Any:

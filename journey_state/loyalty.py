@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import root_validator, validator
 
@@ -107,11 +107,7 @@ class EarnSection(StrictModel):
     points_per_currency_unit: float = 0
     points_per_order: int = 0
 
-    @root_validator(pre=True)
-    def _on_events_required(cls, values: Any) -> Any:
-        if isinstance(values, Mapping) and "on_events" not in values:
-            raise KeyProblem(["on_events"], "required: the business event types that earn points")
-        return values
+    required_keys: ClassVar[Mapping[str, str]] = {"on_events": "required: the business event types that earn points"}
 
     _types = validator("on_events", pre=True, allow_reuse=True)(_event_types)
 

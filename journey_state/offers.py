@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import root_validator, validator
 
@@ -237,13 +237,10 @@ class OfferEntry(StrictModel):
     def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
         return f"unknown key (use {', '.join(sorted(allowed))})"
 
-    @root_validator(pre=True)
-    def _kind_and_priority_required(cls, values: Any) -> Any:
-        if isinstance(values, Mapping) and "kind" not in values:
-            raise KeyProblem(["kind"], f"must be one of {', '.join(KINDS)}, got None")
-        if isinstance(values, Mapping) and "priority" not in values:
-            raise KeyProblem(["priority"], "required: a whole number, higher wins")
-        return values
+    required_keys: ClassVar[Mapping[str, str]] = {
+        "kind": f"must be one of {', '.join(KINDS)}, got None",
+        "priority": "required: a whole number, higher wins",
+    }
 
     @validator("id", pre=True, always=True)
     def _id(cls, value: Any) -> str:

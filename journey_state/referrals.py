@@ -13,9 +13,9 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from pydantic import root_validator, validator
+from pydantic import validator
 
 from journey_state.config_files import (
     KeyProblem,
@@ -138,12 +138,8 @@ class RewardsSection(StrictModel):
     referrer_points: int = 0
     referred_points: int = 0
 
-    @root_validator(pre=True)
-    def _both_required(cls, values: Any) -> Any:
-        for name in ("referrer_points", "referred_points"):
-            if isinstance(values, Mapping) and name not in values:
-                raise KeyProblem([name], "required: loyalty points, 0 or more")
-        return values
+    required_keys: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("referrer_points", "referred_points"), "required: loyalty points, 0 or more")
 
     @validator("referrer_points", "referred_points", pre=True)
     def _points(cls, value: Any) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, root_validator, validator
 
@@ -153,11 +153,7 @@ class AnswerEntry(StrictModel):
     default: ReplyEntry
     variants: list[ReplyEntry] = []
 
-    @root_validator(pre=True)
-    def _default_required(cls, values: Any) -> Any:
-        if isinstance(values, Mapping) and "default" not in values:
-            raise KeyProblem(["default"], "every answer needs a default variant")
-        return values
+    required_keys: ClassVar[Mapping[str, str]] = {"default": "every answer needs a default variant"}
 
     @validator("default", pre=True)
     def _default(cls, value: Any) -> Any:

@@ -150,3 +150,32 @@ def test_a_broken_journey_model_is_named_with_its_key(tmp_path):
     path.write_text(path.read_text(encoding="utf-8") + "colour: blue\n", encoding="utf-8")
     with pytest.raises(JourneyModelError, match=f"^{path}: colour: unknown key$"):
         load_business_config(BUSINESS, journeys)
+
+
+class Plan(StrictModel):
+    required_keys = {"name": "required: the plan's name", "price": "required: a price"}
+    name: str = ""
+    price: int = 0
+
+
+def test_a_missing_required_key_is_named_with_its_message_unknown_keys_first():
+    with pytest.raises(BusinessConfigError, match=r"^plans\.yml: name: required: the plan's name$"):
+        validate(Plan, {"price": 3}, "plans.yml")
+    with pytest.raises(BusinessConfigError, match=r"^plans\.yml: name: required: the plan's name$"):
+        validate(Plan, {}, "plans.yml")  # in the order given
+    with pytest.raises(BusinessConfigError, match=r"^plans\.yml: colour: unknown key"):
+        validate(Plan, {"colour": "red"}, "plans.yml")
+    assert validate(Plan, {"name": "basic", "price": 3}, "plans.yml") == Plan(name="basic", price=3)
+
+
+@pytest.mark.parametrize(("module", "model", "data", "expected"), [
+    ("journey_state.referrals", "RewardsSection", {"referrer_points": 1}, "referred_points: required: loyalty points, 0 or more"),
+    ("journey_state.loyalty", "EarnSection", {}, "on_events: required: the business event types that earn points"),
+    ("journey_state.handoff", "AnyIntentSection", {}, "min_score: is required (the emotion score, 0-1, that counts as strong)"),
+])
+def test_each_section_names_its_missing_required_key(module, model, data, expected):
+    import importlib
+
+    with pytest.raises(BusinessConfigError) as refused:
+        validate(getattr(importlib.import_module(module), model), data, "f.yml")
+    assert str(refused.value) == f"f.yml: {expected}"
