@@ -13,21 +13,18 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings, load_settings
-from journey_state.commerce.config import build_backend, load_commerce_config
+from journey_state.business_config import load_business_config
+from journey_state.commerce.config import build_backend
 from journey_state.conversation import Conversation
-from journey_state.event_limits import EventLimits, load_event_limits
-from journey_state.handoff import HandoffConfig, load_handoff_config
+from journey_state.event_limits import EventLimits
 from journey_state.identity_proof import ProofRecorder
-from journey_state.model import JourneyModel, all_stage_ids, load_named_model
+from journey_state.model import JourneyModel, load_named_model
 from journey_state.order_support import OrderSupport
-from journey_state.replies import ReplyBook, load_replies
+from journey_state.replies import ReplyBook
 from journey_state.store import JourneyStore, make_engine
 from journey_state.store.db import shared_engine
 from journey_state.store.handoffs import HandoffStore
 from journey_state.store.programs import ProgramsStore
-
-HANDOFF_FILE = "handoff.yml"
-COMMERCE_FILE = "commerce.yml"
 
 
 @dataclass(frozen=True)
@@ -52,32 +49,28 @@ class Services:
         self.store.engine.dispose()
 
 
-def load_handoffs(settings: Settings) -> HandoffConfig:
-    return load_handoff_config(settings.business_dir / HANDOFF_FILE, all_stage_ids(settings.journeys_dir))
-
-
 def build(settings: Settings, *, engine: Engine | None = None, store: JourneyStore | None = None) -> Services:
     """Every service over one journey store: `store` if given (tests), else one on `engine` or a new engine."""
     if store is None:
         model = load_named_model(settings.journeys_dir, settings.journey_model)
         store = JourneyStore(engine if engine is not None else make_engine(settings.database_url), model)
     try:
-        replies = load_replies(settings.business_dir, all_stage_ids(settings.journeys_dir))
-        programs = ProgramsStore.load(store, settings.business_dir, settings.journeys_dir)
-        commerce = load_commerce_config(settings.business_dir / COMMERCE_FILE)
+        # One read of every business file, validated as `journeybot check` validates it.
+        config = load_business_config(settings.business_dir, settings.journeys_dir)
+        programs = ProgramsStore(store, config.offers, config.loyalty, config.referrals)
         # Which variable holds the shop's token is named in commerce.yml, so it is read here,
         # at the edge, and never inside journey_state.
-        backend = build_backend(commerce, store.engine, os.environ)
+        backend = build_backend(config.commerce, store.engine, os.environ)
         return Services(
             settings=settings,
             model=store.model,
             store=store,
-            replies=replies,
+            replies=config.replies,
             programs=programs,
-            handoffs=HandoffStore(store, load_handoffs(settings)),
-            orders=OrderSupport(backend, replies, commerce.order_prefix),
-            conversation=Conversation(store, replies, programs),
-            event_limits=load_event_limits(settings.business_dir),
+            handoffs=HandoffStore(store, config.handoff),
+            orders=OrderSupport(backend, config.replies, config.commerce.order_prefix),
+            conversation=Conversation(store, config.replies, programs),
+            event_limits=config.event_limits,
             proofs=ProofRecorder(store),
         )
     except BaseException:
