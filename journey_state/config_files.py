@@ -16,6 +16,7 @@ from pydantic import BaseModel, Extra, ValidationError, root_validator
 from pydantic.errors import PydanticValueError
 
 from journey_state.errors import JourneyModelError
+from journey_state.text import storable_problem
 
 M = TypeVar("M", bound=BaseModel)
 Loc = Sequence[int | str]
@@ -47,13 +48,40 @@ def read_yaml(
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     try:
-        return yaml.load(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
     except RecursionError:  # PyYAML's composer recurses once per nesting level
         raise error(f"{path}: nested too deeply to be a {kind or 'configuration file'}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise error(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    unstorable = _unstorable_text(data, [])
+    if unstorable:
+        at, problem = unstorable
+        raise error(f"{path}: {key_path(at)}: {problem}")
+    return data
+
+
+def _unstorable_text(value: Any, at: list[int | str]) -> tuple[list[int | str], str] | None:
+    """Where a text of the document cannot be stored or sent, and why.
+
+    YAML's "\\udc80" and "\\0" escapes make lone surrogates and NUL, which the tracker store
+    cannot encode: a reply or follow-up holding one would fail every turn that sends it.
+    """
+    if isinstance(value, str):
+        problem = storable_problem(value)
+        return (at, problem) if problem else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _unstorable_text(key, at) or _unstorable_text(item, [*at, str(key)])
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable_text(item, [*at, index])
+            if found:
+                return found
+    return None
 
 
 def placeholder_problem(text: str) -> str | None:

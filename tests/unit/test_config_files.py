@@ -179,3 +179,17 @@ def test_each_section_names_its_missing_required_key(module, model, data, expect
     with pytest.raises(BusinessConfigError) as refused:
         validate(getattr(importlib.import_module(module), model), data, "f.yml")
     assert str(refused.value) == f"f.yml: {expected}"
+
+
+@pytest.mark.parametrize(("escape", "problem"), [("\\udc80", "contains an unpaired UTF-16 surrogate"),
+                                                  ("\\0", "contains a control character")])
+def test_text_that_cannot_be_stored_or_sent_is_refused_naming_file_and_key(tmp_path, escape, problem):
+    """YAML escapes make lone surrogates and NUL; a follow-up holding one would fail every hand back."""
+    path = tmp_path / "handoff.yml"
+    path.write_text(f'follow_ups:\n  default: "back {escape} with the bot"\n  list: ["ok", "bad {escape}"]\n')
+    with pytest.raises(BusinessConfigError) as refused:
+        read_yaml(path)
+    assert str(refused.value) == f"{path}: follow_ups.default: {problem}"
+    path.write_text(f'follow_ups:\n  list: ["ok", "bad {escape}"]\n')
+    with pytest.raises(BusinessConfigError, match=r"follow_ups\.list\[1\]: "):
+        read_yaml(path)
