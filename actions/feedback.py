@@ -12,15 +12,21 @@ from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
+from actions.form_repair import FormAsk, RepairingFormValidation
 from actions.tracker_reading import turn_from_tracker
-from actions.turns import JourneyAction, JourneyFormValidation, Recording
+from actions.turns import JourneyAction, Recording
 from journey_state.errors import StoreUnavailable
 from journey_state.feedback import InvalidScore, parse_csat, parse_nps
+from journey_state.form_repair import NOT_DIGRESSIONS, FormSpec, looks_like_question
 from journey_state.store.feedback_records import FeedbackOutcome
 from journey_state.store.referral_records import NotAnAdvocate
 
 logger = logging.getLogger(__name__)
-SKIP_WORDS = frozenset({"skip", "no", "nope", "no thanks", "nothing", "-", "n/a", "none"})
+
+NPS_FORM = FormSpec(name="nps_form", slots=("nps_score", "nps_reason"), optional=frozenset({"nps_reason"}), free_text=frozenset({"nps_reason"}))
+CSAT_FORM = FormSpec(name="csat_form", slots=("csat_score",))
+# A number inside a confident question ("do you have 2 plans?") is not a score.
+QUESTION_MIN_CONFIDENCE = 0.6
 
 
 def _say(dispatcher: CollectingDispatcher, tracker: Tracker, answer_id: str, **values: str) -> None:
@@ -28,59 +34,79 @@ def _say(dispatcher: CollectingDispatcher, tracker: Tracker, answer_id: str, **v
     send(dispatcher, reply)
 
 
-def _validate_score(
-    kind: str, parse: Callable[[Any], int], value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
-) -> dict[str, float | None]:
-    slot = f"{kind}_score"
+def _score_in(tracker: Tracker, parse: Callable[[Any], int]) -> float | None:
+    latest = tracker.latest_message or {}
+    text = str(latest.get("text") or "")
+    intent = latest.get("intent") or {}
+    if (
+        looks_like_question(text)
+        and intent.get("name") not in NOT_DIGRESSIONS
+        and float(intent.get("confidence") or 0) >= QUESTION_MIN_CONFIDENCE
+    ):
+        return None
+    try:
+        return float(parse(text))
+    except InvalidScore:
+        return None
+
+
+def _checked(slot: str, parse: Callable[[Any], int], value: Any) -> dict[str, float | None]:
     try:
         return {slot: float(parse(value))}
-    except InvalidScore as exc:
-        _say(dispatcher, tracker, f"{kind}_invalid", problem=str(exc))
+    except InvalidScore:
         return {slot: None}
 
 
-class ValidateNpsForm(JourneyFormValidation):
-    def name(self) -> str:
-        return "validate_nps_form"
+class ValidateNpsForm(RepairingFormValidation):
+    form = NPS_FORM
+
+    def values_in(self, tracker: Tracker) -> dict[str, object]:
+        if tracker.get_slot("requested_slot") != "nps_score":
+            return {}
+        score = _score_in(tracker, parse_nps)
+        return {} if score is None else {"nps_score": score}
+
+    def give_up(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        _say(dispatcher, tracker, "form_gave_up_feedback")
 
     def validate_nps_score(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
-        return _validate_score("nps", parse_nps, value, dispatcher, tracker)
-
-    def validate_nps_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
-        text = str(value or "").strip()[:1000]
-        return {"nps_reason": "" if text.lower().strip(".! ") in SKIP_WORDS else text}
+        return _checked("nps_score", parse_nps, value)
 
 
-class ValidateCsatForm(JourneyFormValidation):
-    def name(self) -> str:
-        return "validate_csat_form"
+class ValidateCsatForm(RepairingFormValidation):
+    form = CSAT_FORM
+
+    def values_in(self, tracker: Tracker) -> dict[str, object]:
+        score = _score_in(tracker, parse_csat)
+        return {} if score is None else {"csat_score": score}
+
+    def give_up(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        _say(dispatcher, tracker, "form_gave_up_feedback")
 
     def validate_csat_score(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
-        return _validate_score("csat", parse_csat, value, dispatcher, tracker)
+        return _checked("csat_score", parse_csat, value)
 
 
-class _Ask(JourneyAction):
+class ActionAskNpsScore(FormAsk):
     # A form's first question answers the message that started it ("I want to leave a
     # review"); no validation runs for that message, so the ask is what records its turn.
-    answer_id = ""
-
     def name(self) -> str:
-        return f"action_{self.answer_id}"
+        return "action_ask_nps_score"
 
-    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
-        _say(dispatcher, tracker, self.answer_id)
-        return []
-
-
-class ActionAskNpsScore(_Ask):
     answer_id = "ask_nps_score"
 
 
-class ActionAskNpsReason(_Ask):
+class ActionAskNpsReason(FormAsk):
+    def name(self) -> str:
+        return "action_ask_nps_reason"
+
     answer_id = "ask_nps_reason"
 
 
-class ActionAskCsatScore(_Ask):
+class ActionAskCsatScore(FormAsk):
+    def name(self) -> str:
+        return "action_ask_csat_score"
+
     answer_id = "ask_csat_score"
 
 

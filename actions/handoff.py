@@ -35,11 +35,14 @@ def handoff_store() -> HandoffStore:
     return runtime.services().handoffs
 
 
-def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str) -> list[dict[str, Any]]:
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str, context: str = "") -> list[dict[str, Any]]:
+    """Queue the conversation for a person and pause the bot; `context` joins the reason on the agent's card."""
     turn = turn_from_tracker(tracker)
     handoffs = handoff_store()
+    # Context first: the reason is cut at the store's limit, and the customer's text may be long.
+    reason = f"[{context}] {turn.text}" if context else turn.text
     try:
-        outcome = handoffs.open(turn.who, trigger, reason=turn.text)
+        outcome = handoffs.open(turn.who, trigger, reason=reason)
     except StoreUnavailable as exc:
         logger.error("could not queue a handoff: %s", exc)
         dispatcher.utter_message(text=handoffs.config.messages["unavailable"])
@@ -74,7 +77,7 @@ def hand_off_if_triggered(dispatcher: CollectingDispatcher, tracker: Tracker, st
     """
     try:
         trigger = trigger_for(handoff_store().config, message_facts(tracker, stage))
-        return [] if trigger is None else _hand_off(dispatcher, tracker, trigger)
+        return [] if trigger is None else hand_off(dispatcher, tracker, trigger)
     except Exception:  # logged; the customer keeps the bot's answer
         logger.exception("handoff check failed for %s", tracker.sender_id)
         return []
@@ -86,7 +89,7 @@ class ActionHandoff(JourneyAction):
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
         facts = message_facts(tracker, recording.stage)
-        return _hand_off(dispatcher, tracker, trigger_for(handoff_store().config, facts) or CUSTOMER_REQUEST)
+        return hand_off(dispatcher, tracker, trigger_for(handoff_store().config, facts) or CUSTOMER_REQUEST)
 
 
 class ActionHandoffCheck(JourneyAction):

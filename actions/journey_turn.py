@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import runtime
+from actions import form_resume, runtime
 from actions.dispatch import send
 from actions.handoff import hand_off_if_triggered
 from actions.tracker_reading import turn_from_tracker
@@ -18,22 +19,35 @@ from journey_state.errors import StoreUnavailable
 logger = logging.getLogger(__name__)
 
 
+def answer_turn(dispatcher: CollectingDispatcher, tracker: Tracker, recording: Recording) -> list[dict[str, Any]]:
+    """The journey's answer to the latest message, and a handoff if a trigger fires.
+
+    Shared with the forms: a question asked inside a form (a digression) gets the same
+    answer it would get outside one.
+    """
+    turn = turn_from_tracker(tracker)
+    services = runtime.services()
+    try:
+        # Recording already failed (and was logged): answering would only try again.
+        result = None if recording.store_down else services.conversation.handle(turn, recording.turn)
+    except StoreUnavailable as exc:
+        logger.error("journey store unavailable: %s", exc)
+        result = None
+    if result is None:
+        send(dispatcher, services.replies.choose("technical_problem", None, turn.channel))
+        return []
+    send(dispatcher, *result.replies)
+    # A trigger may fire on any intent (strong anger): hand off after the answer.
+    return [SlotSet("journey_stage", result.stage), *hand_off_if_triggered(dispatcher, tracker, result.previous_stage)]
+
+
 class ActionJourneyTurn(JourneyAction):
     def name(self) -> str:
         return "action_journey_turn"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
-        turn = turn_from_tracker(tracker)
-        services = runtime.services()
-        try:
-            # Recording already failed (and was logged): answering would only try again.
-            result = None if recording.store_down else services.conversation.handle(turn, recording.turn)
-        except StoreUnavailable as exc:
-            logger.error("journey store unavailable: %s", exc)
-            result = None
-        if result is None:
-            send(dispatcher, services.replies.choose("technical_problem", None, turn.channel))
-            return []
-        send(dispatcher, *result.replies)
-        # A trigger may fire on any intent (strong anger): hand off after the answer.
-        return [SlotSet("journey_stage", result.stage), *hand_off_if_triggered(dispatcher, tracker, result.previous_stage)]
+        # "Yes" / "no" right after "Shall we get back to your order?" answer that question.
+        repaired = form_resume.answer_offer(dispatcher, tracker)
+        if repaired is not None:
+            return repaired
+        return answer_turn(dispatcher, tracker, recording)

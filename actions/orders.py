@@ -10,11 +10,19 @@ from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
+from actions.form_repair import FormAsk, RepairingFormValidation
 from actions.handoff import hand_off_if_triggered
-from actions.turns import JourneyAction, JourneyFormValidation, Recording
+from actions.turns import JourneyAction, Recording
 from journey_state.commerce import InvalidOrderNumber, normalise_order_number
+from journey_state.form_repair import DIGRESSION_MIN_CONFIDENCE, FormSpec
 from journey_state.identifiers import InvalidIdentifier, normalise_email
 from journey_state.order_support import REQUESTS, needs_owner_email
+
+ORDER_FORM = FormSpec(
+    name="order_form",
+    slots=("order_id", "order_email", "order_request"),
+    own_intents=frozenset(REQUESTS),
+)
 
 
 class ActionStartOrderRequest(JourneyAction):
@@ -30,9 +38,23 @@ class ActionStartOrderRequest(JourneyAction):
         return events + ([SlotSet("journey_stage", stage)] if stage else []) + hand_off_if_triggered(dispatcher, tracker, stage)
 
 
-class ValidateOrderForm(JourneyFormValidation):
-    def name(self) -> str:
-        return "validate_order_form"
+def _order_number(text: Any) -> str | None:
+    try:
+        return normalise_order_number(str(text), prefix=runtime.services().orders.order_prefix)
+    except InvalidOrderNumber:
+        return None
+
+
+def _email(text: Any) -> str | None:
+    try:
+        return normalise_email(str(text))
+    except InvalidIdentifier:
+        return None
+
+
+class ValidateOrderForm(RepairingFormValidation):
+    form = ORDER_FORM
+    silent_corrections = frozenset({"order_request"})
 
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -42,42 +64,52 @@ class ValidateOrderForm(JourneyFormValidation):
             slots.append("order_email")
         return slots
 
+    def values_in(self, tracker: Tracker) -> dict[str, object]:
+        latest = tracker.latest_message or {}
+        text = str(latest.get("text") or "")
+        entities = {e.get("entity"): e.get("value") for e in latest.get("entities") or [] if isinstance(e, dict)}
+        values: dict[str, object] = {}
+        number = _order_number(entities["order_id"]) if entities.get("order_id") else None
+        number = number or _order_number(text)
+        if number:
+            values["order_id"] = number
+        email = _email(entities["email"]) if entities.get("email") else None
+        email = email or (_email(text) if "@" in text else None)
+        if email:
+            values["order_email"] = email
+        intent = latest.get("intent") or {}
+        # "Actually, I want to cancel it" while asked for the number of an order to track.
+        if (
+            intent.get("name") in REQUESTS
+            and intent.get("name") != tracker.get_slot("order_request")
+            and float(intent.get("confidence") or 0) >= DIGRESSION_MIN_CONFIDENCE
+        ):
+            values["order_request"] = intent["name"]
+        return values
+
+    # Activation: an order number or email in the first message ("track AUR-10042").
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
-        services = runtime.services()
-        try:
-            return {"order_id": normalise_order_number(str(value), prefix=services.orders.order_prefix)}
-        except InvalidOrderNumber:
-            stage, channel = tracker.get_slot("journey_stage"), tracker.get_latest_input_channel()
-            send(dispatcher, services.replies.choose("order_number_invalid", stage, channel, {"given": str(value)[:40]}))
-            return {"order_id": None}
+        return {"order_id": _order_number(value)}
 
     def validate_order_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:
-        try:
-            return {"order_email": normalise_email(str(value))}
-        except InvalidIdentifier:
-            dispatcher.utter_message(text=f"'{str(value)[:60]}' doesn't look like an email address.")
-            return {"order_email": None}
+        return {"order_email": _email(value)}
 
 
-class ActionAskOrderId(JourneyAction):
+class ActionAskOrderId(FormAsk):
     def name(self) -> str:
         return "action_ask_order_id"
 
-    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
-        reply = runtime.services().replies.choose("ask_order_number", tracker.get_slot("journey_stage"), tracker.get_latest_input_channel())
-        send(dispatcher, reply)
-        return []
+    answer_id = "ask_order_number"
 
 
-class ActionAskOrderEmail(JourneyAction):
+class ActionAskOrderEmail(FormAsk):
     def name(self) -> str:
         return "action_ask_order_email"
 
-    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
-        values = {"order_number": tracker.get_slot("order_id") or "your order"}
-        reply = runtime.services().replies.choose("ask_order_email", tracker.get_slot("journey_stage"), tracker.get_latest_input_channel(), values)
-        send(dispatcher, reply)
-        return []
+    answer_id = "ask_order_email"
+
+    def values(self, tracker: Tracker) -> dict[str, Any]:
+        return {"order_number": tracker.get_slot("order_id") or "your order"}
 
 
 class ActionOrderSupport(JourneyAction):
@@ -85,12 +117,13 @@ class ActionOrderSupport(JourneyAction):
         return "action_order_support"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
-        answer = runtime.services().orders.handle(
-            tracker.get_slot("order_request") or "track_order",
-            tracker.get_slot("order_id") or "",
-            tracker.get_slot("journey_stage"),
-            tracker.get_latest_input_channel(),
-            owner_email=tracker.get_slot("order_email"),
-        )
+        request = tracker.get_slot("order_request") or "track_order"
+        number, email = tracker.get_slot("order_id"), tracker.get_slot("order_email")
+        if not number or (needs_owner_email(request) and not email):
+            # The form ended without its answers (cancelled, handed off, changed topic):
+            # whatever ended it has answered already.
+            return [SlotSet("order_request", None)]
+        answer = runtime.services().orders.handle(request, number, tracker.get_slot("journey_stage"), tracker.get_latest_input_channel(), owner_email=email)
         send(dispatcher, answer.reply)
         return [SlotSet("order_request", None)]
+

@@ -18,7 +18,7 @@ from actions.feedback import (
     ValidateCsatForm,
     ValidateNpsForm,
 )
-from actions.orders import ActionOrderSupport, ActionStartOrderRequest, ValidateOrderForm
+from actions.orders import ActionAskOrderId, ActionOrderSupport, ActionStartOrderRequest, ValidateOrderForm
 from actions.tracker_reading import turn_from_tracker
 from journey_state.commerce.demo_shop import seed_demo_orders
 from journey_state.identifiers import ChannelRef
@@ -72,8 +72,13 @@ def test_tracking_an_order_by_number(services):
 def test_invalid_and_unknown_order_numbers_get_helpful_replies(services):
     svc, _ = services
     d = CollectingDispatcher()
-    assert ValidateOrderForm().validate_order_id("banana", d, tracker("banana", "track_order"), {}) == {"order_id": None}
-    assert "banana" in texts(d)[0] and "AUR-" in texts(d)[0]
+    asked = tracker("banana", "track_order", {"requested_slot": "order_id", "order_request": "track_order"})
+    events = asyncio.run(ValidateOrderForm().run(d, asked, {}))
+    assert SlotSet("order_id", None) in events and SlotSet("form_repair", "invalid") in events
+    # The next question names the problem instead of repeating itself.
+    again = tracker("banana", "track_order", {"order_request": "track_order", "form_repair": "invalid", "form_attempts": 1.0})
+    ActionAskOrderId().run(d, again, {})
+    assert "'banana'" in texts(d)[0] and "AUR-" in texts(d)[0]
     d = CollectingDispatcher()
     ActionOrderSupport().run(d, tracker("AUR-99999", "track_order", {"order_request": "track_order", "order_id": "AUR-99999"}), {})
     assert texts(d) == [svc.replies.choose("order_not_found", "awareness", "rest", {"order_number": "AUR-99999"}).text]
@@ -110,11 +115,13 @@ def test_nps_form_rejects_bad_answers_and_stores_good_ones(services):
     validate = ValidateNpsForm()
     for bad in ("11", "great", "-1", ""):
         d = CollectingDispatcher()
-        assert validate.validate_nps_score(bad, d, tracker(bad, "give_score"), {}) == {"nps_score": None}
-        assert "0 to 10" in texts(d)[0]
+        events = asyncio.run(validate.run(d, tracker(bad, "give_score", {"requested_slot": "nps_score"}), {}))
+        assert SlotSet("nps_score", None) in events
     d = CollectingDispatcher()
-    assert validate.validate_nps_score("I'd say 9", d, tracker("I'd say 9", "give_score"), {}) == {"nps_score": 9.0}
-    assert validate.validate_nps_reason("skip", d, tracker("skip", "deny"), {}) == {"nps_reason": ""}
+    events = asyncio.run(validate.run(d, tracker("I'd say 9", "give_score", {"requested_slot": "nps_score"}), {}))
+    assert SlotSet("nps_score", 9.0) in events
+    events = asyncio.run(validate.run(d, tracker("skip", "deny", {"requested_slot": "nps_reason", "nps_score": 9.0}), {}))
+    assert SlotSet("nps_reason", "") in events
 
     # The customer has ordered, so a promoter's feedback moves them on to advocacy.
     svc.conversation.handle(turn_from_tracker(tracker("I'd like to buy", "place_order")))
@@ -133,6 +140,8 @@ def test_csat_form_rejects_out_of_range_and_words(services):
     for bad in ("great", "6", "0"):
         d = CollectingDispatcher()
         assert ValidateCsatForm().validate_csat_score(bad, d, tracker(bad, "give_score"), {}) == {"csat_score": None}
+        events = asyncio.run(ValidateCsatForm().run(d, tracker(bad, "give_score", {"requested_slot": "csat_score"}), {}))
+        assert SlotSet("csat_score", None) in events
     d = CollectingDispatcher()
     events = ActionSubmitCsat().run(d, tracker("4", "give_score", {"csat_score": 4.0}), {})
     assert SlotSet("csat_score", None) in events
