@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 ATTEMPTS_SLOT = "form_attempts"  # invalid answers so far to the requested question
 REPAIR_SLOT = "form_repair"  # what the last answer was, when it was not a value ("invalid", "dont_know")
+LISTED = "listed"  # the validation already offered the possible answers as buttons: no question follows
 MAX_FREE_TEXT = 1000
 QUOTE_LIMIT = 40
 
@@ -175,6 +176,8 @@ class FormAsk(JourneyAction, ABC):
         attempts = int(tracker.get_slot(ATTEMPTS_SLOT) or 0)
         values = self.values(tracker)
         answer_id = self.answer_id
+        if repair == LISTED:
+            return []
         if repair == "dont_know" and replies.has(f"{answer_id}_unknown"):
             answer_id = f"{answer_id}_unknown"
         elif repair == "invalid" and attempts >= INVALID_BEFORE_HELP and replies.has(f"{answer_id}_help"):

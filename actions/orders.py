@@ -1,6 +1,7 @@
 """Order support actions: note the request, collect order number (and email), answer via journey_state."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -10,8 +11,9 @@ from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
-from actions.form_repair import FormAsk, RepairingFormValidation
+from actions.form_repair import LISTED, REPAIR_SLOT, FormAsk, RepairingFormValidation
 from actions.handoff import hand_off_if_triggered
+from actions.tracker_reading import channel_identity
 from actions.turns import JourneyAction, Recording
 from journey_state.commerce import InvalidOrderNumber, normalise_order_number
 from journey_state.form_repair import DIGRESSION_MIN_CONFIDENCE, FormSpec
@@ -86,6 +88,27 @@ class ValidateOrderForm(RepairingFormValidation):
         ):
             values["order_request"] = intent["name"]
         return values
+
+    def dont_know(self, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+        """A customer who proved their email (signed-in web chat, a verified channel) picks from their orders."""
+        if requested != "order_id":
+            return []
+        services = runtime.services()
+        contact = services.store.contact_by_identity(channel_identity(tracker))
+        emails = [i["value"] for i in (contact or {}).get("identifiers", []) if i.get("kind") == "email"]
+        orders = services.orders.orders_for(emails[0] if emails else None)
+        if not orders:
+            return []  # the question offers where to find the number, and a person
+        request = tracker.get_slot("order_request") or "track_order"
+        reply = services.replies.choose("ask_order_number_choose", tracker.get_slot("journey_stage"), tracker.get_latest_input_channel(), {"email": emails[0]})
+        buttons = [
+            # Short: WhatsApp reply buttons hold 20 characters.
+            {"title": f"{o.number}, {o.placed_at:%d %b}",
+             "payload": f"/{request}{json.dumps({'order_id': o.number})}"}
+            for o in orders
+        ]
+        dispatcher.utter_message(text=reply.text, buttons=buttons)
+        return [SlotSet(REPAIR_SLOT, LISTED)]
 
     # Activation: an order number or email in the first message ("track AUR-10042").
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict:

@@ -144,7 +144,7 @@ def decide(form: FormSpec, requested: str, message: FormMessage) -> Decision:
 
     Order matters: a valid answer always wins (a customer who writes "cancel order
     AUR-10042" in the order form has answered), then the ways out (a person, skip,
-    cancel), then a correction of an earlier answer, not knowing, a change of topic.
+    cancel), not knowing, then a correction of an earlier answer, a change of topic.
     """
     free_text = requested in form.free_text
     if requested in message.values:
@@ -158,11 +158,12 @@ def decide(form: FormSpec, requested: str, message: FormMessage) -> Decision:
     # Before corrections: "cancel that" reads to the model as a cancel_order request.
     if is_cancel(text) or (message.intent == "deny" and message.confidence >= DENY_MIN_CONFIDENCE and not optional):
         return Decision(Move.CANCEL)
+    # Before corrections too: "I don't know my order number" reads as a track_order request.
+    if is_dont_know(text):
+        return Decision(Move.SKIP if optional else Move.DONT_KNOW, slot=requested)
     corrected = next((s for s in form.slots if s != requested and s in message.values), None)
     if corrected is not None:
         return Decision(Move.CORRECTION, slot=corrected)
-    if is_dont_know(text):
-        return Decision(Move.SKIP if optional else Move.DONT_KNOW, slot=requested)
     intent = message.intent
     if intent and intent not in NOT_DIGRESSIONS and intent not in form.own_intents:
         threshold = FREE_TEXT_DIGRESSION_MIN_CONFIDENCE if free_text else DIGRESSION_MIN_CONFIDENCE

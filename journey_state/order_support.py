@@ -20,6 +20,7 @@ from journey_state.commerce import (
     OrderNotFound,
     normalise_order_number,
 )
+from journey_state.commerce.base import FindsOrdersByEmail
 from journey_state.replies import Reply, ReplyBook
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,19 @@ class OrderSupport:
         except CommerceError as exc:
             logger.error("commerce error for %s %s: %s", request, number, exc)
             return self._answer("shop_unavailable", stage, channel, order_number=number)
+
+    def orders_for(self, email: str | None, limit: int = 4) -> list[Order]:
+        """A verified email's recent orders, for a customer who does not know the number; [] if unknown.
+
+        Never raises: not finding the orders only means the customer is offered a person.
+        """
+        if not email or not isinstance(self.backend, FindsOrdersByEmail):
+            return []
+        try:
+            return self.backend.orders_for_email(email, limit)
+        except CommerceError as exc:
+            logger.warning("could not list orders by email: %s", exc)
+            return []
 
     def _handle(self, request: str, number: str, stage: str | None, channel: str | None, owner_email: str | None) -> OrderAnswer:
         order = self.backend.get_order(number)

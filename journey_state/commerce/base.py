@@ -121,3 +121,15 @@ def normalise_order_number(text: str, prefix: str = DEFAULT_PREFIX) -> str:
 def order_digits(order_number: str, prefix: str = DEFAULT_PREFIX) -> str:
     """The digits of an order number: 'AUR-10042' -> '10042'."""
     return _parse(order_number, prefix)
+
+
+@runtime_checkable
+class FindsOrdersByEmail(Protocol):
+    """A backend that can list a customer's recent orders by email (the demo shop can).
+
+    Separate from CommerceBackend: a backend without it still supports order help; the bot
+    then offers a person to a customer who does not know their order number.
+    """
+
+    def orders_for_email(self, email: str, limit: int) -> list[Order]: ...
+

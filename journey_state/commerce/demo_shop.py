@@ -72,6 +72,13 @@ class DemoShopBackend:
         with self._read() as conn:
             return _order(self._row(conn, number))
 
+    def orders_for_email(self, email: str, limit: int) -> list[Order]:
+        """The newest orders placed with `email` (compared case-insensitively, as emails are stored lower-case)."""
+        query = select(demo_orders).where(demo_orders.c.customer_email == email.strip().lower())
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(demo_orders.c.placed_at.desc()).limit(limit)).all()
+        return [_order(r) for r in rows]
+
     def cancel_order(self, order_number: str, reason: str) -> Order:
         number = normalise_order_number(order_number, self._prefix)
         with self._write() as conn:

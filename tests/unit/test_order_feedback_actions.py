@@ -173,3 +173,26 @@ def test_a_form_the_console_starts_after_a_hand_back_records_no_turn(services):
     during_handoff.events.append({"event": "resume", "timestamp": time.time()})  # the agent handed back
     ActionAskCsatScore().run(CollectingDispatcher(), during_handoff, {})
     assert touchpoints(svc) == []  # the message was the agent's, not a bot turn
+
+
+def test_a_customer_with_a_verified_email_who_does_not_know_the_number_picks_an_order(services):
+    svc, _orders = services
+    svc.store.verify_identifier(ChannelRef("rest", "kim"), "email", OWNER, source="test")
+    d = CollectingDispatcher()
+    asked = tracker("I don't know my order number", "track_order", {"requested_slot": "order_id", "order_request": "cancel_order"})
+    events = asyncio.run(ValidateOrderForm().run(d, asked, {}))
+    assert SlotSet("order_id", None) in events and SlotSet("form_repair", "listed") in events
+    [listing] = d.messages
+    assert OWNER in listing["text"]
+    listed = [b["title"].split(",")[0] for b in listing["buttons"]]
+    assert listed and all(svc.orders.backend.get_order(n).customer_email == OWNER for n in listed)
+    assert all(b["payload"].startswith('/cancel_order{"order_id": "AUR-') for b in listing["buttons"])
+    # The listing is the question: the form asks nothing more.
+    d = CollectingDispatcher()
+    ActionAskOrderId().run(d, tracker("x", "track_order", {"form_repair": "listed"}), {})
+    assert d.messages == []
+    # Someone who proved nothing gets where to find it and a person, not somebody's orders.
+    d = CollectingDispatcher()
+    stranger = tracker("no idea", "track_order", {"requested_slot": "order_id", "order_request": "track_order"}, sender="eve")
+    events = asyncio.run(ValidateOrderForm().run(d, stranger, {}))
+    assert SlotSet("form_repair", "dont_know") in events and d.messages == []
