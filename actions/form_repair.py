@@ -82,7 +82,7 @@ class RepairingFormValidation(JourneyFormValidation, ABC):
         return f"{self.form.name}: {', '.join(known) if known else 'nothing answered yet'}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        recording = record_turn(tracker)
+        recording = record_turn(tracker, domain)
         requested = tracker.get_slot("requested_slot")
         if not requested or requested not in self.form.slots or not answering_latest_message(tracker):
             # Activation (slots pre-filled from the first message) or a form opened by the
@@ -92,10 +92,17 @@ class RepairingFormValidation(JourneyFormValidation, ABC):
         message = message_of(tracker, self.values_in(tracker))
         decision = decide(self.form, requested, message)
         logger.debug("%s: %s for %s", self.form.name, decision.move.value, requested)
-        return self.carry_out(decision, requested, message, dispatcher, tracker, recording)
+        return self.carry_out(decision, requested, message, dispatcher, tracker, recording, domain)
 
     def carry_out(
-        self, decision: Decision, requested: str, message: FormMessage, dispatcher: CollectingDispatcher, tracker: Tracker, recording: Recording
+        self,
+        decision: Decision,
+        requested: str,
+        message: FormMessage,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        recording: Recording,
+        domain: DomainDict,
     ) -> list[dict[str, Any]]:
         move = decision.move
         if move in (Move.ANSWER, Move.CORRECTION, Move.SKIP):
@@ -106,7 +113,7 @@ class RepairingFormValidation(JourneyFormValidation, ABC):
         if move is Move.HUMAN:
             return [*hand_off(dispatcher, tracker, CUSTOMER_REQUEST, context=self.handoff_context(tracker)), *self._end(tracker)]
         if move is Move.DIGRESSION:
-            return self._digress(decision, requested, dispatcher, tracker, recording)
+            return self._digress(decision, requested, dispatcher, tracker, recording, domain)
         if move is Move.DONT_KNOW:
             return [SlotSet(requested, None), SlotSet(REPAIR_SLOT, "dont_know"), *self.dont_know(requested, dispatcher, tracker)]
         attempts = int(tracker.get_slot(ATTEMPTS_SLOT) or 0) + 1
@@ -136,11 +143,13 @@ class RepairingFormValidation(JourneyFormValidation, ABC):
             say(dispatcher, tracker, "form_corrected", value=str(values[decision.slot]))
         return [*events, SlotSet(ATTEMPTS_SLOT, 0.0), SlotSet(REPAIR_SLOT, None)]
 
-    def _digress(self, decision: Decision, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker, recording: Recording) -> list[dict[str, Any]]:
+    def _digress(
+        self, decision: Decision, requested: str, dispatcher: CollectingDispatcher, tracker: Tracker, recording: Recording, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         if decision.intent in REQUESTS:
             # An order question inside another form: that is what the customer wants now.
             return [*self._end(tracker), SlotSet("order_request", decision.intent), FollowupAction("order_form")]
-        answered = answer_turn(dispatcher, tracker, recording)
+        answered = answer_turn(dispatcher, tracker, recording, domain)
         if any(e.get("event") == "pause" for e in answered):  # the answer called in a person
             return [*answered, *self._end(tracker)]
         answers = {s: tracker.get_slot(s) for s in self.form.slots if s != requested and tracker.get_slot(s) not in (None, "")}

@@ -5,27 +5,50 @@ import logging
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import form_resume, runtime
 from actions.dispatch import send
-from actions.handoff import hand_off_if_triggered
-from actions.tracker_reading import turn_from_tracker
+from actions.handoff import hand_off, hand_off_if_triggered
+from actions.tracker_reading import PENDING_ANSWER_SLOT, domain_intents, turn_from_tracker
 from actions.turns import JourneyAction, Recording
 from journey_state.errors import StoreUnavailable
+from journey_state.handoff import CUSTOMER_REQUEST
+from journey_state.order_support import REQUESTS
+from journey_state.replies import FLOW_STARTS, Reply
 
 logger = logging.getLogger(__name__)
 
 
-def answer_turn(dispatcher: CollectingDispatcher, tracker: Tracker, recording: Recording) -> list[dict[str, Any]]:
+def _start_flow(dispatcher: CollectingDispatcher, tracker: Tracker, flow: str) -> list[dict[str, Any]]:
+    """A yes that stands for a flow rather than an answer ("Would you like a person to follow up?" "yes")."""
+    if flow == "contact_human_agent":
+        return hand_off(dispatcher, tracker, CUSTOMER_REQUEST)
+    if flow in REQUESTS:
+        return [SlotSet("order_request", flow), FollowupAction("order_form")]
+    return [FollowupAction("nps_form")]  # review
+
+
+def _declared_yes_no(tracker: Tracker, replies: tuple[Reply, ...]) -> dict[str, Any]:
+    """Remember what yes/no to this turn's last question mean, for the next message only."""
+    asked = next((r for r in reversed(replies) if r.asks and (r.on_affirm or r.on_deny)), None)
+    if asked is None:
+        return SlotSet(PENDING_ANSWER_SLOT, None)
+    turns = sum(1 for e in tracker.events if e.get("event") == "user")
+    return SlotSet(PENDING_ANSWER_SLOT, {"affirm": asked.on_affirm, "deny": asked.on_deny, "user_turn": turns})
+
+
+def answer_turn(dispatcher: CollectingDispatcher, tracker: Tracker, recording: Recording, domain: DomainDict) -> list[dict[str, Any]]:
     """The journey's answer to the latest message, and a handoff if a trigger fires.
 
     Shared with the forms: a question asked inside a form (a digression) gets the same
     answer it would get outside one.
     """
-    turn = turn_from_tracker(tracker)
+    turn = turn_from_tracker(tracker, domain_intents(domain))
+    if turn.answer in FLOW_STARTS and turn.answer != "form":
+        return [SlotSet(PENDING_ANSWER_SLOT, None), *_start_flow(dispatcher, tracker, turn.answer)]
     services = runtime.services()
     try:
         # Recording already failed (and was logged): answering would only try again.
@@ -38,7 +61,11 @@ def answer_turn(dispatcher: CollectingDispatcher, tracker: Tracker, recording: R
         return []
     send(dispatcher, *result.replies)
     # A trigger may fire on any intent (strong anger): hand off after the answer.
-    return [SlotSet("journey_stage", result.stage), *hand_off_if_triggered(dispatcher, tracker, result.previous_stage)]
+    return [
+        SlotSet("journey_stage", result.stage),
+        _declared_yes_no(tracker, result.replies),
+        *hand_off_if_triggered(dispatcher, tracker, result.previous_stage),
+    ]
 
 
 class ActionJourneyTurn(JourneyAction):
@@ -50,4 +77,4 @@ class ActionJourneyTurn(JourneyAction):
         repaired = form_resume.answer_offer(dispatcher, tracker)
         if repaired is not None:
             return repaired
-        return answer_turn(dispatcher, tracker, recording)
+        return answer_turn(dispatcher, tracker, recording, domain)

@@ -1,7 +1,10 @@
 """Turns a rasa_sdk Tracker into a journey_state Turn."""
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Collection
 from datetime import datetime, timezone
+from typing import Any
 
 from rasa_sdk import Tracker
 
@@ -11,6 +14,10 @@ from journey_state.text import clean_text
 
 DEFAULT_CHANNEL = "rest"
 MAX_RECENT_INTENTS = 10
+# What "yes" and "no" mean right after the bot's last question, as its reply declared
+# (replies.yml on_affirm / on_deny); set by the answering action, valid for one message.
+PENDING_ANSWER_SLOT = "pending_answer"
+YES_NO = ("affirm", "deny")
 
 
 def _user_events(tracker: Tracker) -> list[dict]:
@@ -29,7 +36,36 @@ def channel_identity(tracker: Tracker) -> ChannelRef:
         return ChannelRef(tracker.get_latest_input_channel() or DEFAULT_CHANNEL, tracker.sender_id)
 
 
-def turn_from_tracker(tracker: Tracker) -> Turn:
+def domain_intents(domain: Any) -> frozenset[str]:
+    """The intent names of a rasa_sdk domain dict (entries are names or one-key mappings)."""
+    names = (domain or {}).get("intents", []) if isinstance(domain, dict) else []
+    return frozenset(n if isinstance(n, str) else next(iter(n)) for n in names if isinstance(n, (str, dict)) and n)
+
+
+def pending_answer(tracker: Tracker) -> dict[str, Any] | None:
+    """The declared meanings of yes/no, if the bot's question was its last turn before this message."""
+    value = tracker.get_slot(PENDING_ANSWER_SLOT)
+    if not isinstance(value, dict) or value.get("user_turn") != len(_user_events(tracker)) - 1:
+        return None
+    return value
+
+
+def with_declared_meaning(tracker: Tracker, turn: Turn, intents: Collection[str]) -> Turn:
+    """A "yes"/"no" to the bot's own question becomes what the question declared.
+
+    "Yes" to "Would you like to know what each plan includes?" is an ask_features turn, for
+    the journey as for the answer; a target that is an answer but no intent ("what_else")
+    keeps the affirm intent and only chooses the answer.
+    """
+    pending = pending_answer(tracker) if turn.intent in YES_NO else None
+    target = pending.get(turn.intent) if pending and turn.intent else None
+    if not isinstance(target, str) or target == "form":
+        return turn
+    return dataclasses.replace(turn, intent=target if target in intents else turn.intent, answer=target)
+
+
+def turn_from_tracker(tracker: Tracker, intents: Collection[str] = ()) -> Turn:
+    """The latest message as a journey turn; with the domain's `intents`, a yes/no resolves to its declared meaning."""
     message = tracker.latest_message or {}
     users = _user_events(tracker)
     event = users[-1] if users else {}
@@ -42,7 +78,7 @@ def turn_from_tracker(tracker: Tracker) -> Turn:
     emotion = message.get("emotion")
     recent = [(u.get("parse_data") or {}).get("intent", {}).get("name") for u in users[:-1][-MAX_RECENT_INTENTS:]]
     who = channel_identity(tracker)
-    return Turn(
+    turn = Turn(
         channel=who.channel,
         sender_id=who.external_id,
         message_id=str(message_id),
@@ -55,4 +91,5 @@ def turn_from_tracker(tracker: Tracker) -> Turn:
         emotion=emotion.get("label") if isinstance(emotion, dict) else None,
         recent_intents=tuple(i for i in recent if i),
     )
+    return with_declared_meaning(tracker, turn, intents) if intents else turn
 

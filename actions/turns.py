@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import runtime
-from actions.tracker_reading import turn_from_tracker
+from actions.tracker_reading import domain_intents, turn_from_tracker
 from journey_state.conversation import RecordedTurn
 from journey_state.errors import StoreUnavailable
 
@@ -35,12 +35,15 @@ class Recording:
         return self.turn.stage if self.turn else None
 
 
-def record_turn(tracker: Tracker) -> Recording:
-    """Record the latest message if this action runs in its turn (see answering_latest_message)."""
+def record_turn(tracker: Tracker, domain: DomainDict | None = None) -> Recording:
+    """Record the latest message if this action runs in its turn (see answering_latest_message).
+
+    With the domain, a yes/no to the bot's own question is recorded as what it declared.
+    """
     if not answering_latest_message(tracker):
         return Recording()
     try:
-        return Recording(runtime.services().conversation.record(turn_from_tracker(tracker)))
+        return Recording(runtime.services().conversation.record(turn_from_tracker(tracker, domain_intents(domain))))
     except StoreUnavailable as exc:
         logger.error("journey store unavailable: %s", exc)
         return Recording(store_down=True)
@@ -69,7 +72,7 @@ class JourneyAction(Action, ABC):
     """
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        return self.respond(dispatcher, tracker, domain, record_turn(tracker))
+        return self.respond(dispatcher, tracker, domain, record_turn(tracker, domain))
 
     @abstractmethod
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict[str, Any]]:
@@ -80,7 +83,7 @@ class JourneyFormValidation(FormValidationAction, ABC):
     """A form's validation action: the answer being validated is recorded before its validate_<slot> methods run."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        record_turn(tracker)
+        record_turn(tracker, domain)
         return await super().run(dispatcher, tracker, domain)
 
     @abstractmethod

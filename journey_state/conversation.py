@@ -45,6 +45,7 @@ class Turn:
     at: datetime
     emotion: str | None = None
     recent_intents: Sequence[str] = ()  # this conversation's earlier user intents, oldest first
+    answer: str | None = None  # the answer a yes/no to the bot's own question declared
 
     @property
     def who(self) -> ChannelRef:
@@ -138,7 +139,9 @@ class Conversation:
         offer = None
         escalate = False
 
-        if not any(ch.isalnum() for ch in turn.text):
+        if turn.answer is not None and self.replies.has(turn.answer):
+            answer_id = turn.answer
+        elif not any(ch.isalnum() for ch in turn.text):
             # Empty or emoji-only: nothing to answer, but the emotion is worth acknowledging.
             answer_id = "no_words_negative" if turn.emotion in ("angry", "sad") else "no_words"
         elif intent in FALLBACK_INTENTS:

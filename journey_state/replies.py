@@ -31,10 +31,23 @@ class Button:
     payload: str
 
 
+# What a declared yes/no may lead to besides another answer: a form's own repair rules
+# answer it ("form"), or it starts a flow that is not a plain answer.
+FLOW_STARTS = frozenset({"form", "contact_human_agent", "track_order", "cancel_order", "change_order", "get_refund", "track_refund", "review"})
+
+
 @dataclass(frozen=True)
 class Reply:
+    """One bubble. A reply that asks a yes/no question declares what "yes" and "no" mean (answer ids)."""
+
     text: str
     buttons: tuple[Button, ...] = ()
+    on_affirm: str | None = None
+    on_deny: str | None = None
+
+    @property
+    def asks(self) -> bool:
+        return self.text.rstrip().endswith("?")
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,8 @@ class ReplyBook:
         return Reply(
             text=best.reply.text.format_map(fill),
             buttons=tuple(Button(b.title.format_map(fill), b.payload) for b in best.reply.buttons),
+            on_affirm=best.reply.on_affirm,
+            on_deny=best.reply.on_deny,
         )
 
 
@@ -152,6 +167,9 @@ def _variants(value: Any) -> list[Any]:
 class AnswerEntry(StrictModel):
     default: ReplyEntry
     variants: list[ReplyEntry] = []
+    # The answer ids a "yes" / "no" right after this answer stand for (every variant).
+    on_affirm: str | None = None
+    on_deny: str | None = None
 
     required_keys: ClassVar[Mapping[str, str]] = {"default": "every answer needs a default variant"}
 
@@ -203,9 +221,17 @@ def parse_replies(data: Any, source: str, known_stages: Iterable[str], facts: Ma
             if variant.stage is not None and variant.stage not in known:
                 raise config_error(source, f"replies.{answer_id}.variants[{i}].stage",
                                    f"unknown stage {variant.stage!r} (stages: {', '.join(known)})")
+        for key in ("on_affirm", "on_deny"):
+            target = getattr(spec, key)
+            if target is not None and target not in raw.replies and target not in FLOW_STARTS:
+                raise config_error(source, f"replies.{answer_id}.{key}", f"unknown answer {target!r} (an answer id of this file, or one of {', '.join(sorted(FLOW_STARTS))})")
+
+        def declared(reply: Reply, spec: AnswerEntry = spec) -> Reply:
+            return Reply(reply.text, reply.buttons, spec.on_affirm, spec.on_deny)
+
         answers[answer_id] = (
-            _Variant(None, None, spec.default.reply),
-            *(_Variant(v.stage, v.channel, v.reply) for v in spec.variants),
+            _Variant(None, None, declared(spec.default.reply)),
+            *(_Variant(v.stage, v.channel, declared(v.reply)) for v in spec.variants),
         )
     return ReplyBook(answers, facts)
 

@@ -186,3 +186,41 @@ def test_a_question_with_a_number_is_not_a_score(services):
     assert "Premium" in texts(d)[0]  # answered as the question it is
     contact = services.store.contact_by_identity(ChannelRef("rest", "kim"))
     assert contact is not None
+
+
+DOMAIN = {"intents": ["affirm", "deny", "ask_pricing", "ask_features", "contact_human_agent", "greet"]}
+
+
+def test_yes_and_no_mean_what_the_bots_question_declared(services):
+    chat = Chat()
+    d = CollectingDispatcher()
+    chat.apply(ActionJourneyTurn().run(d, chat.says("how much is premium", "ask_pricing"), DOMAIN))
+    assert chat.slots["pending_answer"]["affirm"] == "ask_features"
+    d = CollectingDispatcher()
+    chat.apply(ActionJourneyTurn().run(d, chat.says("yes please", "affirm"), DOMAIN))
+    assert texts(d)[0] == services.replies.choose("ask_features", "consideration", "rest").text
+    # The journey saw a features question, not a bare "yes".
+    contact = services.store.contact_by_identity(ChannelRef("rest", "kim"))
+    intents = [t["intent"] for t in services.store.timeline(contact["id"]) if t["type"] == "touchpoint"]
+    assert intents[-1] == "ask_features"
+
+    other = Chat("lee")
+    chat_events = ActionJourneyTurn().run(CollectingDispatcher(), other.says("hello", "greet"), DOMAIN)
+    other.apply(chat_events)
+    d = CollectingDispatcher()
+    ActionJourneyTurn().run(d, other.says("no", "deny"), DOMAIN)
+    assert texts(d) == [services.replies.choose("no_problem", "awareness", "rest").text]
+
+
+def test_yes_to_a_person_following_up_hands_off(services):
+    chat = Chat()
+    chat.slots["pending_answer"] = {"affirm": "contact_human_agent", "deny": "no_problem", "user_turn": 0}
+    d = CollectingDispatcher()
+    events = ActionJourneyTurn().run(d, chat.says("yes", "affirm"), DOMAIN)
+    assert ConversationPaused() in events and "queue" in texts(d)[0]
+    # A "yes" long after the question is just a yes.
+    later = Chat("sam")
+    later.slots["pending_answer"] = {"affirm": "contact_human_agent", "deny": "no_problem", "user_turn": 0}
+    later.says("hi", "greet")
+    events = ActionJourneyTurn().run(CollectingDispatcher(), later.says("yes", "affirm"), DOMAIN)
+    assert ConversationPaused() not in events

@@ -249,7 +249,7 @@ def test_empty_text():
 
 
 def test_unknown_key_in_answer_and_variant():
-    assert config_error(with_greet(default="d", variant=[])) == "replies.yml: replies.greet.variant: unknown key (use default, variants)"
+    assert config_error(with_greet(default="d", variant=[])) == "replies.yml: replies.greet.variant: unknown key (use default, variants, on_affirm, on_deny)"
     message = config_error(with_greet(default="d", variants=[{"stage": "purchase", "txt": "x"}]))
     assert message == "replies.yml: replies.greet.variants[0].txt: unknown key"
 
