@@ -17,7 +17,7 @@ from actions.tracker_reading import turn_from_tracker
 from actions.turns import JourneyAction, Recording
 from journey_state.errors import StoreUnavailable
 from journey_state.feedback import InvalidScore, parse_csat, parse_nps
-from journey_state.form_repair import NOT_DIGRESSIONS, FormSpec, looks_like_question
+from journey_state.form_repair import NOT_DIGRESSIONS, FormSpec, is_correction, looks_like_question
 from journey_state.store.feedback_records import FeedbackOutcome
 from journey_state.store.referral_records import NotAnAdvocate
 
@@ -61,7 +61,9 @@ class ValidateNpsForm(RepairingFormValidation):
     form = NPS_FORM
 
     def values_in(self, tracker: Tracker) -> dict[str, object]:
-        if tracker.get_slot("requested_slot") != "nps_score":
+        text = str((tracker.latest_message or {}).get("text") or "")
+        # At the reason, only "sorry, I meant 9" is a score; "the 2 bags were late" is a reason.
+        if tracker.get_slot("requested_slot") != "nps_score" and not is_correction(text):
             return {}
         score = _score_in(tracker, parse_nps)
         return {} if score is None else {"nps_score": score}

@@ -92,7 +92,15 @@ class RepairingFormValidation(JourneyFormValidation, ABC):
         message = message_of(tracker, self.values_in(tracker))
         decision = decide(self.form, requested, message)
         logger.debug("%s: %s for %s", self.form.name, decision.move.value, requested)
-        return self.carry_out(decision, requested, message, dispatcher, tracker, recording, domain)
+        events = self.carry_out(decision, requested, message, dispatcher, tracker, recording, domain)
+        if not decision.ends_form and ActiveLoop(None) not in events:
+            # As rasa_sdk's own run does: a form whose required slots depend on its answers
+            # (the order email only for cancel and refund) names its next question itself.
+            tracker.add_slots([e for e in events if e.get("event") == "slot"])
+            next_slot = await self.next_requested_slot(dispatcher, tracker, domain)
+            if next_slot is not None:
+                events.append(next_slot)
+        return events
 
     def carry_out(
         self,
@@ -133,14 +141,16 @@ class RepairingFormValidation(JourneyFormValidation, ABC):
         values = dict(message.values)
         if decision.move is Move.SKIP:
             values[requested] = ""
-        elif requested in self.form.free_text and requested not in values:
+        elif decision.move is Move.ANSWER and requested in self.form.free_text and requested not in values:
             # Stored whole up to the limit, cut at a word if longer: never a half word.
             values[requested] = shorten(message.text, MAX_FREE_TEXT) or message.text[:MAX_FREE_TEXT]
         events: list[dict[str, Any]] = [SlotSet(slot, value) for slot, value in values.items()]
         if requested not in values:  # a correction: the text Rasa put in the asked slot is no answer
             events.append(SlotSet(requested, None))
         if decision.move is Move.CORRECTION and decision.slot is not None and decision.slot not in self.silent_corrections:
-            say(dispatcher, tracker, "form_corrected", value=str(values[decision.slot]))
+            value = values[decision.slot]
+            shown = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+            say(dispatcher, tracker, "form_corrected", value=shown)
         return [*events, SlotSet(ATTEMPTS_SLOT, 0.0), SlotSet(REPAIR_SLOT, None)]
 
     def _digress(

@@ -16,9 +16,14 @@ from actions.handoff import hand_off_if_triggered
 from actions.tracker_reading import channel_identity
 from actions.turns import JourneyAction, Recording
 from journey_state.commerce import InvalidOrderNumber, normalise_order_number
-from journey_state.form_repair import DIGRESSION_MIN_CONFIDENCE, FormSpec
+from journey_state.form_repair import FormSpec
 from journey_state.identifiers import InvalidIdentifier, normalise_email
 from journey_state.order_support import REQUESTS, needs_owner_email
+
+# Switching the request ("actually, cancel it") needs a surer model than a change of topic:
+# a wrong switch asks a tracking customer for their email.
+REQUEST_CHANGE_MIN_CONFIDENCE = 0.6
+REQUEST_CHANGE_MAX_WORDS = 12
 
 ORDER_FORM = FormSpec(
     name="order_form",
@@ -80,11 +85,15 @@ class ValidateOrderForm(RepairingFormValidation):
         if email:
             values["order_email"] = email
         intent = latest.get("intent") or {}
-        # "Actually, I want to cancel it" while asked for the number of an order to track.
+        # "Actually, I want to cancel it" while asked for the number of an order to track. A
+        # message with an order number answers the question: the model's intent for a bare
+        # "AUR-10043" is a guess, and must not turn tracking into a cancellation.
         if (
-            intent.get("name") in REQUESTS
+            "order_id" not in values
+            and len(text.split()) <= REQUEST_CHANGE_MAX_WORDS
+            and intent.get("name") in REQUESTS
             and intent.get("name") != tracker.get_slot("order_request")
-            and float(intent.get("confidence") or 0) >= DIGRESSION_MIN_CONFIDENCE
+            and float(intent.get("confidence") or 0) >= REQUEST_CHANGE_MIN_CONFIDENCE
         ):
             values["order_request"] = intent["name"]
         return values

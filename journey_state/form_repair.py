@@ -56,6 +56,10 @@ _SKIP = re.compile(
     r"^(?:skip(?: it| that| this)?|no|nope|nah|no thanks|no thank you|nothing|none|n/?a|-|pass|rather not|"
     r"i'?d rather not|no comment|not really|nothing (?:really|special|much)|next)[\s.!]*$"
 )
+_CORRECTION = re.compile(
+    r"^(?:(?:sorry|oops|no|wait|actually|correction|my bad|typo)[\s,.!:-]+)*(?:i meant|i mean|meant|make (?:it|that)|"
+    r"change (?:it|that) to|it'?s|it should be|should be|actually)\b"
+)
 _QUESTION_START = re.compile(
     r"^(?:and |but |also |oh |ok |okay |actually |wait |sorry )*(?:how|what|whats|what's|where|when|why|which|who|"
     r"can|could|do|does|did|is|are|will|would|should|may|tell me|i want|i'd like|id like|i need)\b"
@@ -132,6 +136,12 @@ def is_dont_know(text: str) -> bool:
 
 def is_skip(text: str) -> bool:
     return bool(_SKIP.match(normalise(text)))
+
+
+def is_correction(text: str) -> bool:
+    """'sorry, I meant 9', 'make that 8': a short message that replaces an earlier answer."""
+    words = normalise(text)
+    return len(words.split()) <= 8 and bool(_CORRECTION.match(words))
 
 
 def looks_like_question(text: str) -> bool:

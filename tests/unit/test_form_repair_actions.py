@@ -224,3 +224,33 @@ def test_yes_to_a_person_following_up_hands_off(services):
     later.says("hi", "greet")
     events = ActionJourneyTurn().run(CollectingDispatcher(), later.says("yes", "affirm"), DOMAIN)
     assert ConversationPaused() not in events
+
+
+def test_a_bare_order_number_answers_the_question_whatever_the_model_guesses(services):
+    chat = Chat()
+    entity = [{"entity": "order_id", "value": "AUR-10043", "start": 0, "end": 9}]
+    events, _ = validate(ValidateOrderForm(), chat, chat.says("AUR-10043", "cancel_order", 0.9, entity, requested_slot="order_id", order_request="track_order"))
+    assert SlotSet("order_id", "AUR-10043") in events
+    assert not any(e["name"] == "order_request" for e in events if e.get("event") == "slot")
+
+
+def test_sorry_i_meant_at_the_nps_reason_corrects_the_score(services):
+    chat = Chat()
+    events, d = validate(ValidateNpsForm(), chat, chat.says("sorry i meant 9", "give_score", 0.8, requested_slot="nps_reason", nps_score=6.0))
+    assert SlotSet("nps_score", 9.0) in events and SlotSet("nps_reason", None) in events
+    assert texts(d) == ["Got it, I've changed that to 9."]
+    events, _ = validate(ValidateNpsForm(), chat, chat.says("the 2 bags came late", "complaint", 0.9, requested_slot="nps_reason"))
+    assert SlotSet("nps_reason", "the 2 bags came late") in events and SlotSet("nps_score", 2.0) not in events
+
+
+def test_tracking_needs_no_email_after_a_repaired_answer(services):
+    chat = Chat()
+    domain = {"forms": {"order_form": {"required_slots": ["order_id", "order_email"]}}}
+    entity = [{"entity": "order_id", "value": "AUR-10043", "start": 0, "end": 9}]
+    d = CollectingDispatcher()
+    events = asyncio.run(ValidateOrderForm().run(d, chat.says("AUR-10043 👍", "track_order", 0.9, entity, requested_slot="order_id", order_request="track_order"), domain))
+    assert SlotSet("order_id", "AUR-10043") in events and events[-1] == SlotSet("requested_slot", None)
+    chat = Chat("lee")
+    events = asyncio.run(ValidateOrderForm().run(d, chat.says("AUR-10043", "cancel_order", 0.9, entity, requested_slot="order_id", order_request="cancel_order"), domain))
+    # The domain's slots are the cancel form's: Rasa asks for the email itself.
+    assert SlotSet("order_id", "AUR-10043") in events and SlotSet("requested_slot", None) not in events
