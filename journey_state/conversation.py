@@ -30,6 +30,8 @@ OFFER_INTENTS = frozenset({"ask_pricing", "ask_offers", "compare_products", "ask
 # Friendly moments where an advocate may be invited to refer a friend.
 REFERRAL_PROMPT_INTENTS = frozenset({"thanks", "goodbye", "greet"})
 FALLBACKS_BEFORE_HUMAN = 2
+# The answer for each way a referral code can be refused (journey_state.store.referral_records).
+REFERRAL_REFUSALS = {"SelfReferral": "referral_code_own", "AlreadyReferred": "referral_code_used", "UnknownReferralCode": "referral_code_unknown"}
 
 
 @dataclass(frozen=True)
@@ -209,8 +211,12 @@ class Conversation:
             return "referral_code_missing"
         try:
             outcome = programs.attribute_referral(contact_id, code, at=turn.at)
-        except (InvalidReferralCode, ReferralError) as exc:
+        except InvalidReferralCode as exc:  # written for customers: "'x' is not a referral code; codes look like …"
             values["problem"] = str(exc)
             return "referral_code_rejected"
+        except ReferralError as exc:
+            # The store's messages name contacts by id: for the log, never for the customer.
+            logger.info("referral code %s refused for %s: %s", code, contact_id, exc)
+            return REFERRAL_REFUSALS.get(type(exc).__name__, "referral_code_unknown")
         values["points"] = outcome.referred_points
         return "referral_welcome"

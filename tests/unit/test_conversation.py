@@ -116,6 +116,6 @@ def test_retried_turn_is_recorded_once_and_answered_the_same(conversation):
 def test_channel_variants_and_unknown_referral_codes(conversation):
     c = conversation
     rejected = c.handle(turn("jo", "use_referral_code", "my code is AURORA-ZZZZZZ"))
-    assert rejected.answer_id == "referral_code_rejected" and "AURORA-ZZZZZZ" in rejected.reply.text
+    assert rejected.answer_id == "referral_code_unknown" and "couldn't find" in rejected.reply.text
     missing = c.handle(turn("jo", "use_referral_code", "I have a referral code", 1))
     assert missing.answer_id == "referral_code_missing"
