@@ -37,6 +37,19 @@ class Reply:
     buttons: tuple[Button, ...] = ()
 
 
+def buttons_last(replies: Sequence[Reply]) -> tuple[Reply, ...]:
+    """The replies with every button on the last bubble.
+
+    Web chat shows only the last message's buttons, and an offer or referral prompt appended
+    after a question would hide the question's choices; moving the buttons keeps them visible
+    on every channel, and the question still comes first.
+    """
+    if len(replies) < 2 or not any(r.buttons for r in replies[:-1]):
+        return tuple(replies)
+    buttons = tuple(b for r in replies for b in r.buttons)
+    return (*(Reply(r.text) for r in replies[:-1]), Reply(replies[-1].text, buttons))
+
+
 @dataclass(frozen=True)
 class _Variant:
     stage: str | None
