@@ -17,9 +17,10 @@ from typing import Any
 
 from pydantic import root_validator, validator
 
-from journey_state.config_files import StrictModel, read_yaml, validate
+from journey_state.config_files import KeyProblem, StrictModel, read_yaml, validate
 
 UNDERSTANDING_FILE = "understanding.yml"
+TITLE_MAX = 20
 NOT_UNDERSTOOD = "nlu_fallback"
 OUT_OF_SCOPE = "out_of_scope"
 HUMAN = "contact_human_agent"
@@ -131,6 +132,10 @@ class UnderstandingRules(StrictModel):
     def _titles(cls, value: Any) -> dict[str, str]:
         if not isinstance(value, Mapping) or not all(isinstance(t, str) and t.strip() for t in value.values()):
             raise ValueError("must map intents to button titles")
+        for intent, title in value.items():
+            if len(title.strip()) > TITLE_MAX:
+                # WhatsApp cuts reply-button titles at 20 characters, mid-word.
+                raise KeyProblem([str(intent)], f"at most {TITLE_MAX} characters, got {len(title.strip())}")
         return {str(k): v.strip() for k, v in value.items()}
 
     @root_validator(skip_on_failure=True)

@@ -153,4 +153,7 @@ def test_bad_configuration_names_the_file_and_key(tmp_path):
     (tmp_path / "understanding.yml").write_text("accept_confidence: 0.2\nclarify_confidence: 0.4\n")
     with pytest.raises(BusinessConfigError, match=r"clarify_confidence must not be above accept_confidence"):
         load_understanding(tmp_path)
+    (tmp_path / "understanding.yml").write_text("titles: {ask_pricing: Everything about our prices}\n")
+    with pytest.raises(BusinessConfigError, match=r"titles.ask_pricing: at most 20 characters, got 27"):
+        load_understanding(tmp_path)
     assert load_understanding(tmp_path / "missing").accept_confidence == 0.5  # no file: the defaults
