@@ -65,7 +65,9 @@ def message_facts(tracker: Tracker, stage: str | None) -> MessageFacts:
     turn = turn_from_tracker(tracker)
     emotion = (tracker.latest_message or {}).get("emotion")
     scores = emotion.get("scores") if isinstance(emotion, dict) else None
-    return MessageFacts(turn.intent, turn.emotion, stage, tuple(turn.recent_intents), scores if isinstance(scores, dict) else None)
+    # A message the bot asks "Did you mean ...?" about is not yet a miss (see tracker_reading).
+    intent = None if turn.candidates else turn.intent
+    return MessageFacts(intent, turn.emotion, stage, tuple(turn.recent_intents), scores if isinstance(scores, dict) else None)
 
 
 def pending_trigger(tracker: Tracker, stage: str | None) -> str | None:

@@ -11,7 +11,7 @@ from actions import runtime
 from journey_state.conversation import Turn
 from journey_state.identifiers import ChannelRef, InvalidConversationId
 from journey_state.text import clean_text
-from journey_state.understanding import Context, Parse, Understanding, UnderstandingRules, understand
+from journey_state.understanding import CLARIFY, Context, Parse, Understanding, UnderstandingRules, understand
 
 DEFAULT_CHANNEL = "rest"
 MAX_RECENT_INTENTS = 10
@@ -122,7 +122,9 @@ def turn_from_tracker(tracker: Tracker, rules: UnderstandingRules | None = None)
         confidence=float(intent.get("confidence") or 0.0),
         at=at,
         emotion=emotion.get("label") if isinstance(emotion, dict) else None,
-        recent_intents=tuple(m.intent for m in meanings[:-1] if m.intent),
+        # A clarification is neither a miss nor a success: the answer to it is ("Something else"
+        # is a miss), so "not understood in a row" looks through it.
+        recent_intents=tuple(m.intent for m in meanings[:-1] if m.intent and m.reason != CLARIFY),
         nlu_intent=intent.get("name"),
         understood_by=meant.reason,
         candidates=meant.candidates,

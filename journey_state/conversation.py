@@ -163,15 +163,13 @@ class Conversation:
         if not any(ch.isalnum() for ch in turn.text):
             # Empty or emoji-only: nothing to answer, but the emotion is worth acknowledging.
             answer_id = "no_words_negative" if turn.emotion in ("angry", "sad") else "no_words"
+        elif turn.candidates and self.replies.has("clarify"):
+            # Asking is not a miss yet; "Something else" is (tracker_reading looks through this turn).
+            answer_id = "clarify"
         elif intent in FALLBACK_INTENTS:
             fallbacks = consecutive_fallbacks(turn.recent_intents, intent)
             escalate = fallbacks >= FALLBACKS_BEFORE_HUMAN
-            if escalate:
-                answer_id = "fallback_offer_human"
-            elif turn.candidates and self.replies.has("clarify"):
-                answer_id = "clarify"
-            else:
-                answer_id = "out_of_scope" if intent == "out_of_scope" else "fallback"
+            answer_id = "fallback_offer_human" if escalate else ("out_of_scope" if intent == "out_of_scope" else "fallback")
         elif intent is not None and self.replies.has(intent):
             answer_id = intent
             values.update(self._product_values(turn))

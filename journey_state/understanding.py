@@ -251,13 +251,18 @@ def _chitchat_plausible(intent: str, context: Context) -> bool:
 def understand(parse: Parse, context: Context, rules: UnderstandingRules = DEFAULT_RULES) -> Understanding:
     """What the message counts as in this conversation (see the module docstring)."""
     meant = _understand(parse, context, rules)
-    if not meant.understood and meant.reason != CLARIFY and parse.emotion == "angry" and rules.angry_unclear_as:
+    worded = any(ch.isalnum() for ch in parse.text)
+    if worded and not meant.understood and meant.reason != CLARIFY and parse.emotion == "angry" and rules.angry_unclear_as:
         return Understanding(rules.angry_unclear_as, ANGRY_UNCLEAR)
     return meant
 
 
 def _understand(parse: Parse, context: Context, rules: UnderstandingRules) -> Understanding:
     product = parse.products[0] if parse.products else None
+    if not any(ch.isalnum() for ch in parse.text):
+        # Emoji or nothing: Conversation answers these by their emotion alone (a gentle
+        # prompt, an offer of a person), so there is nothing here to read into them.
+        return Understanding(parse.intent, BY_MODEL)
     if parse.text.startswith("/"):
         # A button payload ("/ask_pricing", "/nlu_fallback" for "Something else"): Rasa
         # parsed it exactly; it is the customer's choice, not a guess.

@@ -81,9 +81,20 @@ def test_something_else_then_gibberish_offers_a_person(stack, replies):
     who = sender("sam")
     stack.say(who, "hi")
     assert texts(stack.say(who, "plans")) == [replies.choose("clarify", "awareness", "rest").text]
-    refused = stack.say(who, "/nlu_fallback")
-    assert texts(refused)[0] == replies.choose("fallback_offer_human", "awareness", "rest").text
-    assert queued(refused)
+    refused = stack.say(who, "/nlu_fallback")  # "Something else": not understood, once
+    assert texts(refused) == [replies.choose("fallback", "awareness", "rest").text]
+    again = stack.say(who, "blorp zing wham")
+    assert texts(again)[0] == replies.choose("fallback_offer_human", "awareness", "rest").text
+    assert queued(again)
+
+
+def test_a_miss_then_a_clarification_asks_rather_than_handing_off(stack, replies):
+    who = sender("tom")
+    stack.say(who, "hi")
+    stack.say(who, "blorp zing wham")
+    asked = stack.say(who, "plans")
+    assert texts(asked) == [replies.choose("clarify", "awareness", "rest").text] and not queued(asked)
+    assert queued(stack.say(who, "/nlu_fallback"))  # refusing it is the second miss in a row
 
 
 @pytest.mark.parametrize("gibberish", ["sdfsdf", "asdkjh qwe", "blorp zing wham", "qqq"])

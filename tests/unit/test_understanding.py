@@ -107,6 +107,9 @@ def test_an_angry_message_the_bot_cannot_place_is_a_complaint():
     assert (meant.intent, meant.reason) == ("complaint", ANGRY_UNCLEAR)
     calm = understand(parse("blorp", ("nlu_fallback", 0.3), ("greet", 0.2)), ANSWERED, RULES)
     assert calm.intent == "nlu_fallback"
+    # Emoji alone get their own gentle answer (with a person on offer), not a handoff.
+    emoji = understand(parse("😡😡😡", ("nlu_fallback", 0.3), ("affirm", 0.2), emotion="angry"), ANSWERED, RULES)
+    assert (emoji.intent, emoji.reason) == ("nlu_fallback", BY_MODEL)
 
 
 AFTER_PREMIUM_PRICE = Context(bot_answered=True, last_product="premium", last_topic="ask_pricing")

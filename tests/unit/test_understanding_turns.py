@@ -101,10 +101,21 @@ def test_clarification_offers_the_candidates_then_something_else(conversation):
         ("Compare the plans", "/compare_products"), ("What's included", "/ask_features"), ("Something else", "/nlu_fallback")]
 
 
-def test_a_second_miss_offers_a_person_instead_of_asking_again(conversation):
+def test_a_clarification_after_a_miss_still_asks(conversation):
     result = conversation.handle(turn("clb", "nlu_fallback", "plans", recent=("nlu_fallback",), understood_by=CLARIFY,
                                       candidates=("compare_products",)))
-    assert result.answer_id == "fallback_offer_human" and result.escalate
+    assert result.answer_id == "clarify" and not result.escalate
+
+
+def test_not_understood_in_a_row_looks_through_a_clarification():
+    events = [
+        user("blorp", "nlu_fallback", 0.3, ("nlu_fallback", 0.3), ("greet", 0.2)), bot("Sorry, could you rephrase?"),
+        user("plans", "compare_products", 0.43, ("compare_products", 0.43), ("ask_features", 0.19)),
+        bot("Did you mean one of these?", ["/compare_products", "/nlu_fallback"]),
+        user("/nlu_fallback", "nlu_fallback", 1.0),
+    ]
+    turn = turn_from_tracker(tracker(*events), RULES)
+    assert turn.recent_intents == ("nlu_fallback",) and turn.intent == "nlu_fallback"  # two misses: a person next
 
 
 def test_a_follow_up_about_one_product_answers_for_that_product(conversation):
