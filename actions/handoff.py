@@ -3,7 +3,7 @@
 - action_handoff: the customer asked for a person; always hands off.
 - action_handoff_check: runs after the normal answer; hands off only if a trigger in
   data/business/handoff.yml fires (angry complaint, repeated fallbacks, high-value question).
-- hand_off_if_triggered: the same check from the answering actions themselves
+- pending_trigger / hand_off_for / hand_off_if_triggered: the same check from the answering actions themselves
   (action_journey_turn, action_start_order_request), so a trigger that may fire on any
   intent (strong anger) is not limited to the intents whose rules run action_handoff_check.
 
@@ -22,8 +22,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import runtime
+from actions.dispatch import send
 from actions.tracker_reading import turn_from_tracker
 from actions.turns import JourneyAction, Recording
+from journey_state.conversation import Turn
 from journey_state.errors import StoreUnavailable
 from journey_state.handoff import CUSTOMER_REQUEST, MessageFacts, message, trigger_for
 from journey_state.store.handoffs import HandoffStore
@@ -37,7 +39,11 @@ def handoff_store() -> HandoffStore:
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str, context: str = "") -> list[dict[str, Any]]:
     """Queue the conversation for a person and pause the bot; `context` joins the reason on the agent's card."""
-    turn = turn_from_tracker(tracker)
+    return _hand_off(dispatcher, turn_from_tracker(tracker), trigger, context)
+
+
+def _hand_off(dispatcher: CollectingDispatcher, turn: Turn, trigger: str, context: str = "") -> list[dict[str, Any]]:
+    """Queue the conversation for a person, tell the customer their place, and pause the bot."""
     handoffs = handoff_store()
     # Context first: the reason is cut at the store's limit, and the customer's text may be long.
     reason = f"[{context}] {turn.text}" if context else turn.text
@@ -66,21 +72,41 @@ def message_facts(tracker: Tracker, stage: str | None) -> MessageFacts:
     turn = turn_from_tracker(tracker)
     emotion = (tracker.latest_message or {}).get("emotion")
     scores = emotion.get("scores") if isinstance(emotion, dict) else None
-    return MessageFacts(turn.intent, turn.emotion, stage, tuple(turn.recent_intents), scores if isinstance(scores, dict) else None)
+    # A message the bot asks "Did you mean ...?" about is not yet a miss (see tracker_reading).
+    intent = None if turn.candidates else turn.intent
+    return MessageFacts(intent, turn.emotion, stage, tuple(turn.recent_intents), scores if isinstance(scores, dict) else None)
+
+
+def pending_trigger(tracker: Tracker, stage: str | None) -> str | None:
+    """The handoff trigger the latest message fires, asked in `stage`; None if none (or the check failed, logged)."""
+    try:
+        return trigger_for(handoff_store().config, message_facts(tracker, stage))
+    except Exception:  # logged; the customer keeps the bot's answer
+        logger.exception("handoff check failed for %s", tracker.sender_id)
+        return None
+
+
+def hand_off_for(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str | None) -> list[dict[str, Any]]:
+    """Hand off for a trigger already decided (see pending_trigger); [] for None.
+
+    Never raises: an action calling this has already answered, and that answer must still
+    reach the customer.
+    """
+    if trigger is None:
+        return []
+    try:
+        return _hand_off(dispatcher, turn_from_tracker(tracker), trigger)
+    except Exception:  # logged; the customer keeps the bot's answer
+        logger.exception("handoff failed for %s", tracker.sender_id)
+        return []
 
 
 def hand_off_if_triggered(dispatcher: CollectingDispatcher, tracker: Tracker, stage: str | None) -> list[dict[str, Any]]:
     """Hand off (queue message + ConversationPaused) if a trigger fires for the latest message; else [].
 
-    `stage` is the contact's stage when they wrote. Never raises: an action calling this
-    has already answered, and that answer must still reach the customer.
+    `stage` is the contact's stage when they wrote. Never raises (see hand_off_for).
     """
-    try:
-        trigger = trigger_for(handoff_store().config, message_facts(tracker, stage))
-        return [] if trigger is None else hand_off(dispatcher, tracker, trigger)
-    except Exception:  # logged; the customer keeps the bot's answer
-        logger.exception("handoff check failed for %s", tracker.sender_id)
-        return []
+    return hand_off_for(dispatcher, tracker, pending_trigger(tracker, stage))
 
 
 class ActionHandoff(JourneyAction):
@@ -89,7 +115,11 @@ class ActionHandoff(JourneyAction):
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, recording: Recording) -> list[dict]:
         facts = message_facts(tracker, recording.stage)
-        return hand_off(dispatcher, tracker, trigger_for(handoff_store().config, facts) or CUSTOMER_REQUEST)
+        turn = turn_from_tracker(tracker)
+        if turn.emotion in ("angry", "sad"):
+            # "get me a manager NOW, this is ridiculous!!!": an apology first, then the queue.
+            send(dispatcher, runtime.services().replies.choose("handoff_apology", recording.stage, turn.channel))
+        return _hand_off(dispatcher, turn, trigger_for(handoff_store().config, facts) or CUSTOMER_REQUEST)
 
 
 class ActionHandoffCheck(JourneyAction):

@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import form_resume, runtime
 from actions.dispatch import send
-from actions.handoff import hand_off, hand_off_if_triggered
+from actions.handoff import hand_off, hand_off_for, pending_trigger
 from actions.tracker_reading import PENDING_ANSWER_SLOT, domain_intents, turn_from_tracker
 from actions.turns import JourneyAction, Recording
 from journey_state.errors import StoreUnavailable
@@ -46,13 +46,17 @@ def answer_turn(dispatcher: CollectingDispatcher, tracker: Tracker, recording: R
     Shared with the forms: a question asked inside a form (a digression) gets the same
     answer it would get outside one.
     """
-    turn = turn_from_tracker(tracker, domain_intents(domain))
+    turn = turn_from_tracker(tracker, intents=domain_intents(domain))
     if turn.answer in FLOW_STARTS and turn.answer != "form":
         return [SlotSet(PENDING_ANSWER_SLOT, None), *_start_flow(dispatcher, tracker, turn.answer)]
     services = runtime.services()
+    # A trigger may fire on any intent (strong anger, a request for a person in other
+    # words): decided before answering, so the answer can make way for the handoff.
+    stage = recording.turn.previous_stage if recording.turn else tracker.get_slot("journey_stage")
+    trigger = None if recording.store_down else pending_trigger(tracker, stage)
     try:
         # Recording already failed (and was logged): answering would only try again.
-        result = None if recording.store_down else services.conversation.handle(turn, recording.turn)
+        result = None if recording.store_down else services.conversation.handle(turn, recording.turn, handing_off=trigger is not None)
     except StoreUnavailable as exc:
         logger.error("journey store unavailable: %s", exc)
         result = None
@@ -60,11 +64,10 @@ def answer_turn(dispatcher: CollectingDispatcher, tracker: Tracker, recording: R
         send(dispatcher, services.replies.choose("technical_problem", None, turn.channel))
         return []
     send(dispatcher, *result.replies)
-    # A trigger may fire on any intent (strong anger): hand off after the answer.
     return [
         SlotSet("journey_stage", result.stage),
         _declared_yes_no(tracker, result.replies),
-        *hand_off_if_triggered(dispatcher, tracker, result.previous_stage),
+        *hand_off_for(dispatcher, tracker, trigger),
     ]
 
 

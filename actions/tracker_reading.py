@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Tracker
 
+from actions import runtime
 from journey_state.conversation import Turn
 from journey_state.identifiers import ChannelRef, InvalidConversationId
 from journey_state.text import clean_text
+from journey_state.understanding import CLARIFY, Context, Parse, Understanding, UnderstandingRules, understand
 
 DEFAULT_CHANNEL = "rest"
 MAX_RECENT_INTENTS = 10
@@ -64,8 +66,74 @@ def with_declared_meaning(tracker: Tracker, turn: Turn, intents: Collection[str]
     return dataclasses.replace(turn, intent=target if target in intents else turn.intent, answer=target)
 
 
-def turn_from_tracker(tracker: Tracker, intents: Collection[str] = ()) -> Turn:
-    """The latest message as a journey turn; with the domain's `intents`, a yes/no resolves to its declared meaning."""
+def _parse(parse_data: dict[str, Any], text: str | None = None) -> Parse:
+    intent = parse_data.get("intent") or {}
+    ranking = [
+        (str(r["name"]), float(r.get("confidence") or 0.0))
+        for r in parse_data.get("intent_ranking") or ()
+        if isinstance(r, dict) and r.get("name")
+    ]
+    products = [str(e["value"]) for e in parse_data.get("entities") or () if isinstance(e, dict) and e.get("entity") == "product" and e.get("value")]
+    emotion = parse_data.get("emotion")
+    return Parse(
+        text=text if text is not None else str(parse_data.get("text") or ""),
+        intent=intent.get("name"),
+        confidence=float(intent.get("confidence") or 0.0),
+        ranking=ranking,
+        products=products,
+        emotion=emotion.get("label") if isinstance(emotion, dict) else None,
+    )
+
+
+def _bot_asked(bot_event: dict[str, Any]) -> bool:
+    data = bot_event.get("data") or {}
+    return bool(data.get("buttons")) or str(bot_event.get("text") or "").rstrip().endswith("?")
+
+
+def understood_messages(events: Iterable[dict[str, Any]], rules: UnderstandingRules, latest: dict[str, Any] | None = None) -> list[Understanding]:
+    """What each customer message counted as, oldest first, each read against the turns before it.
+
+    Earlier messages are read again with the same rules, so "two not understood in a row"
+    counts a refused clarification or gated chit-chat as the bot treated it, not as the model
+    labelled it. `latest` (the tracker's latest_message) stands in for the last message's parse.
+    """
+    users = [e for e in events if e.get("event") == "user"]
+    window = {id(e) for e in users[-(MAX_RECENT_INTENTS + 1):]}
+    context = Context()
+    last_bot: dict[str, Any] | None = None
+    answered = False
+    out: list[Understanding] = []
+    for event in events:
+        kind = event.get("event")
+        if kind == "bot":
+            last_bot, answered = event, True
+        if kind != "user" or id(event) not in window:
+            continue
+        parse_data = latest if (latest is not None and event is users[-1]) else (event.get("parse_data") or {})
+        context = Context(
+            bot_asked=last_bot is not None and answered and _bot_asked(last_bot),
+            bot_answered=answered,
+            last_product=context.last_product,
+            last_topic=context.last_topic,
+        )
+        meant = understand(_parse(parse_data, clean_text(str(parse_data.get("text") or event.get("text") or ""))), context, rules)
+        out.append(meant)
+        topics = (*rules.follow_ups.topics, *rules.follow_ups.product_topics)
+        context = Context(
+            last_product=meant.product or context.last_product,
+            last_topic=meant.intent if meant.understood and meant.intent in topics else context.last_topic,
+        )
+        answered = False
+    return out
+
+
+def turn_from_tracker(tracker: Tracker, rules: UnderstandingRules | None = None, intents: Collection[str] = ()) -> Turn:
+    """The latest message as a Turn; its intent is what the message counts as (journey_state.understanding).
+
+    With the domain's `intents`, a yes/no to the bot's own question resolves to its declared meaning.
+    """
+    if rules is None:
+        rules = runtime.services().understanding
     message = tracker.latest_message or {}
     users = _user_events(tracker)
     event = users[-1] if users else {}
@@ -76,7 +144,8 @@ def turn_from_tracker(tracker: Tracker, intents: Collection[str] = ()) -> Turn:
     # just as well when it has none, so a retried action still replays the same signal.
     message_id = message.get("message_id") or event.get("message_id") or f"{tracker.sender_id}:{timestamp}"
     emotion = message.get("emotion")
-    recent = [(u.get("parse_data") or {}).get("intent", {}).get("name") for u in users[:-1][-MAX_RECENT_INTENTS:]]
+    meanings = understood_messages(tracker.events, rules, message) if users else [understand(_parse(message), Context(), rules)]
+    meant = meanings[-1]
     who = channel_identity(tracker)
     turn = Turn(
         channel=who.channel,
@@ -85,11 +154,16 @@ def turn_from_tracker(tracker: Tracker, intents: Collection[str] = ()) -> Turn:
         # Channels clean text before Rasa; Rasa's own HTTP API does not, and a journey store
         # that cannot write the text would lose the whole turn.
         text=clean_text(message.get("text") or ""),
-        intent=intent.get("name"),
+        intent=meant.intent,
         confidence=float(intent.get("confidence") or 0.0),
         at=at,
         emotion=emotion.get("label") if isinstance(emotion, dict) else None,
-        recent_intents=tuple(i for i in recent if i),
+        # A clarification is neither a miss nor a success: the answer to it is ("Something else"
+        # is a miss), so "not understood in a row" looks through it.
+        recent_intents=tuple(m.intent for m in meanings[:-1] if m.intent and m.reason != CLARIFY),
+        nlu_intent=intent.get("name"),
+        understood_by=meant.reason,
+        candidates=meant.candidates,
+        product=meant.product,
     )
     return with_declared_meaning(tracker, turn, intents) if intents else turn
-

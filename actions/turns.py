@@ -43,7 +43,7 @@ def record_turn(tracker: Tracker, domain: DomainDict | None = None) -> Recording
     if not answering_latest_message(tracker):
         return Recording()
     try:
-        return Recording(runtime.services().conversation.record(turn_from_tracker(tracker, domain_intents(domain))))
+        return Recording(runtime.services().conversation.record(turn_from_tracker(tracker, intents=domain_intents(domain))))
     except StoreUnavailable as exc:
         logger.error("journey store unavailable: %s", exc)
         return Recording(store_down=True)

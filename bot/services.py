@@ -25,6 +25,7 @@ from journey_state.store import JourneyStore, make_engine
 from journey_state.store.db import shared_engine
 from journey_state.store.handoffs import HandoffStore
 from journey_state.store.programs import ProgramsStore
+from journey_state.understanding import UnderstandingRules
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Services:
     handoffs: HandoffStore
     orders: OrderSupport
     conversation: Conversation
+    understanding: UnderstandingRules
     event_limits: EventLimits
     proofs: ProofRecorder
 
@@ -69,7 +71,8 @@ def build(settings: Settings, *, engine: Engine | None = None, store: JourneySto
             programs=programs,
             handoffs=HandoffStore(store, config.handoff),
             orders=OrderSupport(backend, config.replies, config.commerce.order_prefix),
-            conversation=Conversation(store, config.replies, programs),
+            conversation=Conversation(store, config.replies, programs, config.understanding, config.catalog),
+            understanding=config.understanding,
             event_limits=config.event_limits,
             proofs=ProofRecorder(store),
         )

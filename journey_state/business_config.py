@@ -20,6 +20,7 @@ from journey_state.model import JourneyModel, journey_files, load_model
 from journey_state.offers import OfferCatalog, load_offers
 from journey_state.referrals import ReferralSettings, load_referrals
 from journey_state.replies import ReplyBook, load_facts, load_replies
+from journey_state.understanding import UNDERSTANDING_FILE, UnderstandingRules, load_understanding
 
 BUSINESS_FILE = "business.yml"
 REPLIES_FILE = "replies.yml"
@@ -44,6 +45,7 @@ class BusinessConfig:
     event_limits: EventLimits
     catalog: Catalog | None
     files: tuple[Path, ...]
+    understanding: UnderstandingRules
 
     @property
     def stage_ids(self) -> frozenset[str]:
@@ -58,7 +60,7 @@ def load_business_config(business_dir: str | Path, journeys_dir: str | Path) -> 
     models = {model.id: model for model in (load_model(path) for path in model_files)}
     stages = frozenset(stage for model in models.values() for stage in model.stage_ids)
     catalog_path = business_dir / CATALOG_FILE
-    optional = [business_dir / name for name in (EVENTS_FILE, COMMERCE_FILE, CATALOG_FILE)]
+    optional = [business_dir / name for name in (EVENTS_FILE, COMMERCE_FILE, CATALOG_FILE, UNDERSTANDING_FILE)]
     files = (
         *model_files,
         *(business_dir / name for name in (BUSINESS_FILE, REPLIES_FILE, OFFERS_FILE, PROGRAMS_FILE, HANDOFF_FILE)),
@@ -76,4 +78,5 @@ def load_business_config(business_dir: str | Path, journeys_dir: str | Path) -> 
         event_limits=load_event_limits(business_dir),
         catalog=load_catalog(catalog_path) if catalog_path.exists() else None,
         files=files,
+        understanding=load_understanding(business_dir),
     )

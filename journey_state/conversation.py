@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from journey_state.catalog import Catalog
 from journey_state.engine import Signal, Source, Transition
 from journey_state.errors import ContactNotFound
 from journey_state.identifiers import ChannelRef
 from journey_state.offers import Offer
 from journey_state.referrals import InvalidReferralCode, find_code
-from journey_state.replies import Reply, ReplyBook
+from journey_state.replies import Button, Reply, ReplyBook, buttons_last
 from journey_state.store import JourneyStore, Touch
 from journey_state.store.programs import ProgramsStore
 from journey_state.store.referral_records import NotAnAdvocate, ReferralError
+from journey_state.understanding import BY_MODEL, DEFAULT_RULES, FOLLOW_UP, UnderstandingRules
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,11 @@ REFERRAL_PROMPT_INTENTS = frozenset({"thanks", "goodbye", "greet"})
 FALLBACKS_BEFORE_HUMAN = 2
 # The answer for each way a referral code can be refused (journey_state.store.referral_records).
 REFERRAL_REFUSALS = {"SelfReferral": "referral_code_own", "AlreadyReferred": "referral_code_used", "UnknownReferralCode": "referral_code_unknown"}
+# Answers about one product, for a follow-up that names or points back at it ("and the basic one?").
+PRODUCT_ANSWERS = {"ask_pricing": "product_price", "ask_features": "product_details", "product_info": "product_details",
+                   "compare_products": "product_details"}
+# When a person takes over, these answers would only contradict or delay the handoff message.
+SILENT_BEFORE_HANDOFF = frozenset({"fallback", "out_of_scope", "clarify", "contact_human_agent"})
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,12 @@ class Turn:
     confidence: float
     at: datetime
     emotion: str | None = None
-    recent_intents: Sequence[str] = ()  # this conversation's earlier user intents, oldest first
+    recent_intents: Sequence[str] = ()  # what this conversation's earlier messages counted as, oldest first
+    # `intent` is what the message counts as (journey_state.understanding); these say why.
+    nlu_intent: str | None = None  # the model's own label
+    understood_by: str = BY_MODEL
+    candidates: tuple[str, ...] = ()  # ask "Did you mean ...?" with these intents
+    product: str | None = None  # the catalog product the message is about, named or resolved
     answer: str | None = None  # the answer a yes/no to the bot's own question declared
 
     @property
@@ -94,10 +106,15 @@ def consecutive_fallbacks(recent_intents: Sequence[str], current: str | None) ->
 class Conversation:
     """Records turns in the journey store and answers them for the contact's stage."""
 
-    def __init__(self, store: JourneyStore, replies: ReplyBook, programs: ProgramsStore | None = None):
+    def __init__(
+        self, store: JourneyStore, replies: ReplyBook, programs: ProgramsStore | None = None,
+        understanding: UnderstandingRules = DEFAULT_RULES, catalog: Catalog | None = None,
+    ):
         self.store = store
         self.replies = replies
         self.programs = programs
+        self.understanding = understanding
+        self.catalog = catalog
 
     def record(self, turn: Turn) -> RecordedTurn:
         """Apply the turn's signal (idempotent per message id)."""
@@ -131,8 +148,13 @@ class Conversation:
     def choose(self, answer_id: str, stage: str, channel: str, **values: Any) -> Reply:
         return self.replies.choose(answer_id, stage, channel, values)
 
-    def handle(self, turn: Turn, recorded: RecordedTurn | None = None) -> TurnResult:
-        """Answer the turn; it is recorded first unless the caller passes what recording it gave."""
+    def handle(self, turn: Turn, recorded: RecordedTurn | None = None, handing_off: bool = False) -> TurnResult:
+        """Answer the turn; it is recorded first unless the caller passes what recording it gave.
+
+        `handing_off`: a handoff trigger fires for this message, so a person takes over next.
+        An angry customer then hears an apology first; a not-understood line or a promise to
+        connect them is left out (the queue message says it), and no offer is appended.
+        """
         recorded = recorded or self.record(turn)
         contact_id, previous = recorded.contact_id, recorded.previous_stage
         intent = turn.intent
@@ -146,36 +168,63 @@ class Conversation:
         elif not any(ch.isalnum() for ch in turn.text):
             # Empty or emoji-only: nothing to answer, but the emotion is worth acknowledging.
             answer_id = "no_words_negative" if turn.emotion in ("angry", "sad") else "no_words"
+        elif turn.candidates and self.replies.has("clarify"):
+            # Asking is not a miss yet; "Something else" is (tracker_reading looks through this turn).
+            answer_id = "clarify"
         elif intent in FALLBACK_INTENTS:
             fallbacks = consecutive_fallbacks(turn.recent_intents, intent)
             escalate = fallbacks >= FALLBACKS_BEFORE_HUMAN
             answer_id = "fallback_offer_human" if escalate else ("out_of_scope" if intent == "out_of_scope" else "fallback")
         elif intent is not None and self.replies.has(intent):
             answer_id = intent
+            values.update(self._product_values(turn))
+            if values and self.replies.has(PRODUCT_ANSWERS.get(intent, "")):
+                answer_id = PRODUCT_ANSWERS[intent]
         else:
             answer_id = "fallback"
 
-        if self.programs is not None and answer_id not in ("no_words", "no_words_negative"):
-            answer_id, values, extra, offer = self._journey_extras(self.programs, turn, contact_id, previous, answer_id)
+        if handing_off:
+            angry = turn.emotion in ("angry", "sad") and self.replies.has("handoff_apology")
+            if angry:
+                answer_id = "handoff_apology"
+            elif answer_id in SILENT_BEFORE_HANDOFF:
+                return TurnResult(contact_id, recorded.stage, previous, recorded.transitions, answer_id, (), None, True, values)
+        elif self.programs is not None and answer_id not in ("no_words", "no_words_negative"):
+            answer_id, values, extra, offer = self._journey_extras(self.programs, turn, contact_id, previous, answer_id, values)
 
         reply = self.choose(answer_id, previous, turn.channel, **values)
+        if answer_id == "clarify":
+            reply = self._clarification(reply, turn.candidates)
         return TurnResult(
             contact_id=contact_id,
             stage=recorded.stage,
             previous_stage=previous,
             transitions=recorded.transitions,
             answer_id=answer_id,
-            replies=(reply, *extra),
+            replies=buttons_last((reply, *extra)),
             offer=offer,
-            escalate=escalate or intent == "contact_human_agent",
+            escalate=escalate or intent == "contact_human_agent" or handing_off,
             values=values,
         )
 
+    def _product_values(self, turn: Turn) -> dict[str, Any]:
+        """The product a follow-up is about, as reply placeholders; {} if it is not such a follow-up."""
+        if turn.understood_by != FOLLOW_UP or not turn.product or self.catalog is None or not self.catalog.has_product(turn.product):
+            return {}
+        product = self.catalog.product(turn.product)
+        return {"product_name": product.name, "product_price": product.price_text, "product_description": product.description}
+
+    def _clarification(self, reply: Reply, candidates: Sequence[str]) -> Reply:
+        """"Did you mean ...?" with one button per candidate intent, before the reply's own ("Something else")."""
+        titles = self.understanding.titles
+        choices = tuple(Button(titles[c], f"/{c}") for c in candidates if c in titles)
+        return replace(reply, buttons=(*choices, *reply.buttons))
+
     def _journey_extras(
-        self, programs: ProgramsStore, turn: Turn, contact_id: str, stage: str, answer_id: str
+        self, programs: ProgramsStore, turn: Turn, contact_id: str, stage: str, answer_id: str, values: dict[str, Any]
     ) -> tuple[str, dict[str, Any], list[Reply], Offer | None]:
         """Points, referral codes and offers that depend on the contact's history."""
-        values: dict[str, Any] = {}
+        values = dict(values)
         extra: list[Reply] = []
         offer = None
         intent = turn.intent

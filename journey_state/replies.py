@@ -6,7 +6,7 @@ The most specific variant wins: stage+channel, then stage, then channel, then de
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,6 +48,20 @@ class Reply:
     @property
     def asks(self) -> bool:
         return self.text.rstrip().endswith("?")
+
+
+def buttons_last(replies: Sequence[Reply]) -> tuple[Reply, ...]:
+    """The replies with every button on the last bubble.
+
+    Web chat shows only the last message's buttons, and an offer or referral prompt appended
+    after a question would hide the question's choices; moving the buttons keeps them visible
+    on every channel, and the question still comes first.
+    """
+    if len(replies) < 2 or not any(r.buttons for r in replies[:-1]):
+        return tuple(replies)
+    buttons = tuple(b for r in replies for b in r.buttons)
+    # What a yes/no means stays with the question's own bubble.
+    return (*(replace(r, buttons=()) for r in replies[:-1]), replace(replies[-1], buttons=buttons))
 
 
 @dataclass(frozen=True)

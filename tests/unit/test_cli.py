@@ -30,7 +30,7 @@ def test_check_lists_every_configuration_file_it_checked():
     result = run("check")
     assert result.returncode == 0, result.stderr
     for name in ("journeys/b2b.yml", "journeys/b2c.yml", "business.yml", "replies.yml", "offers.yml", "programs.yml",
-                 "handoff.yml", "events.yml", "commerce.yml", "catalog.yml", "whatsapp.yml"):
+                 "handoff.yml", "events.yml", "commerce.yml", "catalog.yml", "understanding.yml", "whatsapp.yml"):
         assert f"checked {PROJECT / 'data'}" in result.stdout and f"/{name}\n" in result.stdout, name
 
 

@@ -48,6 +48,11 @@ class Chat:
         self.slots.update(slots)
         return Tracker(self.sender, dict(self.slots), message, list(self.events), False, None, {}, "action_listen")
 
+    def heard(self, dispatcher: CollectingDispatcher) -> None:
+        """The bot's messages join the conversation, as Rasa logs them (chit-chat is judged against them)."""
+        for m in dispatcher.messages:
+            self.events.append({"event": "bot", "text": m.get("text"), "data": {"buttons": m.get("buttons")}, "timestamp": time.time()})
+
     def now(self) -> Tracker:
         """The tracker as the next action in the same turn sees it (the form's question)."""
         message = self.events[-1]["parse_data"]
@@ -195,6 +200,7 @@ def test_yes_and_no_mean_what_the_bots_question_declared(services):
     chat = Chat()
     d = CollectingDispatcher()
     chat.apply(ActionJourneyTurn().run(d, chat.says("how much is premium", "ask_pricing"), DOMAIN))
+    chat.heard(d)
     assert chat.slots["pending_answer"]["affirm"] == "ask_features"
     d = CollectingDispatcher()
     chat.apply(ActionJourneyTurn().run(d, chat.says("yes please", "affirm"), DOMAIN))
@@ -205,8 +211,9 @@ def test_yes_and_no_mean_what_the_bots_question_declared(services):
     assert intents[-1] == "ask_features"
 
     other = Chat("lee")
-    chat_events = ActionJourneyTurn().run(CollectingDispatcher(), other.says("hello", "greet"), DOMAIN)
-    other.apply(chat_events)
+    d = CollectingDispatcher()
+    other.apply(ActionJourneyTurn().run(d, other.says("hello", "greet"), DOMAIN))
+    other.heard(d)
     d = CollectingDispatcher()
     ActionJourneyTurn().run(d, other.says("no", "deny"), DOMAIN)
     assert texts(d) == [services.replies.choose("no_problem", "awareness", "rest").text]
@@ -215,6 +222,7 @@ def test_yes_and_no_mean_what_the_bots_question_declared(services):
 def test_yes_to_a_person_following_up_hands_off(services):
     chat = Chat()
     chat.slots["pending_answer"] = {"affirm": "contact_human_agent", "deny": "no_problem", "user_turn": 0}
+    chat.events.append({"event": "bot", "text": "Would you like a person from our team to follow up?", "timestamp": time.time()})
     d = CollectingDispatcher()
     events = ActionJourneyTurn().run(d, chat.says("yes", "affirm"), DOMAIN)
     assert ConversationPaused() in events and "queue" in texts(d)[0]

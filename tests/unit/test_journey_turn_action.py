@@ -59,7 +59,9 @@ def test_pricing_question_moves_to_consideration_and_answers_for_awareness(journ
     assert messages[0]["text"] == handler.replies.choose("ask_pricing", "awareness", "rest").text
     offer = handler.programs.offers.get("first_bag_free")
     assert [m["text"] for m in messages[1:]] == [offer.text]  # a first pricing question earns the welcome offer
-    assert messages[0]["buttons"] == [
+    # The question's buttons move to the last bubble, so the offer does not hide them.
+    assert messages[0]["buttons"] == []
+    assert messages[-1]["buttons"] == [
         {"title": b.title, "payload": b.payload} for b in handler.replies.choose("ask_pricing", "awareness", "rest").buttons
     ]
 
