@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from journey_state.delivery import DeliveryDesk
 from journey_state.engine import Signal, Source, Transition
 from journey_state.errors import ContactNotFound
 from journey_state.identifiers import ChannelRef
@@ -91,10 +92,13 @@ def consecutive_fallbacks(recent_intents: Sequence[str], current: str | None) ->
 class Conversation:
     """Records turns in the journey store and answers them for the contact's stage."""
 
-    def __init__(self, store: JourneyStore, replies: ReplyBook, programs: ProgramsStore | None = None):
+    def __init__(
+        self, store: JourneyStore, replies: ReplyBook, programs: ProgramsStore | None = None, delivery: DeliveryDesk | None = None
+    ):
         self.store = store
         self.replies = replies
         self.programs = programs
+        self.delivery = delivery
 
     def record(self, turn: Turn) -> RecordedTurn:
         """Apply the turn's signal (idempotent per message id)."""
@@ -152,6 +156,13 @@ class Conversation:
 
         if self.programs is not None and answer_id not in ("no_words", "no_words_negative"):
             answer_id, values, extra, offer = self._journey_extras(self.programs, turn, contact_id, previous, answer_id)
+
+        if self.delivery is not None and answer_id not in ("no_words", "no_words_negative"):
+            # A delivery question naming a place, or a bare place after one: answered for that place.
+            delivery = self.delivery.answer_turn(intent, turn.text, turn.recent_intents)
+            if delivery is not None:
+                answer_id, escalate = delivery.answer_id, False
+                values.update(delivery.values)
 
         reply = self.choose(answer_id, previous, turn.channel, **values)
         return TurnResult(
