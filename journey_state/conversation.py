@@ -159,7 +159,7 @@ class Conversation:
 
         if self.delivery is not None and answer_id not in ("no_words", "no_words_negative"):
             # A delivery question naming a place, or a bare place after one: answered for that place.
-            delivery = self.delivery.answer_turn(intent, turn.text, turn.recent_intents)
+            delivery = self.delivery.answer_turn(intent, turn.text, turn.recent_intents, turn.confidence)
             if delivery is not None:
                 answer_id, escalate = delivery.answer_id, False
                 values.update(delivery.values)

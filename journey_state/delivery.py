@@ -19,11 +19,18 @@ from journey_state.catalog import Catalog, DeliveryArea
 from journey_state.places import Gazetteer, Place, PlaceKind, place_key
 
 DELIVERY_INTENT = "ask_delivery_area"
+# Other delivery questions that become this one when they name a place: Bitext labels "do you
+# ship to Munich?" delivery_options, and "how long to Vienna?" is about that place's days.
+PLACE_DELIVERY_INTENTS = frozenset({"delivery_options", "delivery_period"})
 # Not-understood intents: a bare place name ("Lyon") is still a delivery question for a shop.
 _UNSURE_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 # Words a short follow-up may open with before the place: "and Vienna?", "what about Lyon".
 _FOLLOW_UP_OPENERS = frozenset({"and", "or", "what", "how", "about", "also", "then", "ok", "okay", "so", "but", "to", "in"})
 MAX_FOLLOW_UP_WORDS = 6
+# Below this the NLU's guess for a bare place name ("Lyon" as deny 0.40) is no answer to keep.
+SURE_CONFIDENCE = 0.6
+# Cities whose name is also an everyday reply: alone, "nice" or "reading" is not a delivery question.
+_CHAT_WORDS = frozenset({"nice", "split", "reading", "mobile", "bath", "deal", "hope", "bridge", "orange", "victoria"})
 
 
 @dataclass(frozen=True)
@@ -87,28 +94,38 @@ class DeliveryDesk:
             names.update({name: Place(name, PlaceKind.COUNTRY, c, name) for c, name in area.countries})
         return names
 
-    def answer_turn(self, intent: str | None, text: str, recent_intents: Sequence[str] = ()) -> DeliveryAnswer | None:
+    def answer_turn(
+        self, intent: str | None, text: str, recent_intents: Sequence[str] = (), confidence: float = 1.0
+    ) -> DeliveryAnswer | None:
         """The answer if this message is a delivery question, else None.
 
-        It is one when the NLU says so, and also when the message is only a place ("Vienna",
+        It is one when the NLU says so, when another delivery question names a place ("do you
+        ship to Munich?" as delivery_options), and when the message is only a place ("Vienna",
         "and Lyon?") that the NLU did not understand or that follows a delivery question.
         """
         if intent == DELIVERY_INTENT:
             return self.answer(text)
-        after_delivery = bool(recent_intents) and recent_intents[-1] == DELIVERY_INTENT
-        if intent in _UNSURE_INTENTS or after_delivery:
-            place = self._bare_place(text)
+        if intent in PLACE_DELIVERY_INTENTS:
+            named = self.gazetteer().find(text)
+            return self.answer_for(named) if named is not None else None
+        after_delivery = bool(recent_intents) and recent_intents[-1] in (DELIVERY_INTENT, *PLACE_DELIVERY_INTENTS)
+        unsure = intent in _UNSURE_INTENTS or confidence < SURE_CONFIDENCE
+        if unsure or after_delivery:
+            place = self._bare_place(text, chat_words_allowed=after_delivery)
             if place is not None:
                 return self.answer_for(place)
         return None
 
-    def _bare_place(self, text: str) -> Place | None:
+    def _bare_place(self, text: str, *, chat_words_allowed: bool) -> Place | None:
         words = place_key(text).split()
         if not words or len(words) > MAX_FOLLOW_UP_WORDS:
             return None
         while len(words) > 1 and words[0] in _FOLLOW_UP_OPENERS:
             words = words[1:]
-        return self.gazetteer().lookup(" ".join(words))
+        name = " ".join(words)
+        if name in _CHAT_WORDS and not chat_words_allowed:
+            return None
+        return self.gazetteer().lookup(name)
 
     def answer(self, text: str) -> DeliveryAnswer:
         """The answer to a delivery question: for the place it names, or asking which country."""

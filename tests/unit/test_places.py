@@ -154,8 +154,17 @@ def test_a_bare_place_is_a_delivery_question_only_when_unsure_or_after_one(desk)
     assert desk.answer_turn("out_of_scope", "Vienna").values["place"] == "Vienna (Austria)"
     assert desk.answer_turn("greet", "and Lyon?", ("ask_delivery_area",)).values["place"] == "Lyon (France)"
     assert desk.answer_turn("greet", "Lyon") is None  # the NLU understood something else
+    assert desk.answer_turn("deny", "Lyon", confidence=0.4).values["place"] == "Lyon (France)"  # ...but was unsure
+    assert desk.answer_turn("affirm", "nice", confidence=0.4) is None  # an everyday word, alone
+    assert desk.answer_turn("affirm", "Nice", ("delivery_options",)).values["place"] == "Nice (France)"
     assert desk.answer_turn("out_of_scope", "what's the weather in Paris tomorrow") is None  # not a bare place
     assert desk.answer_turn("ask_pricing", "how much is premium") is None
+
+
+def test_other_delivery_questions_are_answered_for_a_place_they_name(desk):
+    assert desk.answer_turn("delivery_options", "do you ship to Munich?").values["place"] == "Munich (Germany)"
+    assert desk.answer_turn("delivery_period", "how long does delivery to Vienna take").values["days"] == "3–5 working days"
+    assert desk.answer_turn("delivery_options", "what shipping methods do you have?") is None  # the general answer stays
 
 
 def test_a_catalog_without_a_fallback_area_says_no_outside_its_areas(gazetteer):
