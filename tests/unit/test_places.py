@@ -96,14 +96,14 @@ def test_with_names_adds_names_that_win_and_leaves_the_original_alone(gazetteer)
 
 
 def test_gazetteer_ranks_by_kind_then_population():
-    from journey_state.places import _Candidate
+    from journey_state.places import Candidate
 
     small = Place("Springfield", PlaceKind.CITY, "US", "United States", 150_000)
     big_alias = Place("Springfeld", PlaceKind.CITY, "DE", "Germany", 500_000)
     country = Place("Springland", PlaceKind.COUNTRY, "SP", "Springland", 10)
-    g = Gazetteer([("Springfield", _Candidate(small, False)), ("Springfield", _Candidate(big_alias, True))])
+    g = Gazetteer([("Springfield", Candidate(small, False)), ("Springfield", Candidate(big_alias, True))])
     assert g.lookup("springfield") == small  # an alternate name counts for a quarter of its population
-    g = Gazetteer([("Springfield", _Candidate(small, False)), ("Springfield", _Candidate(country, True))])
+    g = Gazetteer([("Springfield", Candidate(small, False)), ("Springfield", Candidate(country, True))])
     assert g.lookup("springfield") == country
 
 
