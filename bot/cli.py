@@ -126,7 +126,7 @@ def actions(package: str) -> None:
     if not settings.actions_token:
         _fail(f"{TOKEN_ENV} is not set; without it anyone who reaches the port could run actions")
     try:
-        shared()  # the services every action uses, built now rather than on a customer's first turn
+        shared().warm_up()  # the services every action uses, built now rather than on a customer's first turn
     except JourneyError as exc:
         _fail(str(exc))
     serve(settings.bind, settings.actions_port, settings.actions_token, package)

@@ -16,10 +16,12 @@ from bot.settings import Settings, load_settings
 from journey_state.business_config import load_business_config
 from journey_state.commerce.config import build_backend
 from journey_state.conversation import Conversation
+from journey_state.delivery import DeliveryDesk
 from journey_state.event_limits import EventLimits
 from journey_state.identity_proof import ProofRecorder
 from journey_state.model import JourneyModel, load_named_model
 from journey_state.order_support import OrderSupport
+from journey_state.places import shipped_gazetteer
 from journey_state.replies import ReplyBook
 from journey_state.store import JourneyStore, make_engine
 from journey_state.store.db import shared_engine
@@ -41,6 +43,12 @@ class Services:
     understanding: UnderstandingRules
     event_limits: EventLimits
     proofs: ProofRecorder
+    delivery: DeliveryDesk | None = None  # None without a catalog.yml
+
+    def warm_up(self) -> None:
+        """Load now what a first customer turn would otherwise wait for (the places gazetteer)."""
+        if self.delivery is not None:
+            self.delivery.warm()
 
     @property
     def engine(self) -> Engine:
@@ -63,6 +71,7 @@ def build(settings: Settings, *, engine: Engine | None = None, store: JourneySto
         # Which variable holds the shop's token is named in commerce.yml, so it is read here,
         # at the edge, and never inside journey_state.
         backend = build_backend(config.commerce, store.engine, os.environ)
+        delivery = DeliveryDesk(config.catalog, shipped_gazetteer) if config.catalog is not None else None
         return Services(
             settings=settings,
             model=store.model,
@@ -71,10 +80,11 @@ def build(settings: Settings, *, engine: Engine | None = None, store: JourneySto
             programs=programs,
             handoffs=HandoffStore(store, config.handoff),
             orders=OrderSupport(backend, config.replies, config.commerce.order_prefix),
-            conversation=Conversation(store, config.replies, programs, config.understanding, config.catalog),
+            conversation=Conversation(store, config.replies, programs, config.understanding, config.catalog, delivery),
             understanding=config.understanding,
             event_limits=config.event_limits,
             proofs=ProofRecorder(store),
+            delivery=delivery,
         )
     except BaseException:
         if engine is None:

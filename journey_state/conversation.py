@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from journey_state.catalog import Catalog
+from journey_state.delivery import DeliveryDesk
 from journey_state.engine import Signal, Source, Transition
 from journey_state.errors import ContactNotFound
 from journey_state.identifiers import ChannelRef
@@ -108,13 +109,14 @@ class Conversation:
 
     def __init__(
         self, store: JourneyStore, replies: ReplyBook, programs: ProgramsStore | None = None,
-        understanding: UnderstandingRules = DEFAULT_RULES, catalog: Catalog | None = None,
+        understanding: UnderstandingRules = DEFAULT_RULES, catalog: Catalog | None = None, delivery: DeliveryDesk | None = None,
     ):
         self.store = store
         self.replies = replies
         self.programs = programs
         self.understanding = understanding
         self.catalog = catalog
+        self.delivery = delivery
 
     def record(self, turn: Turn) -> RecordedTurn:
         """Apply the turn's signal (idempotent per message id)."""
@@ -191,6 +193,13 @@ class Conversation:
                 return TurnResult(contact_id, recorded.stage, previous, recorded.transitions, answer_id, (), None, True, values)
         elif self.programs is not None and answer_id not in ("no_words", "no_words_negative"):
             answer_id, values, extra, offer = self._journey_extras(self.programs, turn, contact_id, previous, answer_id, values)
+
+        if self.delivery is not None and not handing_off and turn.answer is None and answer_id not in ("no_words", "no_words_negative"):
+            # A delivery question naming a place, or a bare place after one: answered for that place.
+            delivery = self.delivery.answer_turn(intent, turn.text, turn.recent_intents, turn.confidence)
+            if delivery is not None:
+                answer_id, escalate = delivery.answer_id, False
+                values.update(delivery.values)
 
         reply = self.choose(answer_id, previous, turn.channel, **values)
         if answer_id == "clarify":

@@ -29,6 +29,24 @@ def test_b2b_promoter_reaches_loyalty_from_purchase_decision(b2b_model):
     assert decide(b2b_model, ContactState(stage="active_evaluation"), promoter("b2b")).state.stage == "active_evaluation"
 
 
+def recommends(confidence):
+    return Signal("msg-1", Source.CONVERSATION, AT, intent="refer_friend", confidence=confidence, excerpt="I'd recommend you to all my friends")
+
+
+@pytest.mark.parametrize("stage, expected", [("awareness", "awareness"), ("consideration", "consideration"), ("purchase", "advocacy"), ("retention", "advocacy")])
+def test_saying_you_recommend_us_after_buying_makes_an_advocate(b2c_model, stage, expected):
+    decision = decide(b2c_model, ContactState(stage=stage), recommends(0.9))
+    assert decision.state.stage == expected
+    if expected != stage:
+        assert decision.stage_transition.evidence.rule == "recommends_in_words"
+
+
+def test_recommending_needs_the_models_confidence(b2c_model, b2b_model):
+    assert decide(b2c_model, ContactState(stage="retention"), recommends(0.55)).state.stage == "retention"
+    assert decide(b2b_model, ContactState(stage="experience"), recommends(0.9)).state.stage == "loyalty"
+    assert decide(b2b_model, ContactState(stage="active_evaluation"), recommends(0.9)).state.stage == "active_evaluation"
+
+
 @pytest.mark.parametrize("event", ["nps_detractor", "csat_low"])
 def test_bad_feedback_after_purchase_sets_at_risk(b2c_model, event):
     decision = decide(b2c_model, ContactState(stage="retention"), Signal("x", Source.CONVERSATION, AT, event=event))
