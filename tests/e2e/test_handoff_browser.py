@@ -63,7 +63,9 @@ def test_customer_in_the_widget_agent_in_the_console(stack, browser, replies, tm
     assert rasa_tracker(stack, sender)["paused"] is True
 
     send(customer, "hello? is anyone there?")
-    last_is(customer, stack, "hello? is anyone there?")  # paused: logged for the agent, not answered
+    bot_says(customer, "Still in line")  # paused: logged for the agent; the first message hears where they stand
+    send(customer, "anyone?")
+    last_is(customer, stack, "anyone?")  # the next ones get no update each
 
     # -- the agent, in the staff console (a separate browser context: its own cookies) ---------
     agent_context = browser.new_context(viewport={"width": 1280, "height": 900})
