@@ -23,6 +23,7 @@ from journey_state.handoff import (
     estimate_wait,
     priority_for,
     waiting_update_cutoff,
+    waiting_update_due,
 )
 from journey_state.identifiers import ChannelRef
 from journey_state.store import contacts as contact_rows
@@ -235,7 +236,8 @@ def waiting_update(conn: Connection, config: HandoffConfig, channel: str, sender
     """
     at = at or now()
     h = open_for(conn, channel, sender_id)
-    if h is None or h.status != QUEUED:
+    # Read first so most messages of a burst cost no write; the UPDATE below is the guard.
+    if h is None or h.status != QUEUED or not waiting_update_due(h.acknowledged_at, at, config.update_every):
         return None
     cutoff = waiting_update_cutoff(at, config.update_every)
     changed = conn.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -18,13 +19,14 @@ from journey_state.store.migrate import upgrade
 from journey_state.store.tables import handoffs
 from tests.e2e.test_handoff import console_client, texts, tracker
 
+PROJECT = Path(__file__).resolve().parents[2]
 INTERVAL_MINUTES = 10
 
 
 @pytest.fixture
 def stack(trained_model, tmp_path):
     business = tmp_path / "business"
-    shutil.copytree(Stack.create(trained_model, "sqlite://", tmp_path / "probe").settings.business_dir, business)
+    shutil.copytree(PROJECT / "data" / "business", business)
     handoff_yml = business / "handoff.yml"
     shipped = handoff_yml.read_text()
     assert "update_every_minutes: 3\n" in shipped
