@@ -24,6 +24,7 @@ from journey_state.config_files import (
     read_yaml,
     validate,
 )
+from journey_state.staff_rules import CHANNELS
 
 # Trigger names. AGENT_CLAIM is the console's "take over this conversation"; it is not a
 # rule on messages, so it needs no configuration.
@@ -77,6 +78,12 @@ class HandoffConfig:
     update_every: timedelta = timedelta(minutes=3)
     messages: Mapping[str, str] = field(default_factory=dict)
     follow_ups: Mapping[str, str] = field(default_factory=dict)  # stage (or "default") -> text
+    # channel -> message id -> text, where a channel needs other words than `messages`.
+    channel_messages: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def text(self, message_id: str, channel: str | None = None) -> str:
+        """The message's text for `channel`: its channel's own if configured, else the common one."""
+        return self.channel_messages.get(channel or "", {}).get(message_id) or self.messages[message_id]
 
     def follow_up(self, stage: str | None) -> str | None:
         """What the bot says when a person hands the conversation back, for the contact's stage."""
@@ -157,8 +164,8 @@ def wait_minutes(wait: timedelta) -> int:
     return max(1, math.ceil(wait.total_seconds() / 60))
 
 
-def message(config: HandoffConfig, message_id: str, position: int, wait: timedelta) -> str:
-    return config.messages[message_id].format(position=position, minutes=wait_minutes(wait))
+def message(config: HandoffConfig, message_id: str, position: int, wait: timedelta, channel: str | None = None) -> str:
+    return config.text(message_id, channel).format(position=position, minutes=wait_minutes(wait))
 
 
 def waiting_update_due(last_update: datetime | None, at: datetime, every: timedelta) -> bool:
@@ -178,8 +185,8 @@ def waiting_update_cutoff(at: datetime, every: timedelta) -> datetime:
     return at - every
 
 
-def agent_joined_message(config: HandoffConfig, agent: str) -> str:
-    return config.messages["agent_joined"].format(agent=agent_display_name(agent))
+def agent_joined_message(config: HandoffConfig, agent: str, channel: str | None = None) -> str:
+    return config.text("agent_joined", channel).format(agent=agent_display_name(agent))
 
 
 def agent_display_name(username: str) -> str:
@@ -191,8 +198,8 @@ def agent_display_name(username: str) -> str:
     return words[0][:1].upper() + words[0][1:] if words else "Someone"
 
 
-def closing_message(config: HandoffConfig) -> str:
-    return config.messages["closed"]
+def closing_message(config: HandoffConfig, channel: str | None = None) -> str:
+    return config.text("closed", channel)
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -356,6 +363,20 @@ class WaitSection(_Section):
         return float(value)
 
 
+def _message_text(name: str, value: Any) -> str:
+    text = _non_empty_text(value)
+    problem = placeholder_problem(text)
+    if problem:
+        raise ValueError(problem)
+    allowed = MESSAGE_PLACEHOLDERS[name]
+    try:
+        text.format(**dict.fromkeys(allowed, 1))
+    except KeyError as exc:
+        use = ", ".join(f"{{{key}}}" for key in allowed) or "none"
+        raise ValueError(f"unknown placeholder {{{exc.args[0]}}} (use {use})") from None
+    return text
+
+
 class MessagesSection(_Section):
     queued: str = DEFAULT_MESSAGES["queued"]
     already_queued: str = DEFAULT_MESSAGES["already_queued"]
@@ -366,17 +387,22 @@ class MessagesSection(_Section):
 
     @validator(*MESSAGE_IDS, pre=True)
     def _text(cls, value: Any, field: Any) -> str:
-        text = _non_empty_text(value)
-        problem = placeholder_problem(text)
-        if problem:
-            raise ValueError(problem)
-        allowed = MESSAGE_PLACEHOLDERS[field.name]
-        try:
-            text.format(**dict.fromkeys(allowed, 1))
-        except KeyError as exc:
-            use = ", ".join(f"{{{name}}}" for name in allowed) or "none"
-            raise ValueError(f"unknown placeholder {{{exc.args[0]}}} (use {use})") from None
-        return text
+        return _message_text(field.name, value)
+
+
+class ChannelMessagesSection(_Section):
+    """One channel's own words for some messages; the others come from `messages`."""
+
+    queued: str | None = None
+    already_queued: str | None = None
+    unavailable: str | None = None
+    waiting: str | None = None
+    agent_joined: str | None = None
+    closed: str | None = None
+
+    @validator(*MESSAGE_IDS, pre=True)
+    def _text(cls, value: Any, field: Any) -> str:
+        return _message_text(field.name, value)
 
 
 class HandoffFile(_Section):
@@ -387,6 +413,16 @@ class HandoffFile(_Section):
     wait: WaitSection = WaitSection()
     messages: MessagesSection = MessagesSection()
     follow_ups: dict[str, str] = {}
+    channel_messages: dict[str, ChannelMessagesSection] = {}
+
+    @validator("channel_messages", pre=True)
+    def _channel_messages(cls, value: Any) -> Any:
+        for channel, raw in _mapping(value).items():
+            if channel not in CHANNELS:
+                raise KeyProblem([str(channel)], f"unknown channel (known: {', '.join(CHANNELS)})")
+            if not isinstance(raw, dict):
+                raise KeyProblem([str(channel)], "must be a mapping of message names to texts")
+        return _mapping(value)
 
     @validator("triggers", pre=True)
     def _triggers(cls, value: Any) -> Any:
@@ -457,4 +493,8 @@ def load_handoff_config(path: str | Path, known_stages: Iterable[str]) -> Handof
         default_wait=timedelta(minutes=raw.wait.default_minutes),
         update_every=timedelta(minutes=raw.wait.update_every_minutes),
         messages={name: getattr(raw.messages, name) for name in MESSAGE_IDS},
+        channel_messages={
+            channel: {name: text for name in MESSAGE_IDS if (text := getattr(section, name)) is not None}
+            for channel, section in raw.channel_messages.items()
+        },
     )

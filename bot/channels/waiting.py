@@ -33,7 +33,7 @@ def due_update(conversation_id: str) -> str | None:
     ref = ChannelRef.from_conversation_id(conversation_id)
     handoffs = services.shared().handoffs
     place = handoffs.waiting_update(ref.channel, ref.external_id)
-    return None if place is None else handoff_message(handoffs.config, "waiting", place.position, place.wait)
+    return None if place is None else handoff_message(handoffs.config, "waiting", place.position, place.wait, ref.channel)
 
 
 async def update_waiting_customer(message: UserMessage) -> None:

@@ -100,6 +100,32 @@ def test_the_texts_name_the_place_the_wait_and_the_agent(config):
     assert "closed" in closing_message(config)
 
 
+def test_a_channel_can_have_its_own_words_for_a_message(tmp_path):
+    path = tmp_path / "handoff.yml"
+    path.write_text("channel_messages: {whatsapp: {waiting: 'In line: {position} ({minutes} min)', closed: 'Bye from WhatsApp'}}")
+    config = load_handoff_config(path, STAGES)
+    assert message(config, "waiting", 3, timedelta(minutes=4), "whatsapp") == "In line: 3 (4 min)"
+    assert message(config, "waiting", 3, timedelta(minutes=4), "telegram").startswith("Still in line")
+    assert closing_message(config, "whatsapp") == "Bye from WhatsApp"
+    assert agent_joined_message(config, "sam", "whatsapp") == agent_joined_message(config, "sam") == "Sam from the team joined the chat."
+
+
+@pytest.mark.parametrize(
+    "yaml_text, key",
+    [
+        ("channel_messages: {fax: {closed: bye}}", "channel_messages.fax"),
+        ("channel_messages: {whatsapp: bye}", "channel_messages.whatsapp"),
+        ("channel_messages: {whatsapp: {goodbye: bye}}", "channel_messages.whatsapp.goodbye"),
+        ("channel_messages: {whatsapp: {waiting: 'wait {hours}'}}", "channel_messages.whatsapp.waiting"),
+    ],
+)
+def test_channel_messages_are_checked_naming_the_key(tmp_path, yaml_text, key):
+    path = tmp_path / "handoff.yml"
+    path.write_text(yaml_text)
+    with pytest.raises(BusinessConfigError, match=key.replace(".", r"\.")):
+        load_handoff_config(path, STAGES)
+
+
 @pytest.mark.parametrize("username, shown", [("sam", "Sam"), ("sam.jones", "Sam"), ("ann_b", "Ann"), ("Lee", "Lee"),
                                              (".x", "X"), ("", "Someone")])
 def test_agents_are_named_by_the_first_word_of_their_user_name(username, shown):

@@ -253,7 +253,7 @@ def claim(user, handoff_id):
         h = _handoffs().claim(handoff_id, user["username"])
     except HandoffError as exc:
         return _refuse(None, exc)
-    announced = _tell_customer(h, agent_joined_message(_handoffs().config, user["username"]), user["username"],
+    announced = _tell_customer(h, agent_joined_message(_handoffs().config, user["username"], h.channel), user["username"],
                                "Claimed, but the customer was not told you joined")
     if wants_json():
         return jsonify({"claimed": handoff_id, "agent": user["username"], "announced": announced})
@@ -285,7 +285,7 @@ def takeover(user):
         _handoffs().close(h.id, user["username"], admin=True)
         return refuse(f"could not pause the bot: {exc}", 502)
     if outcome.created:
-        _tell_customer(h, agent_joined_message(_handoffs().config, user["username"]), user["username"],
+        _tell_customer(h, agent_joined_message(_handoffs().config, user["username"], h.channel), user["username"],
                        "Taken over, but the customer was not told you joined")
     return redirect(url_for("staff.handoff_page", handoff_id=h.id), code=303)
 
@@ -475,7 +475,7 @@ def close(user, handoff_id):
     except BotStepFailed as exc:
         return _fail(handoff_id, f"Not closed: the bot could not be resumed ({exc.cause}); try again in a moment.",
                      _rasa_down_status(exc.cause))
-    _tell_customer(h, closing_message(_handoffs().config), user["username"], "Closed, but the customer did not get the closing line")
+    _tell_customer(h, closing_message(_handoffs().config, h.channel), user["username"], "Closed, but the customer did not get the closing line")
     return redirect(url_for("staff.queue_page"), code=303)
 
 
