@@ -51,7 +51,7 @@ def _hand_off(dispatcher: CollectingDispatcher, turn: Turn, trigger: str, contex
         outcome = handoffs.open(turn.who, trigger, reason=reason)
     except StoreUnavailable as exc:
         logger.error("could not queue a handoff: %s", exc)
-        dispatcher.utter_message(text=handoffs.config.messages["unavailable"])
+        dispatcher.utter_message(text=handoffs.config.text("unavailable", turn.channel))
         return []
     place = outcome.place
     message_id = "queued" if outcome.created or place.position == 0 else "already_queued"
@@ -62,7 +62,7 @@ def _hand_off(dispatcher: CollectingDispatcher, turn: Turn, trigger: str, contex
         # back with nobody on it, for good; the channel tells the customer to try again.
         logger.info("handoff %s is with %s and the bot is not paused: not pausing again", place.handoff.id, place.handoff.agent)
         return []
-    dispatcher.utter_message(text=message(handoffs.config, message_id, place.position, place.wait))
+    dispatcher.utter_message(text=message(handoffs.config, message_id, place.position, place.wait, turn.channel))
     logger.info("handoff %s (%s) for %s/%s, priority %s", place.handoff.id, trigger, turn.channel, turn.sender_id, place.handoff.priority)
     return [ConversationPaused()]
 

@@ -48,7 +48,7 @@ from bench.soak_clients import (
 from bench.soak_report import Figures, figures
 from bot.training import ensure_model
 from devtools.stack import Stack, create_staff_user
-from journey_state.handoff import load_handoff_config
+from journey_state.handoff import agent_joined_message, closing_message, load_handoff_config
 from journey_state.model import all_stage_ids
 from journey_state.replies import load_replies
 from journey_state.store.migrate import upgrade
@@ -189,8 +189,11 @@ class Run:
         apologies = {replies.choose("technical_problem", None, channel).text for channel in ("rest", "socketio")}
         heard = sum(len(p.heard_agent) for p in people)
         stages = all_stage_ids(self.stack.settings.journeys_dir)
-        follow_ups = load_handoff_config(self.stack.settings.business_dir / "handoff.yml", stages).follow_ups.values()
-        hand_back = frozenset((*follow_ups, *(replies.choose("ask_csat_score", None, c).text for c in ("rest", "socketio"))))
+        handoff = load_handoff_config(self.stack.settings.business_dir / "handoff.yml", stages)
+        # The console also announces the agent on claim and sends a closing line on close.
+        console_said = (agent_joined_message(handoff, AGENT), closing_message(handoff))
+        hand_back = frozenset((*handoff.follow_ups.values(), *console_said,
+                               *(replies.choose("ask_csat_score", None, c).text for c in ("rest", "socketio"))))
         return figures(self.sent, self.stack.settings.rasa_url, self.stack.tokens["JOURNEYBOT_RASA_TOKEN"], self.stack.api, apologies,
                        heard, hand_back)
 

@@ -63,10 +63,14 @@ class Figures:
         ]
 
 
-def _user_turns(events: list[dict[str, Any]]) -> tuple[list[tuple[dict, bool]], list[str]]:
-    """([(user event, paused when it came)], [texts the bot said while paused])."""
+def _user_turns(events: list[dict[str, Any]]) -> tuple[list[tuple[dict, bool]], list[str], set[str]]:
+    """([(user event, paused when it came)], [texts the bot said while paused], {waiting updates}).
+
+    A waiting update (bot/channels/waiting.py: "still in line, number 2") is meant to reach a
+    queued customer while paused; it answers no question, so it is not the bot speaking over a person.
+    """
     paused = False
-    turns, spoke = [], []
+    turns, spoke, updates = [], [], set()
     for event in events:
         kind = event.get("event")
         if kind == "pause":
@@ -75,9 +79,11 @@ def _user_turns(events: list[dict[str, Any]]) -> tuple[list[tuple[dict, bool]], 
             paused = False
         elif kind == "user":
             turns.append((event, paused))
+        elif kind == "bot" and (event.get("metadata") or {}).get("journeybot") == "waiting_update":
+            updates.add(event.get("text") or "")
         elif kind == "bot" and paused and not (event.get("metadata") or {}).get("agent"):
             spoke.append(event.get("text") or "")
-    return turns, spoke
+    return turns, spoke, updates
 
 
 def figures(sent: Iterable[Sent], rasa_url: str, rasa_token: str, api: Any, apologies: set[str],
@@ -97,7 +103,7 @@ def figures(sent: Iterable[Sent], rasa_url: str, rasa_token: str, api: Any, apol
         tracker.raise_for_status()
         if tracker.json().get("paused"):
             out.still_paused.append(f"{channel}:{external}")
-        turns, spoke = _user_turns(tracker.json().get("events") or [])
+        turns, spoke, updates = _user_turns(tracker.json().get("events") or [])
         out.bot_replies_while_paused_tracker += len(spoke)
         out.paused_examples += [f"{channel}:{external}: {t!r}" for t in spoke]
         contact = api("GET", f"/api/contacts/by-channel/{channel}/{external}")
@@ -115,7 +121,7 @@ def figures(sent: Iterable[Sent], rasa_url: str, rasa_token: str, api: Any, apol
                 if turns[index][0].get("text") == s.text:
                     match, cursor = turns[index], index + 1
                     break
-            bot_replies = [r for r in s.replies if not r.startswith(AGENT_PREFIX) and r not in hand_back_texts]
+            bot_replies = [r for r in s.replies if not r.startswith(AGENT_PREFIX) and r not in hand_back_texts and r not in updates]
             answered = [r for r in bot_replies if r not in apologies]
             if match is not None and match[1] and bot_replies:
                 out.bot_replies_while_paused_received += len(bot_replies)

@@ -6,10 +6,11 @@ Priority 1 is the most urgent; the staff queue is ordered by priority, then by w
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ from journey_state.config_files import (
     read_yaml,
     validate,
 )
+from journey_state.staff_rules import CHANNELS
 
 # Trigger names. AGENT_CLAIM is the console's "take over this conversation"; it is not a
 # rule on messages, so it needs no configuration.
@@ -34,7 +36,12 @@ AGENT_CLAIM = "agent_claim"
 MESSAGE_TRIGGERS = (CUSTOMER_REQUEST, ANGRY_COMPLAINT, REPEATED_FALLBACK, HIGH_VALUE)
 ALL_TRIGGERS = (*MESSAGE_TRIGGERS, AGENT_CLAIM)
 EMOTIONS = ("angry", "sad", "neutral", "happy", "excited")
-MESSAGE_IDS = ("queued", "already_queued", "unavailable")
+MESSAGE_IDS = ("queued", "already_queued", "unavailable", "waiting", "agent_joined", "closed")
+# The placeholders each message may use; the others are refused when the file is loaded.
+MESSAGE_PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
+    "queued": ("position", "minutes"), "already_queued": ("position", "minutes"), "unavailable": ("position", "minutes"),
+    "waiting": ("position", "minutes"), "agent_joined": ("agent",), "closed": (),
+}
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,16 @@ class HandoffConfig:
     trigger_priority: Mapping[str, int] = field(default_factory=dict)
     wait_history: int = 20
     default_wait: timedelta = timedelta(minutes=5)
+    # A queued customer who keeps writing hears where they stand at most this often.
+    update_every: timedelta = timedelta(minutes=3)
     messages: Mapping[str, str] = field(default_factory=dict)
     follow_ups: Mapping[str, str] = field(default_factory=dict)  # stage (or "default") -> text
+    # channel -> message id -> text, where a channel needs other words than `messages`.
+    channel_messages: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def text(self, message_id: str, channel: str | None = None) -> str:
+        """The message's text for `channel`: its channel's own if configured, else the common one."""
+        return self.channel_messages.get(channel or "", {}).get(message_id) or self.messages[message_id]
 
     def follow_up(self, stage: str | None) -> str | None:
         """What the bot says when a person hands the conversation back, for the contact's stage."""
@@ -149,8 +164,42 @@ def wait_minutes(wait: timedelta) -> int:
     return max(1, math.ceil(wait.total_seconds() / 60))
 
 
-def message(config: HandoffConfig, message_id: str, position: int, wait: timedelta) -> str:
-    return config.messages[message_id].format(position=position, minutes=wait_minutes(wait))
+def message(config: HandoffConfig, message_id: str, position: int, wait: timedelta, channel: str | None = None) -> str:
+    return config.text(message_id, channel).format(position=position, minutes=wait_minutes(wait))
+
+
+def waiting_update_due(last_update: datetime | None, at: datetime, every: timedelta) -> bool:
+    """Whether a queued customer who writes at `at` is told their place and wait again.
+
+    Rasa predicts nothing while a conversation is paused, so without this the customer hears
+    nothing until a person claims it. Their first message is answered at once (`last_update`
+    None); after that at most one update per `every`, so a customer who sends five lines in a
+    row gets one answer, not five. The store applies the same rule as one conditional UPDATE
+    against `waiting_update_cutoff`, so two processes never both send it.
+    """
+    return last_update is None or last_update <= waiting_update_cutoff(at, every)
+
+
+def waiting_update_cutoff(at: datetime, every: timedelta) -> datetime:
+    """The latest previous update after which a message at `at` is due another one."""
+    return at - every
+
+
+def agent_joined_message(config: HandoffConfig, agent: str, channel: str | None = None) -> str:
+    return config.text("agent_joined", channel).format(agent=agent_display_name(agent))
+
+
+def agent_display_name(username: str) -> str:
+    """How an agent is named to the customer: the first word of the username, capitalised.
+
+    Staff users have no display name; "sam.jones" or "sam_j" should read "Sam", not the login.
+    """
+    words = [w for w in re.split(r"[._\-@+\s]+", username) if w]
+    return words[0][:1].upper() + words[0][1:] if words else "Someone"
+
+
+def closing_message(config: HandoffConfig, channel: str | None = None) -> str:
+    return config.text("closed", channel)
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -159,6 +208,9 @@ DEFAULT_MESSAGES = {
     "queued": "I'm passing you to a person from our team. You're number {position} in the queue; the wait is about {minutes} min.",
     "already_queued": "You're already in the queue for a person (number {position}, about {minutes} min).",
     "unavailable": "I couldn't reach our team's queue just now. Please try again in a moment.",
+    "waiting": "Still in line: you're number {position}, about {minutes} min. Everything you write here will be seen.",
+    "agent_joined": "{agent} from the team joined the chat.",
+    "closed": "This conversation with our team is closed. Thanks for your patience; write here any time if you need anything else.",
 }
 
 
@@ -297,28 +349,60 @@ class PrioritySection(_Section):
 class WaitSection(_Section):
     history: int = 20
     default_minutes: int = 5
+    update_every_minutes: float = 3
 
     @validator("history", "default_minutes", pre=True)
     def _counts(cls, value: Any) -> int:
         return _at_least_one(value)
+
+    @validator("update_every_minutes", pre=True)
+    def _interval(cls, value: Any) -> float:
+        # Fractions are allowed (0.5 = 30 s); zero would answer every message, which is the spam this prevents.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 24 * 60:
+            raise ValueError("must be a number of minutes above 0 and at most 1440")
+        return float(value)
+
+
+def _message_text(name: str, value: Any) -> str:
+    text = _non_empty_text(value)
+    problem = placeholder_problem(text)
+    if problem:
+        raise ValueError(problem)
+    allowed = MESSAGE_PLACEHOLDERS[name]
+    try:
+        text.format(**dict.fromkeys(allowed, 1))
+    except KeyError as exc:
+        use = ", ".join(f"{{{key}}}" for key in allowed) or "none"
+        raise ValueError(f"unknown placeholder {{{exc.args[0]}}} (use {use})") from None
+    return text
 
 
 class MessagesSection(_Section):
     queued: str = DEFAULT_MESSAGES["queued"]
     already_queued: str = DEFAULT_MESSAGES["already_queued"]
     unavailable: str = DEFAULT_MESSAGES["unavailable"]
+    waiting: str = DEFAULT_MESSAGES["waiting"]
+    agent_joined: str = DEFAULT_MESSAGES["agent_joined"]
+    closed: str = DEFAULT_MESSAGES["closed"]
 
-    @validator("queued", "already_queued", "unavailable", pre=True)
-    def _text(cls, value: Any) -> str:
-        text = _non_empty_text(value)
-        problem = placeholder_problem(text)
-        if problem:
-            raise ValueError(problem)
-        try:
-            text.format(position=1, minutes=1)
-        except KeyError as exc:
-            raise ValueError(f"unknown placeholder {{{exc.args[0]}}} (use {{position}}, {{minutes}})") from None
-        return text
+    @validator(*MESSAGE_IDS, pre=True)
+    def _text(cls, value: Any, field: Any) -> str:
+        return _message_text(field.name, value)
+
+
+class ChannelMessagesSection(_Section):
+    """One channel's own words for some messages; the others come from `messages`."""
+
+    queued: str | None = None
+    already_queued: str | None = None
+    unavailable: str | None = None
+    waiting: str | None = None
+    agent_joined: str | None = None
+    closed: str | None = None
+
+    @validator(*MESSAGE_IDS, pre=True)
+    def _text(cls, value: Any, field: Any) -> str:
+        return _message_text(field.name, value)
 
 
 class HandoffFile(_Section):
@@ -329,6 +413,16 @@ class HandoffFile(_Section):
     wait: WaitSection = WaitSection()
     messages: MessagesSection = MessagesSection()
     follow_ups: dict[str, str] = {}
+    channel_messages: dict[str, ChannelMessagesSection] = {}
+
+    @validator("channel_messages", pre=True)
+    def _channel_messages(cls, value: Any) -> Any:
+        for channel, raw in _mapping(value).items():
+            if channel not in CHANNELS:
+                raise KeyProblem([str(channel)], f"unknown channel (known: {', '.join(CHANNELS)})")
+            if not isinstance(raw, dict):
+                raise KeyProblem([str(channel)], "must be a mapping of message names to texts")
+        return _mapping(value)
 
     @validator("triggers", pre=True)
     def _triggers(cls, value: Any) -> Any:
@@ -397,6 +491,10 @@ def load_handoff_config(path: str | Path, known_stages: Iterable[str]) -> Handof
         trigger_priority=dict(prio.triggers),
         wait_history=raw.wait.history,
         default_wait=timedelta(minutes=raw.wait.default_minutes),
-        messages={"queued": raw.messages.queued, "already_queued": raw.messages.already_queued,
-                  "unavailable": raw.messages.unavailable},
+        update_every=timedelta(minutes=raw.wait.update_every_minutes),
+        messages={name: getattr(raw.messages, name) for name in MESSAGE_IDS},
+        channel_messages={
+            channel: {name: text for name in MESSAGE_IDS if (text := getattr(section, name)) is not None}
+            for channel, section in raw.channel_messages.items()
+        },
     )

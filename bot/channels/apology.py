@@ -5,7 +5,8 @@ lost" when the action server is down (killed, restarting, unreachable) and answe
 the REST caller gets `[]` and the web chat visitor waits forever. A failure inside Rasa
 (the tracker store raising) ends the same way. Silence is right only while a person owns
 the conversation (the tracker is paused). Otherwise the customer is told the bot cannot
-answer now, with the reply book's `technical_problem` answer.
+answer now, with the reply book's `technical_problem` answer. A paused customer who is still
+waiting in the queue hears their place and wait now and then (bot/channels/waiting.py).
 """
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ from functools import cache
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
-from sanic import Sanic
-from sanic.exceptions import SanicException
+
+from bot.channels import waiting
+from bot.channels.rasa_app import running_agent
 
 logger = logging.getLogger(__name__)
 
 IsPaused = Callable[[str], Awaitable[bool | None]]
-# The names rasa.server.create_app and rasa.core.run.configure_app give their Sanic apps.
-RASA_APPS = ("rasa_server", "rasa_core_no_api")
 
 
 @cache
@@ -37,20 +37,15 @@ def apology(channel: str) -> str:
 
 async def rasa_tracker_paused(conversation_id: str) -> bool | None:
     """Whether Rasa's stored tracker is paused; None if that cannot be read."""
-    for name in RASA_APPS:
-        try:
-            agent = getattr(Sanic.get_app(name).ctx, "agent", None)
-        except SanicException:
-            continue
-        if agent is None or agent.tracker_store is None:
-            return None
-        try:
-            tracker = await agent.tracker_store.retrieve(conversation_id)
-        except Exception:
-            logger.exception("could not read the tracker of %s", conversation_id)
-            return None
-        return bool(tracker and tracker.is_paused())
-    return None
+    agent = running_agent()
+    if agent is None or agent.tracker_store is None:
+        return None
+    try:
+        tracker = await agent.tracker_store.retrieve(conversation_id)
+    except Exception:
+        logger.exception("could not read the tracker of %s", conversation_id)
+        return None
+    return bool(tracker and tracker.is_paused())
 
 
 # Every way an OutputChannel sends: Rasa's processor calls send_response, which calls the others;
@@ -100,7 +95,10 @@ async def answer_or_apologise(message: UserMessage, on_new_message: Callable[[Us
         return result
     # A failed turn was never stored, so the pause state cannot tell: the customer must hear that
     # their message did not get through. A turn Rasa handled in silence is right only when paused.
-    if not failed and await (is_paused or rasa_tracker_paused)(message.sender_id) is not False:
+    paused = None if failed else await (is_paused or rasa_tracker_paused)(message.sender_id)
+    if not failed and paused is not False:
+        if paused:
+            await waiting.update_waiting_customer(message)
         return result
     logger.warning("%s: no reply to %s (%s); sending an apology", channel, message.sender_id,
                    "the turn failed" if failed else "an action failed")

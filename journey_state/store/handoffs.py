@@ -22,6 +22,8 @@ from journey_state.handoff import (
     HandoffConfig,
     estimate_wait,
     priority_for,
+    waiting_update_cutoff,
+    waiting_update_due,
 )
 from journey_state.identifiers import ChannelRef
 from journey_state.store import contacts as contact_rows
@@ -78,6 +80,7 @@ class Handoff:
     created_at: datetime
     claimed_at: datetime | None
     closed_at: datetime | None
+    acknowledged_at: datetime | None = None  # last "still in line" update to the customer
 
     @property
     def conversation_id(self) -> str:
@@ -126,6 +129,7 @@ def _view(row: Row) -> Handoff:
         id=row.id, contact_id=row.contact_id, contact_uid=row.contact_uid, stage=row.stage, at_risk=bool(row.at_risk),
         channel=row.channel, sender_id=row.sender_id, trigger=row.trigger, priority=row.priority, status=row.status,
         agent=row.agent, reason=row.reason or "", created_at=row.created_at, claimed_at=row.claimed_at, closed_at=row.closed_at,
+        acknowledged_at=row.acknowledged_at,
     )
 
 
@@ -221,6 +225,28 @@ def open_handoff(
         values.update(status=ASSIGNED, agent=agent, claimed_at=at)
     new_id = conn.execute(insert(handoffs).values(**values)).inserted_primary_key[0]
     return OpenOutcome(place(conn, config, get(conn, new_id)), created=True)
+
+
+def waiting_update(conn: Connection, config: HandoffConfig, channel: str, sender_id: str, at: datetime | None = None) -> QueuePlace | None:
+    """The place and wait to tell a queued customer who just wrote, or None if not due.
+
+    Not due: no queued handoff (a person owns the chat, or none is open), or the customer was
+    updated less than `config.update_every` ago. The check and the new timestamp are one
+    conditional UPDATE, so two Rasa replicas handling two messages at once update once.
+    """
+    at = at or now()
+    h = open_for(conn, channel, sender_id)
+    # Read first so most messages of a burst cost no write; the UPDATE below is the guard.
+    if h is None or h.status != QUEUED or not waiting_update_due(h.acknowledged_at, at, config.update_every):
+        return None
+    cutoff = waiting_update_cutoff(at, config.update_every)
+    changed = conn.execute(
+        update(handoffs)
+        .where(handoffs.c.id == h.id, handoffs.c.status == QUEUED,
+               or_(handoffs.c.acknowledged_at.is_(None), handoffs.c.acknowledged_at <= cutoff))
+        .values(acknowledged_at=at)
+    ).rowcount
+    return place(conn, config, get(conn, h.id)) if changed == 1 else None
 
 
 def claim(conn: Connection, handoff_id: int, agent: str, at: datetime | None = None) -> Handoff:
@@ -329,6 +355,9 @@ class HandoffStore:
     def queue(self, statuses: tuple[str, ...] = (QUEUED,)) -> list[Handoff]:
         with self.store.read() as conn:
             return queue(conn, statuses)
+
+    def waiting_update(self, channel: str, sender_id: str, at: datetime | None = None) -> QueuePlace | None:
+        return self.store.write(lambda conn: waiting_update(conn, self.config, channel, sender_id, at))
 
     def claim(self, handoff_id: int, agent: str) -> Handoff:
         return self.store.write(lambda conn: claim(conn, handoff_id, agent))

@@ -385,6 +385,8 @@ handoffs = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("claimed_at", UTCDateTime()),
     Column("closed_at", UTCDateTime()),
+    # When the queued customer was last told their place and wait (journey_state.handoff.waiting_update_due).
+    Column("acknowledged_at", UTCDateTime()),
     Index("ix_handoffs_status_priority", "status", "priority", "created_at"),
     Index("ix_handoffs_contact", "contact_id", "created_at"),
     Index("ix_handoffs_created", "created_at"),

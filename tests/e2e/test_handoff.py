@@ -60,7 +60,8 @@ def test_customer_asks_for_a_human_agent_replies_and_hands_back(stack, monkeypat
     answer = stack.say(sender, "I want to talk to a human")
     assert "number 1 in the queue" in texts(answer), answer
     assert tracker(stack, sender)["paused"] is True
-    assert stack.say(sender, "hello? are you there?") == []  # paused: logged, not answered
+    waiting = texts(stack.say(sender, "hello? are you there?"))  # paused: logged, and told where they stand
+    assert "Still in line" in waiting and "number 1" in waiting, waiting
     assert "hello? are you there?" in [e.get("text") for e in tracker(stack, sender)["events"] if e["event"] == "user"]
 
     app, console, token = console_client(stack, monkeypatch)
@@ -133,4 +134,6 @@ def test_strong_anger_hands_a_customer_off_whatever_the_nlu_calls_it(stack):
     items = stack.api("GET", f"/api/contacts/{contact['id']}/timeline").json()["items"]
     [handoff] = [i for i in items if i["type"] == "handoff"]
     assert (handoff["trigger"], handoff["status"], handoff["priority"]) == ("angry_complaint", "queued", 1)
-    assert stack.say(sender, "hello??") == []  # paused: the order form does not ask for a number
+    # Paused: the order form does not ask for a number; the customer hears where they stand.
+    [waiting] = stack.say(sender, "hello??")
+    assert waiting["text"].startswith("Still in line") and "number 1" in waiting["text"], waiting

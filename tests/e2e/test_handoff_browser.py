@@ -63,7 +63,9 @@ def test_customer_in_the_widget_agent_in_the_console(stack, browser, replies, tm
     assert rasa_tracker(stack, sender)["paused"] is True
 
     send(customer, "hello? is anyone there?")
-    last_is(customer, stack, "hello? is anyone there?")  # paused: logged for the agent, not answered
+    bot_says(customer, "Still in line")  # paused: logged for the agent; the first message hears where they stand
+    send(customer, "anyone?")
+    last_is(customer, stack, "anyone?")  # the next ones get no update each
 
     # -- the agent, in the staff console (a separate browser context: its own cookies) ---------
     agent_context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -92,6 +94,7 @@ def test_customer_in_the_widget_agent_in_the_console(stack, browser, replies, tm
     expect(card.locator(".evidence")).to_contain_text(PRICING)
     expect(agent.locator("#transcript")).to_contain_text("hello? is anyone there?")
     agent.get_by_role("button", name="Claim").click()
+    bot_says(customer, f"{AGENT.capitalize()} from the team joined the chat.")  # the customer is told who joined
 
     reply = "Hi, this is Ann from the team. How can I help?"
     agent.get_by_placeholder("Reply to the customer").fill(reply)
@@ -121,7 +124,8 @@ def test_customer_in_the_widget_agent_in_the_console(stack, browser, replies, tm
     customer.screenshot(path=str(tmp_path / "customer-widget.png"))
 
     agent_texts = [e for e in rasa_tracker(stack, sender)["events"] if e["event"] == "bot" and (e.get("metadata") or {}).get("agent")]
-    assert [(e["text"], e["metadata"]["agent"]) for e in agent_texts] == [(reply, AGENT)]
+    joined = f"{AGENT.capitalize()} from the team joined the chat."
+    assert [(e["text"], e["metadata"]["agent"]) for e in agent_texts] == [(joined, AGENT), (reply, AGENT)]
     # The one deliberate wrong password is the only failed request either page saw.
     assert [e for e in errors if "status of 401" not in e or "/staff/login" not in e] == [], errors
     assert len(errors) == 1, errors

@@ -88,5 +88,5 @@ def test_rasa_restart_mid_handoff_loses_nothing(stack, fake):
     users = [e["text"] for e in events if e["event"] == "user"]
     assert users == ["hi", "I want to talk to a human", "are you still there??", "hello after the restart", "4"]
     agent_said = [e["text"] for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("agent")]
-    assert agent_said == ["Ann here, one moment please.", kept]
+    assert agent_said == ["Ann from the team joined the chat.", "Ann here, one moment please.", kept]  # the claim announces Ann
     assert "Traceback" not in stack.log_tail("console", 200_000)

@@ -137,14 +137,17 @@ def test_handoff_over_telegram(stack, fake):
     customer.send("I want to talk to a human")
     customer.wait_for("number 1 in the queue")
     assert rasa_tracker(stack, sender)["paused"] is True
-    customer.silent_after(lambda: customer.send("hello? anyone?"))
+    customer.send("hello? anyone?")
+    customer.wait_for("Still in line")  # the first message while queued: place and wait
+    customer.silent_after(lambda: customer.send("anyone at all?"))  # the next ones: no update per message
 
     agent = Agent(stack.settings.console_url)
     row = agent.queued(sender)
     assert (row["channel"], row["trigger"], row["reason"]) == ("telegram", "customer_request", "I want to talk to a human")
     assert "hello? anyone?" in [m["text"] for m in agent.transcript(row["id"])["messages"] if m["from"] == "customer"]
     claim = agent.post(f"/staff/handoffs/{row['id']}/claim")
-    assert claim.status_code == 200 and claim.json() == {"claimed": row["id"], "agent": AGENT}
+    assert claim.status_code == 200 and claim.json() == {"claimed": row["id"], "agent": AGENT, "announced": True}
+    customer.wait_for(" from the team joined the chat.")
 
     reply = "Hi, this is Ann from the team. What happened?"
     sent = agent.post(f"/staff/handoffs/{row['id']}/reply", text=reply)

@@ -34,11 +34,13 @@ class SilentRasa:
             raise RuntimeError("tracker store unavailable")
 
 
-def served_rest(rasa, paused: bool | None, monkeypatch) -> tuple[str, Served]:
+def served_rest(rasa, paused: bool | None, monkeypatch, waiting_update: str | None = None) -> tuple[str, Served]:
     async def is_paused(conversation_id: str) -> bool | None:
         return paused
 
     monkeypatch.setattr("bot.channels.apology.rasa_tracker_paused", is_paused)
+    # The journey store's answer (HandoffStore.waiting_update, tested in test_handoff_waiting.py).
+    monkeypatch.setattr("bot.channels.waiting.due_update", lambda conversation_id: waiting_update)
     server = Served(RestInput(TOKEN), rasa)
     return f"http://127.0.0.1:{server.port}/webhooks/rest/webhook", server
 
@@ -67,6 +69,29 @@ def test_no_apology_while_a_person_owns_the_conversation(monkeypatch):
     url, server = served_rest(SilentRasa(), paused=True, monkeypatch=monkeypatch)
     try:
         assert post(url, "hello? are you there?").json() == []
+    finally:
+        server.stop()
+
+
+def test_a_customer_waiting_in_the_queue_hears_their_place_when_an_update_is_due(monkeypatch):
+    update = "Still in line: you're number 2, about 6 min."
+    url, server = served_rest(SilentRasa(), paused=True, monkeypatch=monkeypatch, waiting_update=update)
+    try:
+        assert post(url, "hello? are you there?").json() == [{"recipient_id": "rest:alice", "text": update}]
+    finally:
+        server.stop()
+
+
+def test_a_failed_store_leaves_the_waiting_customer_unanswered_not_failed(monkeypatch):
+    url, server = served_rest(SilentRasa(), paused=True, monkeypatch=monkeypatch)
+
+    def broken(conversation_id: str) -> str | None:
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr("bot.channels.waiting.due_update", broken)
+    try:
+        answer = post(url, "still there?")
+        assert answer.status_code == 200 and answer.json() == []
     finally:
         server.stop()
 

@@ -113,7 +113,7 @@ BROKEN = [
      "replies.technical_problem.variants[0].buttonz: unknown key"),
     ("offers.yml", None, "offers[2].max_impressions: must be at least 1, got 0"),
     ("programs.yml", None, "referrals.rewards.referrer_points: expected a whole number, got 'lots'"),
-    ("handoff.yml", "wait: {history: 10, minutes: 3}\n", "wait.minutes: unknown key (allowed: history, default_minutes)"),
+    ("handoff.yml", "wait: {history: 10, minutes: 3}\n", "wait.minutes: unknown key (allowed: history, default_minutes, update_every_minutes)"),
     ("events.yml", "max_amount: lots\n", "max_amount: value is not a valid float"),
     ("commerce.yml", "backend: shopify\nshopify: {shop_domain: a.myshopify.com, retries: 7}\n", "shopify.retries: must be a whole number from 0 to 5, got 7"),
     ("catalog.yml", "products: []\n", "products: the catalog needs at least one product"),

@@ -250,7 +250,34 @@ def test_agent_takeover_pauses_the_bot(app, rasa):
     assert response.status_code == 303
     [h] = app.extensions["handoffs"].queue(("assigned",))
     assert (h.sender_id, h.trigger, h.agent) == ("quiet", "agent_claim", "ann")
-    assert rasa.events["rest:quiet"][-1]["event"] == "pause"
+    pause, joined = rasa.events["rest:quiet"][-2:]
+    assert pause["event"] == "pause"
+    assert (joined["event"], joined["text"], joined["metadata"]) == ("bot", "Ann from the team joined the chat.", {"agent": "ann"})
+
+
+def test_the_customer_is_told_who_joined_on_claim_and_gets_a_closing_line_on_close(app, rasa):
+    h = queue_one(app, "told")
+    client, token = logged_in(app, "ann")
+    claimed = client.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token}, headers={"Accept": "application/json"})
+    assert claimed.get_json() == {"claimed": h.id, "agent": "ann", "announced": True}
+    assert client.post(f"/staff/handoffs/{h.id}/close", data={"csrf_token": token}).status_code == 303
+    said = [(e["text"], e.get("metadata")) for e in rasa.events["rest:told"] if e["event"] == "bot"]
+    closing = app.extensions["handoffs"].config.messages["closed"]
+    assert said == [("Ann from the team joined the chat.", {"agent": "ann"}), (closing, {"agent": "ann"})]
+    assert app.extensions["handoffs"].get(h.id).status == "closed" and rasa.tracker("rest:told")["paused"] is False
+
+
+def test_a_claim_stands_when_rasa_cannot_tell_the_customer(app, rasa):
+    from devtools.stack import free_port
+
+    h = queue_one(app, "untold")
+    client, token = logged_in(app, "ann")
+    app.extensions["rasa_client"].base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    claimed = client.post(f"/staff/handoffs/{h.id}/claim", data={"csrf_token": token}, headers={"Accept": "application/json"})
+    assert claimed.status_code == 200 and claimed.get_json()["announced"] is False
+    assert app.extensions["handoffs"].get(h.id).status == "assigned"
+    page = client.get(f"/staff/handoffs/{h.id}").get_data(as_text=True)
+    assert "the customer was not told you joined" in page
 
 
 def test_send_offer_delivers_and_records_it(app, rasa):
@@ -328,7 +355,7 @@ def test_replies_reach_the_conversation_of_real_sender_shapes(app, rasa, channel
     assert ann.post(f"/staff/handoffs/{h.id}/handback", data={"csrf_token": token}).status_code == 303
     assert set(rasa.events) == {f"{channel}:{sender}"}, list(rasa.events)
     events = rasa.events[f"{channel}:{sender}"]
-    assert next(e["text"] for e in events if e["event"] == "bot") == "Hello, Ann here"
+    assert [e["text"] for e in events if e["event"] == "bot"][:2] == ["Ann from the team joined the chat.", "Hello, Ann here"]
     assert rasa.tracker(f"{channel}:{sender}")["paused"] is False
 
 

@@ -34,7 +34,7 @@ from bot.settings import ConsoleSettings, Settings
 from journey_state.bidi import strip_bidi
 from journey_state.errors import ContactNotFound, StoreUnavailable
 from journey_state.hand_back import BotRuntimeError, BotStepFailed, HandBack
-from journey_state.handoff import AGENT_CLAIM, wait_minutes
+from journey_state.handoff import AGENT_CLAIM, agent_joined_message, closing_message, wait_minutes
 from journey_state.staff_rules import (
     CHANNELS,
     InvalidStaffInput,
@@ -250,11 +250,13 @@ def _refuse(handoff_id: int | None, exc: HandoffError, status: int = 409) -> tup
 @login_required()
 def claim(user, handoff_id):
     try:
-        _handoffs().claim(handoff_id, user["username"])
+        h = _handoffs().claim(handoff_id, user["username"])
     except HandoffError as exc:
         return _refuse(None, exc)
+    announced = _tell_customer(h, agent_joined_message(_handoffs().config, user["username"], h.channel), user["username"],
+                               "Claimed, but the customer was not told you joined")
     if wants_json():
-        return jsonify({"claimed": handoff_id, "agent": user["username"]})
+        return jsonify({"claimed": handoff_id, "agent": user["username"], "announced": announced})
     return redirect(url_for("staff.handoff_page", handoff_id=handoff_id), code=303)
 
 
@@ -282,6 +284,9 @@ def takeover(user):
     except RasaError as exc:
         _handoffs().close(h.id, user["username"], admin=True)
         return refuse(f"could not pause the bot: {exc}", 502)
+    if outcome.created:
+        _tell_customer(h, agent_joined_message(_handoffs().config, user["username"], h.channel), user["username"],
+                       "Taken over, but the customer was not told you joined")
     return redirect(url_for("staff.handoff_page", handoff_id=h.id), code=303)
 
 
@@ -464,13 +469,28 @@ def hand_back(user, handoff_id):
 def close(user, handoff_id):
     """Close without asking for feedback; the bot is resumed so the customer is not left unanswered."""
     try:
-        _ending().close(handoff_id, user["username"], admin=user["role"] == "admin")
+        h = _ending().close(handoff_id, user["username"], admin=user["role"] == "admin")
     except HandoffError as exc:
         return _refuse(handoff_id, exc)
     except BotStepFailed as exc:
         return _fail(handoff_id, f"Not closed: the bot could not be resumed ({exc.cause}); try again in a moment.",
                      _rasa_down_status(exc.cause))
+    _tell_customer(h, closing_message(_handoffs().config, h.channel), user["username"], "Closed, but the customer did not get the closing line")
     return redirect(url_for("staff.queue_page"), code=303)
+
+
+def _tell_customer(h: Handoff, text: str, agent: str, failed: str) -> bool:
+    """Say `text` to the customer for the console (who joined, the closing line); False if Rasa did not take it.
+
+    The claim or close itself stands either way: the agent is warned and can write to the customer.
+    """
+    try:
+        _rasa().say_as_agent(h.conversation_id, text, agent=agent)
+    except RasaError as exc:
+        logger.warning("handoff %s: %s: %s", h.id, failed, exc)
+        flash(f"{failed}: {exc}.", "error")
+        return False
+    return True
 
 
 @staff.route("/contacts/<contact_uid>")
