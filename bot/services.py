@@ -25,6 +25,7 @@ from journey_state.store import JourneyStore, make_engine
 from journey_state.store.db import shared_engine
 from journey_state.store.handoffs import HandoffStore
 from journey_state.store.programs import ProgramsStore
+from journey_state.store.reviews import ReviewStore
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Services:
     conversation: Conversation
     event_limits: EventLimits
     proofs: ProofRecorder
+    reviews: ReviewStore
 
     @property
     def engine(self) -> Engine:
@@ -72,6 +74,7 @@ def build(settings: Settings, *, engine: Engine | None = None, store: JourneySto
             conversation=Conversation(store, config.replies, programs),
             event_limits=config.event_limits,
             proofs=ProofRecorder(store),
+            reviews=ReviewStore(store),
         )
     except BaseException:
         if engine is None:
