@@ -19,6 +19,7 @@ LAZY_COMMANDS = {
     "report": LazyCommand("bot.analytics_cli:report", "Write the journey analytics report (HTML with embedded charts, JSON or CSV)."),
     "simulate": LazyCommand("bot.analytics_cli:simulate",
                             "Generate demo journeys through the real journey store (stages, offers, feedback, referrals)."),
+    "nlu": LazyCommand("bot.review_cli:nlu", "NLU training data from real traffic."),
 }
 
 

@@ -27,6 +27,7 @@ from journey_state.store import JourneyStore, make_engine
 from journey_state.store.db import shared_engine
 from journey_state.store.handoffs import HandoffStore
 from journey_state.store.programs import ProgramsStore
+from journey_state.store.reviews import ReviewStore
 from journey_state.understanding import UnderstandingRules
 
 
@@ -43,6 +44,7 @@ class Services:
     understanding: UnderstandingRules
     event_limits: EventLimits
     proofs: ProofRecorder
+    reviews: ReviewStore
     delivery: DeliveryDesk | None = None  # None without a catalog.yml
 
     def warm_up(self) -> None:
@@ -84,6 +86,7 @@ def build(settings: Settings, *, engine: Engine | None = None, store: JourneySto
             understanding=config.understanding,
             event_limits=config.event_limits,
             proofs=ProofRecorder(store),
+            reviews=ReviewStore(store),
             delivery=delivery,
         )
     except BaseException:

@@ -8,6 +8,7 @@ from bot.console.api.analytics import analytics_api
 from bot.console.api.views import api
 from bot.console.dashboard.views import staff_dashboard
 from bot.console.errors import register_error_handlers
+from bot.console.staff.review import init_review
 from bot.console.staff.views import init_staff_console
 from bot.console.storefront import storefront
 from bot.services import build
@@ -53,6 +54,7 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     app.register_blueprint(storefront)
     init_staff_console(app, settings, console)
     app.register_blueprint(staff_dashboard)
+    init_review(app, settings)
     register_error_handlers(app)
     app.after_request(security_headers)
     return app

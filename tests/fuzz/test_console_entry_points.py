@@ -31,7 +31,7 @@ STAFF_ROUTES = [r for r in ROUTES if r.rule.startswith("/staff")]
 OTHER_ROUTES = [r for r in ROUTES if not r.rule.startswith(("/api", "/staff"))]
 API_AUTH = {"Authorization": f"Bearer {TEST_TOKENS['JOURNEYBOT_API_TOKEN']}"}
 QUERY_KEYS = ["from", "to", "channel", "model", "persona", "next", "stage", "limit", "page"]
-FORM_KEYS = ["username", "password", "channel", "sender_id", "text", "stage", "reason", "disabled", "agent", "next"]
+FORM_KEYS = ["username", "password", "channel", "sender_id", "text", "stage", "reason", "disabled", "agent", "next", "label", "ids", "page"]
 BODY_KEYS = ["idempotency_key", "type", "contact", "occurred_at", "payload", "stage", "agent", "reason", "kind", "value"]
 _PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
