@@ -58,6 +58,11 @@ def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str) 
     return [ConversationPaused()]
 
 
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str) -> list[dict[str, Any]]:
+    """Hand off for `trigger` now, whatever the configured triggers say (a sale the chat cannot close)."""
+    return _hand_off(dispatcher, tracker, trigger)
+
+
 def message_facts(tracker: Tracker, stage: str | None) -> MessageFacts:
     """What the handoff rules look at in the tracker's latest message, asked in `stage`."""
     turn = turn_from_tracker(tracker)

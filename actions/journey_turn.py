@@ -10,10 +10,11 @@ from rasa_sdk.types import DomainDict
 
 from actions import runtime
 from actions.dispatch import send
-from actions.handoff import hand_off_if_triggered
+from actions.handoff import hand_off, hand_off_if_triggered
 from actions.tracker_reading import turn_from_tracker
 from actions.turns import JourneyAction, Recording
 from journey_state.errors import StoreUnavailable
+from journey_state.handoff import HIGH_VALUE
 
 logger = logging.getLogger(__name__)
 
@@ -36,4 +37,6 @@ class ActionJourneyTurn(JourneyAction):
             return []
         send(dispatcher, *result.replies)
         # A trigger may fire on any intent (strong anger): hand off after the answer.
-        return [SlotSet("journey_stage", result.stage), *hand_off_if_triggered(dispatcher, tracker, result.previous_stage)]
+        handed = hand_off(dispatcher, tracker, HIGH_VALUE) if result.sale_needs_person else \
+            hand_off_if_triggered(dispatcher, tracker, result.previous_stage)
+        return [SlotSet("journey_stage", result.stage), *handed]

@@ -42,6 +42,8 @@ def turn_from_tracker(tracker: Tracker) -> Turn:
     emotion = message.get("emotion")
     recent = [(u.get("parse_data") or {}).get("intent", {}).get("name") for u in users[:-1][-MAX_RECENT_INTENTS:]]
     who = channel_identity(tracker)
+    entities = message.get("entities") or []
+    products = [e.get("value") for e in entities if isinstance(e, dict) and e.get("entity") == "product"]
     return Turn(
         channel=who.channel,
         sender_id=who.external_id,
@@ -54,5 +56,6 @@ def turn_from_tracker(tracker: Tracker) -> Turn:
         at=at,
         emotion=emotion.get("label") if isinstance(emotion, dict) else None,
         recent_intents=tuple(i for i in recent if i),
+        products=tuple(p for p in products if isinstance(p, str)),
     )
 

@@ -14,6 +14,8 @@ from sqlalchemy.engine import Engine
 
 from bot.settings import Settings, load_settings
 from journey_state.business_config import load_business_config
+from journey_state.checkout.answer import CheckoutFlow
+from journey_state.checkout.links import CheckoutLinks
 from journey_state.commerce.config import build_backend
 from journey_state.conversation import Conversation
 from journey_state.event_limits import EventLimits
@@ -39,6 +41,7 @@ class Services:
     conversation: Conversation
     event_limits: EventLimits
     proofs: ProofRecorder
+    checkout: CheckoutLinks
 
     @property
     def engine(self) -> Engine:
@@ -61,6 +64,7 @@ def build(settings: Settings, *, engine: Engine | None = None, store: JourneySto
         # Which variable holds the shop's token is named in commerce.yml, so it is read here,
         # at the edge, and never inside journey_state.
         backend = build_backend(config.commerce, store.engine, os.environ)
+        checkout = CheckoutLinks(store, config.commerce.checkout)
         return Services(
             settings=settings,
             model=store.model,
@@ -69,9 +73,11 @@ def build(settings: Settings, *, engine: Engine | None = None, store: JourneySto
             programs=programs,
             handoffs=HandoffStore(store, config.handoff),
             orders=OrderSupport(backend, config.replies, config.commerce.order_prefix),
-            conversation=Conversation(store, config.replies, programs),
+            conversation=Conversation(store, config.replies, programs,
+                                      CheckoutFlow(checkout, config.catalog, settings.checkout_base_url)),
             event_limits=config.event_limits,
             proofs=ProofRecorder(store),
+            checkout=checkout,
         )
     except BaseException:
         if engine is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from journey_state.checkout.answer import CheckoutFlow
 from journey_state.engine import Signal, Source, Transition
 from journey_state.errors import ContactNotFound
 from journey_state.identifiers import ChannelRef
@@ -45,6 +46,7 @@ class Turn:
     at: datetime
     emotion: str | None = None
     recent_intents: Sequence[str] = ()  # this conversation's earlier user intents, oldest first
+    products: Sequence[str] = ()  # catalog product ids the message names (entity `product`)
 
     @property
     def who(self) -> ChannelRef:
@@ -72,6 +74,7 @@ class TurnResult:
     offer: Offer | None = None
     escalate: bool = False  # the customer should be offered (or handed to) a person
     values: dict[str, Any] = field(default_factory=dict)
+    sale_needs_person: bool = False  # a purchase the chat cannot close: hand it to a person (high value)
 
     @property
     def reply(self) -> Reply:
@@ -91,10 +94,12 @@ def consecutive_fallbacks(recent_intents: Sequence[str], current: str | None) ->
 class Conversation:
     """Records turns in the journey store and answers them for the contact's stage."""
 
-    def __init__(self, store: JourneyStore, replies: ReplyBook, programs: ProgramsStore | None = None):
+    def __init__(self, store: JourneyStore, replies: ReplyBook, programs: ProgramsStore | None = None,
+                 checkout: CheckoutFlow | None = None):
         self.store = store
         self.replies = replies
         self.programs = programs
+        self.checkout = checkout
 
     def record(self, turn: Turn) -> RecordedTurn:
         """Apply the turn's signal (idempotent per message id)."""
@@ -150,8 +155,15 @@ class Conversation:
         else:
             answer_id = "fallback"
 
+        sale_needs_person = False
+        step = self.checkout.answer(turn.who, intent, turn.products, turn.at) if self.checkout and answer_id == intent else None
+        if step is not None:
+            answer_id, sale_needs_person = step.answer_id, step.hand_off
+
         if self.programs is not None and answer_id not in ("no_words", "no_words_negative"):
             answer_id, values, extra, offer = self._journey_extras(self.programs, turn, contact_id, previous, answer_id)
+        if step is not None:
+            values = {**step.values, **values}
 
         reply = self.choose(answer_id, previous, turn.channel, **values)
         return TurnResult(
@@ -164,6 +176,7 @@ class Conversation:
             offer=offer,
             escalate=escalate or intent == "contact_human_agent",
             values=values,
+            sale_needs_person=sale_needs_person,
         )
 
     def _journey_extras(
