@@ -240,3 +240,32 @@ def test_a_sale_the_chat_cannot_close_goes_to_a_person(store, links):
     flow = CheckoutFlow(pricey, catalog, "https://help.example")
     assert flow.answer(BOB, "place_order", ["premium"], T0).hand_off
     assert flow.answer(BOB, "place_order", ["basic"], T0).answer_id == "checkout_link"
+
+
+# -- analytics -------------------------------------------------------------------------------
+
+
+def test_the_analytics_count_links_by_outcome_for_the_period(links, store):
+    from journey_state.analytics import checkout as checkout_metrics
+    from journey_state.analytics.filters import Filters
+
+    paid = links.issue(ALICE, "rest", "premium", T0)
+    links.issue(ALICE, "rest", "premium", T0 + timedelta(minutes=1))  # resent
+    links.open(paid.token, T0 + timedelta(minutes=2))
+    links.issue(BOB, "telegram", "premium", T0 + timedelta(minutes=3))
+    links.issue(BOB, "telegram", "basic", T0 + timedelta(days=3))  # after the period
+    with store.engine.begin() as conn:
+        from journey_state.checkout.links import mark_paid
+
+        assert mark_paid(conn, store.model, paid.token, "AUR-1", T0 + timedelta(minutes=5))
+    links.expire_due(T0 + timedelta(hours=3))
+    period = Filters(T0 - timedelta(days=1), T0 + timedelta(days=1), "b2c")
+    with store.read() as conn:
+        got = checkout_metrics.compute(conn, period)
+        by_channel = checkout_metrics.compute(conn, Filters(period.start, period.end, "b2c", channel="telegram"))
+        other_model = checkout_metrics.compute(conn, Filters(period.start, period.end, "b2b"))
+    assert {k: got[k] for k in ("sent", "resent", "opened", "paid", "timed_out", "open", "open_rate", "paid_rate")} == {
+        "sent": 2, "resent": 1, "opened": 1, "paid": 1, "timed_out": 1, "open": 0, "open_rate": 0.5, "paid_rate": 0.5}
+    assert [p["product"] for p in got["products"]] == ["premium"]
+    assert (by_channel["sent"], by_channel["timed_out"], by_channel["paid"]) == (1, 1, 0)
+    assert other_model["empty"] and other_model["open_rate"] is None
