@@ -59,8 +59,15 @@ def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str) 
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str) -> list[dict[str, Any]]:
-    """Hand off for `trigger` now, whatever the configured triggers say (a sale the chat cannot close)."""
-    return _hand_off(dispatcher, tracker, trigger)
+    """Hand off for `trigger` now, whatever the configured triggers say (a sale the chat cannot close).
+
+    Never raises, like hand_off_if_triggered: the answer already sent must reach the customer.
+    """
+    try:
+        return _hand_off(dispatcher, tracker, trigger)
+    except Exception:  # logged; the customer keeps the bot's answer
+        logger.exception("handoff (%s) failed for %s", trigger, tracker.sender_id)
+        return []
 
 
 def message_facts(tracker: Tracker, stage: str | None) -> MessageFacts:

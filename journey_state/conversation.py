@@ -174,7 +174,7 @@ class Conversation:
             answer_id=answer_id,
             replies=(reply, *extra),
             offer=offer,
-            escalate=escalate or intent == "contact_human_agent",
+            escalate=escalate or intent == "contact_human_agent" or sale_needs_person,
             values=values,
             sale_needs_person=sale_needs_person,
         )

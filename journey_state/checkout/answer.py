@@ -60,7 +60,7 @@ class CheckoutFlow:
             return None
         product = next((p for p in products if self._known(p)), None)
         if intent == ASK_LINK and product is None:
-            current = self.links.latest(who, at)
+            current = self.links.resend(who, at)
             if current is not None and current.product in self.links.settings.links:
                 return self._link_answer(LINK_AGAIN, current)
             return CheckoutAnswer(NO_LINK_YET)

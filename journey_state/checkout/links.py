@@ -147,8 +147,11 @@ class CheckoutLinks:
 
         return self.store.write(work)
 
-    def latest(self, who: ContactRef, at: datetime | None = None) -> CheckoutLink | None:
-        """The contact's most recent open link (expired ones are recorded as timed out first), or None."""
+    def resend(self, who: ContactRef, at: datetime | None = None) -> CheckoutLink | None:
+        """The contact's most recent open link, counted as sent once more; None if none is open.
+
+        Expired links are recorded as timed out on the way, so they are never resent.
+        """
         at = at or self._clock()
 
         def work(conn: Connection) -> CheckoutLink | None:
@@ -156,7 +159,11 @@ class CheckoutLinks:
             if contact is None:
                 return None
             current = self._open_links(conn, contact.id, at)
-            return _link(current[0]) if current else None
+            if not current:
+                return None
+            row = current[0]
+            conn.execute(update(checkout_links).where(checkout_links.c.id == row.id).values(sent_count=row.sent_count + 1))
+            return _link(conn.execute(select(checkout_links).where(checkout_links.c.id == row.id)).one())
 
         return self.store.write(work)
 

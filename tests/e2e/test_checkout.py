@@ -66,6 +66,11 @@ def test_a_customer_who_wants_premium_gets_a_link_that_is_resent_opened_and_paid
     })
     assert paid.status_code == 201, paid.text
     assert checkout_events(stack, sender) == ["checkout_link_sent", "checkout_opened", "checkout_paid"]
+    # The funnel's checkout step counts it: one link sent (twice more on request), opened and paid.
+    funnel = stack.api("GET", "/api/analytics/funnel", params={"channel": "rest"})
+    assert funnel.status_code == 200, funnel.text
+    got = funnel.json()["checkout"]
+    assert (got["sent"], got["resent"], got["opened"], got["paid"], got["paid_rate"]) == (1, 2, 1, 1, 1.0)
 
     unknown = requests.get(f"{stack.settings.console_url}/c/{'x' * 32}", allow_redirects=False, timeout=10)
     assert unknown.status_code == 404 and "Location" not in unknown.headers

@@ -123,11 +123,11 @@ def test_asking_again_resends_the_same_link_and_tokens_are_unguessable(links, st
     other = links.issue(BOB, "telegram", "premium", T0)
     assert again.token == first.token and again.sent_count == 2 and first.sent_count == 1
     assert other.token != first.token and len(first.token) >= 32
-    assert links.latest(ALICE, T0 + timedelta(minutes=6)).token == first.token
-    assert links.latest(ChannelRef("rest", "nobody"), T0) is None
+    assert links.resend(ALICE, T0 + timedelta(minutes=6)).token == first.token
+    assert links.resend(ChannelRef("rest", "nobody"), T0) is None
     # A link for another product is another link; "where's the link?" gives the newest.
     basic = links.issue(ALICE, "rest", "basic", T0 + timedelta(minutes=7))
-    assert basic.token != first.token and links.latest(ALICE, T0 + timedelta(minutes=8)).token == basic.token
+    assert basic.token != first.token and links.resend(ALICE, T0 + timedelta(minutes=8)).token == basic.token
     assert [kind for kind, _ in events_of(store, ALICE)] == ["checkout_link_sent", "checkout_link_sent"]
     with pytest.raises(ValueError, match="no checkout link is configured for 'grinder'"):
         links.issue(ALICE, "rest", "grinder", T0)
@@ -151,7 +151,7 @@ def test_an_unpaid_link_times_out_lazily_and_a_new_one_is_sent(links, store):
     assert links.target_of(link.token, late) is None
     assert links.open(link.token, late) is None  # refused, and recorded as timed out
     assert link_row(store, link.token).timed_out_at == late
-    assert links.latest(ALICE, late) is None
+    assert links.resend(ALICE, late) is None
     fresh = links.issue(ALICE, "rest", "premium", late)
     assert fresh.token != link.token and fresh.sent_count == 1
     kinds = [kind for kind, _ in events_of(store, ALICE)]
