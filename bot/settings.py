@@ -216,6 +216,7 @@ class ConsoleSettings(_EnvSettings):
     public_rasa_url: str | None = Field(None, env="JOURNEYBOT_PUBLIC_RASA_URL", description="Rasa as the visitor's browser reaches it (default: the local Rasa URL).")
     demo_customer: str | None = Field(None, env="JOURNEYBOT_DEMO_CUSTOMER", description="Email and/or phone the storefront signs in as (default: none).")
     rasa_token: str | None = Field(None, env="JOURNEYBOT_RASA_TOKEN", repr=False, description="Rasa HTTP API token the console calls Rasa with (default: none; as in Settings).")
+    shopify_webhook_secret: str | None = Field(None, env="JOURNEYBOT_SHOPIFY_WEBHOOK_SECRET", repr=False, description="Signing secret of the shop's webhooks (default: none, POST /webhooks/shopify/orders-paid refuses every call).")
 
     @validator("*", pre=True, always=True)
     def _blank(cls, value: Any) -> Any:

@@ -9,6 +9,7 @@ from bot.console.api.views import api
 from bot.console.checkout_redirect import checkout_redirect
 from bot.console.dashboard.views import staff_dashboard
 from bot.console.errors import register_error_handlers
+from bot.console.shopify_webhook import shopify_webhook
 from bot.console.staff.views import init_staff_console
 from bot.console.storefront import storefront
 from bot.services import build
@@ -53,6 +54,7 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     app.register_blueprint(analytics_api)
     app.register_blueprint(storefront)
     app.register_blueprint(checkout_redirect)
+    app.register_blueprint(shopify_webhook)
     init_staff_console(app, settings, console)
     app.register_blueprint(staff_dashboard)
     register_error_handlers(app)
