@@ -37,11 +37,6 @@ def handoff_store() -> HandoffStore:
     return runtime.services().handoffs
 
 
-def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str, context: str = "") -> list[dict[str, Any]]:
-    """Queue the conversation for a person and pause the bot; `context` joins the reason on the agent's card."""
-    return _hand_off(dispatcher, turn_from_tracker(tracker), trigger, context)
-
-
 def _hand_off(dispatcher: CollectingDispatcher, turn: Turn, trigger: str, context: str = "") -> list[dict[str, Any]]:
     """Queue the conversation for a person, tell the customer their place, and pause the bot."""
     handoffs = handoff_store()
@@ -65,6 +60,19 @@ def _hand_off(dispatcher: CollectingDispatcher, turn: Turn, trigger: str, contex
     dispatcher.utter_message(text=message(handoffs.config, message_id, place.position, place.wait, turn.channel))
     logger.info("handoff %s (%s) for %s/%s, priority %s", place.handoff.id, trigger, turn.channel, turn.sender_id, place.handoff.priority)
     return [ConversationPaused()]
+
+
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, trigger: str, context: str = "") -> list[dict[str, Any]]:
+    """Hand off for `trigger` now, whatever the configured triggers say (a sale the chat cannot close, a form's request).
+
+    `context` joins the reason on the agent's card. Never raises, like hand_off_if_triggered:
+    the answer already sent must reach the customer.
+    """
+    try:
+        return _hand_off(dispatcher, turn_from_tracker(tracker), trigger, context)
+    except Exception:  # logged; the customer keeps the bot's answer
+        logger.exception("handoff (%s) failed for %s", trigger, tracker.sender_id)
+        return []
 
 
 def message_facts(tracker: Tracker, stage: str | None) -> MessageFacts:

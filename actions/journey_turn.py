@@ -15,7 +15,7 @@ from actions.handoff import hand_off, hand_off_for, pending_trigger
 from actions.tracker_reading import PENDING_ANSWER_SLOT, domain_intents, turn_from_tracker
 from actions.turns import JourneyAction, Recording
 from journey_state.errors import StoreUnavailable
-from journey_state.handoff import CUSTOMER_REQUEST
+from journey_state.handoff import CUSTOMER_REQUEST, HIGH_VALUE
 from journey_state.order_support import REQUESTS
 from journey_state.replies import FLOW_STARTS, Reply
 
@@ -64,11 +64,9 @@ def answer_turn(dispatcher: CollectingDispatcher, tracker: Tracker, recording: R
         send(dispatcher, services.replies.choose("technical_problem", None, turn.channel))
         return []
     send(dispatcher, *result.replies)
-    return [
-        SlotSet("journey_stage", result.stage),
-        _declared_yes_no(tracker, result.replies),
-        *hand_off_for(dispatcher, tracker, trigger),
-    ]
+    # A sale the checkout cannot close itself (high value, no link) goes to a person.
+    handed = hand_off(dispatcher, tracker, HIGH_VALUE) if result.sale_needs_person else hand_off_for(dispatcher, tracker, trigger)
+    return [SlotSet("journey_stage", result.stage), _declared_yes_no(tracker, result.replies), *handed]
 
 
 class ActionJourneyTurn(JourneyAction):

@@ -147,6 +147,8 @@ def turn_from_tracker(tracker: Tracker, rules: UnderstandingRules | None = None,
     meanings = understood_messages(tracker.events, rules, message) if users else [understand(_parse(message), Context(), rules)]
     meant = meanings[-1]
     who = channel_identity(tracker)
+    entities = message.get("entities") or []
+    products = [e.get("value") for e in entities if isinstance(e, dict) and e.get("entity") == "product"]
     turn = Turn(
         channel=who.channel,
         sender_id=who.external_id,
@@ -165,5 +167,6 @@ def turn_from_tracker(tracker: Tracker, rules: UnderstandingRules | None = None,
         understood_by=meant.reason,
         candidates=meant.candidates,
         product=meant.product,
+        products=tuple(p for p in products if isinstance(p, str)),
     )
     return with_declared_meaning(tracker, turn, intents) if intents else turn

@@ -197,6 +197,24 @@ def mark_dormant() -> None:
     click.echo(f"{count} contact(s) became dormant")
 
 
+@main.command("expire-checkouts")
+def expire_checkouts() -> None:
+    """Record checkout links left unpaid past commerce.yml's checkout.expire_after_hours as timed out (cron it, e.g. hourly)."""
+    from bot.services import build
+
+    try:
+        services = build(load_settings())
+    except JourneyError as exc:
+        _fail(str(exc))
+    try:
+        count = services.checkout.expire_due()
+    except JourneyError as exc:
+        _fail(str(exc))
+    finally:
+        services.close()
+    click.echo(f"{count} checkout link(s) timed out")
+
+
 @main.group()
 def db() -> None:
     """Journey database schema."""

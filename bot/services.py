@@ -14,6 +14,8 @@ from sqlalchemy.engine import Engine
 
 from bot.settings import Settings, load_settings
 from journey_state.business_config import load_business_config
+from journey_state.checkout.answer import CheckoutFlow
+from journey_state.checkout.links import CheckoutLinks
 from journey_state.commerce.config import build_backend
 from journey_state.conversation import Conversation
 from journey_state.delivery import DeliveryDesk
@@ -45,6 +47,7 @@ class Services:
     event_limits: EventLimits
     proofs: ProofRecorder
     reviews: ReviewStore
+    checkout: CheckoutLinks
     delivery: DeliveryDesk | None = None  # None without a catalog.yml
 
     def warm_up(self) -> None:
@@ -74,6 +77,7 @@ def build(settings: Settings, *, engine: Engine | None = None, store: JourneySto
         # at the edge, and never inside journey_state.
         backend = build_backend(config.commerce, store.engine, os.environ)
         delivery = DeliveryDesk(config.catalog, shipped_gazetteer) if config.catalog is not None else None
+        checkout = CheckoutLinks(store, config.commerce.checkout)
         return Services(
             settings=settings,
             model=store.model,
@@ -82,11 +86,15 @@ def build(settings: Settings, *, engine: Engine | None = None, store: JourneySto
             programs=programs,
             handoffs=HandoffStore(store, config.handoff),
             orders=OrderSupport(backend, config.replies, config.commerce.order_prefix),
-            conversation=Conversation(store, config.replies, programs, config.understanding, config.catalog, delivery),
+            conversation=Conversation(
+                store, config.replies, programs, config.understanding, config.catalog, delivery,
+                checkout=CheckoutFlow(checkout, config.catalog, settings.checkout_base_url),
+            ),
             understanding=config.understanding,
             event_limits=config.event_limits,
             proofs=ProofRecorder(store),
             reviews=ReviewStore(store),
+            checkout=checkout,
             delivery=delivery,
         )
     except BaseException:

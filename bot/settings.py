@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseSettings, Field, ValidationError, validator
 
@@ -102,6 +103,7 @@ class Settings(_EnvSettings):
     actions_webhook: str | None = Field(None, env="JOURNEYBOT_ACTIONS_URL", description="Where Rasa calls the actions (default: this machine's action server).")
     rasa_model: str | None = Field(None, env="JOURNEYBOT_MODEL", description="Trained Rasa model the Procfile serves (default: none; `journeybot up` sets it).")
     credentials: str = Field("credentials.yml", env="JOURNEYBOT_CREDENTIALS", description="Rasa channel credentials file (default: credentials.yml).")
+    public_console_url: str | None = Field(None, env="JOURNEYBOT_PUBLIC_CONSOLE_URL", description="The console as customers reach it, for checkout links /c/<token> (default: the local console URL).")
 
     @validator("*", pre=True, always=True)
     def _blank(cls, value: Any) -> Any:
@@ -190,6 +192,20 @@ class Settings(_EnvSettings):
     def console_url(self) -> str:
         return f"http://{self.host}:{self.console_port}"
 
+    @property
+    def checkout_base_url(self) -> str:
+        """Where checkout links in the chat point: JOURNEYBOT_PUBLIC_CONSOLE_URL, else the local console."""
+        return self.public_console_url or self.console_url
+
+    @validator("public_console_url")
+    def _public_console(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        parts = urlsplit(str(value).strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"JOURNEYBOT_PUBLIC_CONSOLE_URL={value!r} is not a URL like https://shop.example.com")
+        return str(value).strip().rstrip("/")
+
 
 class ConsoleSettings(_EnvSettings):
     """What only the console reads, when its app is created."""
@@ -200,6 +216,7 @@ class ConsoleSettings(_EnvSettings):
     public_rasa_url: str | None = Field(None, env="JOURNEYBOT_PUBLIC_RASA_URL", description="Rasa as the visitor's browser reaches it (default: the local Rasa URL).")
     demo_customer: str | None = Field(None, env="JOURNEYBOT_DEMO_CUSTOMER", description="Email and/or phone the storefront signs in as (default: none).")
     rasa_token: str | None = Field(None, env="JOURNEYBOT_RASA_TOKEN", repr=False, description="Rasa HTTP API token the console calls Rasa with (default: none; as in Settings).")
+    shopify_webhook_secret: str | None = Field(None, env="JOURNEYBOT_SHOPIFY_WEBHOOK_SECRET", repr=False, description="Signing secret of the shop's webhooks (default: none, POST /webhooks/shopify/orders-paid refuses every call).")
 
     @validator("*", pre=True, always=True)
     def _blank(cls, value: Any) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journey_state.catalog import Catalog, load_catalog
-from journey_state.commerce.config import CommerceConfig, load_commerce_config
+from journey_state.commerce.config import CommerceConfig, check_checkout_products, load_commerce_config
 from journey_state.event_limits import EVENTS_FILE, EventLimits, load_event_limits
 from journey_state.handoff import HandoffConfig, load_handoff_config
 from journey_state.loyalty import PROGRAMS_FILE, LoyaltySettings, load_loyalty
@@ -66,6 +66,9 @@ def load_business_config(business_dir: str | Path, journeys_dir: str | Path) -> 
         *(business_dir / name for name in (BUSINESS_FILE, REPLIES_FILE, OFFERS_FILE, PROGRAMS_FILE, HANDOFF_FILE)),
         *(path for path in optional if path.exists()),
     )
+    commerce = load_commerce_config(business_dir / COMMERCE_FILE)
+    catalog = load_catalog(catalog_path) if catalog_path.exists() else None
+    check_checkout_products(commerce, catalog)
     return BusinessConfig(
         models=models,
         facts=load_facts(business_dir / BUSINESS_FILE),
@@ -74,9 +77,9 @@ def load_business_config(business_dir: str | Path, journeys_dir: str | Path) -> 
         loyalty=load_loyalty(business_dir),
         referrals=load_referrals(business_dir, models.values()),
         handoff=load_handoff_config(business_dir / HANDOFF_FILE, stages),
-        commerce=load_commerce_config(business_dir / COMMERCE_FILE),
+        commerce=commerce,
         event_limits=load_event_limits(business_dir),
-        catalog=load_catalog(catalog_path) if catalog_path.exists() else None,
+        catalog=catalog,
         files=files,
         understanding=load_understanding(business_dir),
     )

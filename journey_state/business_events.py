@@ -41,11 +41,12 @@ PAYLOAD_FIELDS: dict[str, tuple[type, ...]] = {
     "rating": (int,),
     "referral_code": (str,),
     "reason": (str,),
+    "checkout_ref": (str,),  # the token of the chat's checkout link this order paid for ({token} in commerce.yml)
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number"}
 # Payload strings that name something (an order, a code): rejected when unstorable, since a
 # cleaned id would silently name another order. Other payload text is cleaned.
-PAYLOAD_IDENTIFIERS = ("order_id", "currency", "plan", "referral_code")
+PAYLOAD_IDENTIFIERS = ("order_id", "currency", "plan", "referral_code", "checkout_ref")
 
 
 class EventValidationError(ValueError):

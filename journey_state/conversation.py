@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from journey_state.catalog import Catalog
+from journey_state.checkout.answer import CheckoutFlow
 from journey_state.delivery import DeliveryDesk
 from journey_state.engine import Signal, Source, Transition
 from journey_state.errors import ContactNotFound
@@ -61,6 +62,7 @@ class Turn:
     candidates: tuple[str, ...] = ()  # ask "Did you mean ...?" with these intents
     product: str | None = None  # the catalog product the message is about, named or resolved
     answer: str | None = None  # the answer a yes/no to the bot's own question declared
+    products: Sequence[str] = ()  # catalog product ids the message names (entity `product`)
 
     @property
     def who(self) -> ChannelRef:
@@ -88,6 +90,7 @@ class TurnResult:
     offer: Offer | None = None
     escalate: bool = False  # the customer should be offered (or handed to) a person
     values: dict[str, Any] = field(default_factory=dict)
+    sale_needs_person: bool = False  # a purchase the chat cannot close: hand it to a person (high value)
 
     @property
     def reply(self) -> Reply:
@@ -110,6 +113,7 @@ class Conversation:
     def __init__(
         self, store: JourneyStore, replies: ReplyBook, programs: ProgramsStore | None = None,
         understanding: UnderstandingRules = DEFAULT_RULES, catalog: Catalog | None = None, delivery: DeliveryDesk | None = None,
+        checkout: CheckoutFlow | None = None,
     ):
         self.store = store
         self.replies = replies
@@ -117,6 +121,7 @@ class Conversation:
         self.understanding = understanding
         self.catalog = catalog
         self.delivery = delivery
+        self.checkout = checkout
 
     def record(self, turn: Turn) -> RecordedTurn:
         """Apply the turn's signal (idempotent per message id)."""
@@ -191,8 +196,18 @@ class Conversation:
                 answer_id = "handoff_apology"
             elif answer_id in SILENT_BEFORE_HANDOFF:
                 return TurnResult(contact_id, recorded.stage, previous, recorded.transitions, answer_id, (), None, True, values)
-        elif self.programs is not None and answer_id not in ("no_words", "no_words_negative"):
+
+        sale_needs_person = False
+        # The products the message names, or the one it points back at ("I'd like to buy it").
+        products = tuple(turn.products) or ((turn.product,) if turn.product else ())
+        step = self.checkout.answer(turn.who, intent, products, turn.at) if self.checkout and answer_id == intent and not handing_off else None
+        if step is not None:
+            answer_id, sale_needs_person = step.answer_id, step.hand_off
+
+        if not handing_off and self.programs is not None and answer_id not in ("no_words", "no_words_negative"):
             answer_id, values, extra, offer = self._journey_extras(self.programs, turn, contact_id, previous, answer_id, values)
+        if step is not None:
+            values = {**step.values, **values}
 
         if self.delivery is not None and not handing_off and turn.answer is None and answer_id not in ("no_words", "no_words_negative"):
             # A delivery question naming a place, or a bare place after one: answered for that place.
@@ -212,8 +227,9 @@ class Conversation:
             answer_id=answer_id,
             replies=buttons_last((reply, *extra)),
             offer=offer,
-            escalate=escalate or intent == "contact_human_agent" or handing_off,
+            escalate=escalate or intent == "contact_human_agent" or handing_off or sale_needs_person,
             values=values,
+            sale_needs_person=sale_needs_person,
         )
 
     def _product_values(self, turn: Turn) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from journey_state.business_events import BusinessEvent
+from journey_state.checkout.links import mark_paid
 from journey_state.loyalty import LoyaltySettings
 from journey_state.store import JourneyStore
 from journey_state.store import contacts as contact_rows
@@ -44,6 +45,10 @@ class EventIngestion:
         def work(conn: Connection) -> RecordedEvent:
             applied = ingest(conn, self.store.model, event)
             row = contact_rows.find_or_create(conn, self.store.model, event.contact, source="event")
+            ref = event.payload.get("checkout_ref")
+            if event.type == "order_paid" and isinstance(ref, str) and not applied.duplicate:
+                order_id = event.payload.get("order_id")
+                mark_paid(conn, self.store.model, ref, order_id if isinstance(order_id, str) else None, event.occurred_at)
             return RecordedEvent(applied, credit_for_event(conn, self.loyalty, row, event))
 
         return self.store.write(work)

@@ -6,8 +6,10 @@ from flask.json.provider import DefaultJSONProvider
 
 from bot.console.api.analytics import analytics_api
 from bot.console.api.views import api
+from bot.console.checkout_redirect import checkout_redirect
 from bot.console.dashboard.views import staff_dashboard
 from bot.console.errors import register_error_handlers
+from bot.console.shopify_webhook import shopify_webhook
 from bot.console.staff.review import init_review
 from bot.console.staff.views import init_staff_console
 from bot.console.storefront import storefront
@@ -52,6 +54,8 @@ def create_app(settings: Settings, store: JourneyStore | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(analytics_api)
     app.register_blueprint(storefront)
+    app.register_blueprint(checkout_redirect)
+    app.register_blueprint(shopify_webhook)
     init_staff_console(app, settings, console)
     app.register_blueprint(staff_dashboard)
     init_review(app, settings)
@@ -73,7 +77,8 @@ def security_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = f"{csp.rstrip('; ')}; frame-ancestors 'none'"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"  # staff URLs name contacts and handoffs
+    # Staff URLs name contacts and handoffs; a checkout redirect asks for no-referrer itself.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.path.startswith(PRIVATE_PREFIXES) and not _cacheable(response):
         # Pages and JSON with customer data must not stay in a shared computer's browser cache
         # (or a proxy's) after the agent logs out.

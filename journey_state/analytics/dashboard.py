@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from journey_state.analytics import (
     attribution,
+    checkout,
     cohorts,
     facts,
     feedback_metrics,
@@ -29,7 +30,7 @@ from journey_state.store.errors import unavailable_as_error
 from journey_state.store.tables import contacts
 
 Progress = Callable[[str], None]
-SECTIONS = ("funnel", "time_in_stage", "cohorts", "feedback", "touchpoints", "offers", "referrals", "handoffs", "attribution", "journey_map")
+SECTIONS = ("funnel", "checkout", "time_in_stage", "cohorts", "feedback", "touchpoints", "offers", "referrals", "handoffs", "attribution", "journey_map")
 
 
 PG_WORK_MEM = "64MB"
@@ -133,6 +134,7 @@ def compute(
     with unavailable_as_error(), engine.connect().execution_options(**{READ_ONLY: True}) as conn, _big_reads(conn):
         out["segments"] = timed("segments", lambda: segments(conn, f))
         out["funnel"] = timed("funnel", lambda: funnel.compute(conn, model, f))
+        out["checkout"] = timed("checkout", lambda: checkout.compute(conn, f))
         out["time_in_stage"] = timed("time_in_stage", lambda: time_in_stage.compute(conn, model, f))
         out["cohorts"] = timed("cohorts", lambda: cohorts.compute(conn, model, f))
         out["feedback"] = timed("feedback", lambda: feedback_metrics.compute(conn, model, f, join_contacts=join))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -13,6 +13,8 @@ import requests
 from pydantic import root_validator, validator
 from sqlalchemy.engine import Engine
 
+from journey_state.catalog import Catalog
+from journey_state.checkout.config import CheckoutFile, CheckoutSettings
 from journey_state.commerce.base import (
     DEFAULT_PREFIX,
     BackendMisconfigured,
@@ -56,6 +58,7 @@ class CommerceConfig:
     refund_window: timedelta = timedelta(days=30)
     shopify: ShopifySettings | None = None
     source: str = "<defaults>"
+    checkout: CheckoutSettings = field(default_factory=CheckoutSettings)
 
 
 def _secret_or_unknown(key: str, allowed: Sequence[str]) -> str:
@@ -126,6 +129,7 @@ class CommerceFile(StrictModel):
     order_prefix: str = DEFAULT_PREFIX
     refund_window_days: int = 30
     shopify: ShopifyFile | None = None
+    checkout: CheckoutFile | None = None
 
     @classmethod
     def unknown_key_message(cls, key: str, allowed: Sequence[str]) -> str:
@@ -179,7 +183,19 @@ def parse_commerce_config(data: Any, source: str = "<memory>") -> CommerceConfig
             read_timeout=raw.read_timeout_seconds,
             retries=raw.retries,
         )
-    return CommerceConfig(parsed.backend, parsed.order_prefix.upper(), timedelta(days=parsed.refund_window_days), shopify, source)
+    return CommerceConfig(parsed.backend, parsed.order_prefix.upper(), timedelta(days=parsed.refund_window_days), shopify, source,
+                          checkout=CheckoutSettings.from_file(parsed.checkout))
+
+
+def check_checkout_products(config: CommerceConfig, catalog: Catalog | None) -> None:
+    """Every product with a checkout link is one the catalog sells (a typo would never be offered)."""
+    if catalog is None:
+        return
+    for product in config.checkout.links:
+        if not catalog.has_product(product):
+            known = ", ".join(p.id for p in catalog)
+            raise config_error(config.source, f"checkout.links.{product}", f"unknown product {product!r} (catalog.yml has {known})",
+                               CommerceConfigError)
 
 
 def load_commerce_config(path: str | Path) -> CommerceConfig:

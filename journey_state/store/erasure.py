@@ -9,6 +9,7 @@ from sqlalchemy import delete, insert, inspect, select
 from sqlalchemy.engine import Connection, Row
 
 from journey_state.store.channel_tables import SENDER_KEYED
+from journey_state.store.checkout_tables import checkout_links
 from journey_state.store.contacts import now
 from journey_state.store.tables import (
     applied_signals,
@@ -39,6 +40,7 @@ _BY_CONTACT = (
     loyalty_ledger,
     handoffs,
     contact_identifiers,
+    checkout_links,
 )
 
 

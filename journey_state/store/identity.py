@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Row
 from journey_state.engine import ContactState, Evidence, Transition, merge_decision
 from journey_state.identifiers import Identifier
 from journey_state.model import JourneyModel
+from journey_state.store.checkout_tables import checkout_links
 from journey_state.store.contacts import by_id, state_of
 from journey_state.store.signals import insert_transitions, save_state
 from journey_state.store.staff_tables import staff_notes
@@ -43,6 +44,7 @@ _FOLLOWING = (
     referral_codes,
     handoffs,
     staff_notes,
+    checkout_links,
 )
 
 

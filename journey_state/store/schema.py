@@ -9,10 +9,10 @@ Nothing here imports bot/: channel state tables live in journey_state/store/chan
 from __future__ import annotations
 
 from journey_state.commerce import tables as commerce_tables
-from journey_state.store import channel_tables, review_tables, staff_tables, tables
+from journey_state.store import channel_tables, checkout_tables, review_tables, staff_tables, tables
 from journey_state.store.base import metadata
 
-TABLE_MODULES = (tables, staff_tables, channel_tables, commerce_tables, review_tables)
+TABLE_MODULES = (tables, staff_tables, channel_tables, commerce_tables, review_tables, checkout_tables)
 
 OWN_TABLES = frozenset(metadata.tables)
 

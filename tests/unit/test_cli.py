@@ -124,3 +124,41 @@ def test_bad_port_setting_is_named():
     result = run("check", env_extra={"JOURNEYBOT_RASA_PORT": "fifty"})
     assert result.returncode != 0
     assert "JOURNEYBOT_RASA_PORT='fifty' is not a port number" in result.stderr
+
+
+# The venv's `journeybot` imports the checkout it was installed from; these run this one's code.
+THIS_CHECKOUT = {"PYTHONPATH": str(PROJECT)}
+
+
+def test_check_names_file_and_key_of_a_bad_checkout_link(tmp_path):
+    business = tmp_path / "business"
+    shutil.copytree(PROJECT / "data/business", business)
+    path = business / "commerce.yml"
+    path.write_text(path.read_text().replace("premium: \"https://", "premium: \"ftp://", 1))
+    result = run("check", env_extra={"JOURNEYBOT_BUSINESS_DIR": str(business), **THIS_CHECKOUT})
+    assert result.returncode == 1
+    assert f"{path}: checkout.links: premium: expected an absolute http(s) URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_expire_checkouts_records_unpaid_links_as_timed_out(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from bot.services import build
+    from bot.settings import load_settings
+    from journey_state.identifiers import ChannelRef
+    from journey_state.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    services = build(load_settings({"JOURNEYBOT_DATABASE_URL": url}))
+    try:
+        old = datetime.now(timezone.utc) - timedelta(days=3)
+        services.checkout.issue(ChannelRef("rest", "ann"), "rest", "premium", old)
+        services.checkout.issue(ChannelRef("rest", "ben"), "rest", "basic")
+    finally:
+        services.close()
+    env = {"JOURNEYBOT_DATABASE_URL": url, "JOURNEYBOT_VAR_DIR": str(tmp_path), **THIS_CHECKOUT}
+    first, second = run("expire-checkouts", env_extra=env), run("expire-checkouts", env_extra=env)
+    assert (first.returncode, first.stdout) == (0, "1 checkout link(s) timed out\n"), first.stderr
+    assert second.stdout == "0 checkout link(s) timed out\n"

@@ -62,7 +62,7 @@ def test_defaults_for_optional_keys():
     "data, key, says",
     [
         ({"backend": "magento"}, "backend", "unknown backend 'magento' (use demo, shopify)"),
-        ({"backnd": "demo"}, "backnd", "unknown key (use backend, order_prefix, refund_window_days, shopify)"),
+        ({"backnd": "demo"}, "backnd", "unknown key (use backend, order_prefix, refund_window_days, shopify, checkout)"),
         ({"order_prefix": "A1"}, "order_prefix", "expected 2-5 letters"),
         ({"refund_window_days": -1}, "refund_window_days", "positive whole number of days"),
         ({"refund_window_days": "30d"}, "refund_window_days", "positive whole number of days"),

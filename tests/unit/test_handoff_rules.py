@@ -40,8 +40,10 @@ def config():
         (MessageFacts("nlu_fallback", recent_intents=("greet",)), None),
         (MessageFacts("nlu_fallback", recent_intents=("greet", "out_of_scope")), REPEATED_FALLBACK),
         (MessageFacts("nlu_fallback", recent_intents=("nlu_fallback", "greet")), None),
-        (MessageFacts("place_order", stage="purchase"), HIGH_VALUE),
-        (MessageFacts("place_order", stage="consideration"), None),
+        (MessageFacts("ask_payment_plans", stage="purchase"), HIGH_VALUE),
+        (MessageFacts("ask_payment_plans", stage="consideration"), None),
+        # A purchase request gets its checkout link; the checkout step itself hands off a sale it cannot close.
+        (MessageFacts("place_order", stage="purchase"), None),
         (MessageFacts("greet", emotion="angry", stage="purchase"), None),
     ],
 )

@@ -14,7 +14,7 @@ from bot.console.api.auth import require_token
 from bot.console.api.contract import template_of
 from bot.console.api.views import contract
 from bot.console.errors import ApiError
-from journey_state.analytics import dashboard, funnel, parse_filters
+from journey_state.analytics import checkout, dashboard, funnel, parse_filters
 from journey_state.analytics.filters import AnalyticsFilterError, Filters
 from journey_state.model import JourneyModel, load_named_model
 from journey_state.store import JourneyStore
@@ -63,7 +63,8 @@ def get_funnel() -> Response:
     store, model, filters, journeys_dir = _checked_context()
     dashboard.refresh_facts(store.engine, model, journeys_dir)
     with store.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-        return jsonify({"filters": filters.as_dict(), **funnel.compute(conn, model, filters)})
+        # The checkout links of the period: between deciding to buy and a paid order.
+        return jsonify({"filters": filters.as_dict(), **funnel.compute(conn, model, filters), "checkout": checkout.compute(conn, filters)})
 
 
 @analytics_api.get("/journey-map")
