@@ -90,6 +90,10 @@ class Stack:
         env.update(self.extra_env)
         env["JOURNEYBOT_HOST"] = self.settings.host
         env["JOURNEYBOT_VAR_DIR"] = str(self.settings.var_dir)
+        # The processes import this checkout's code, as the tests do (pytest's pythonpath): a venv
+        # shared between git worktrees has an editable install of one of them, which would
+        # otherwise serve its code with this checkout's domain and data.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.settings.project_dir), env.get("PYTHONPATH", "")) if p)
         return env
 
     def start(self, names: tuple[str, ...] = ("actions", "console", "rasa"), timeout: float = 240.0) -> Stack:

@@ -86,3 +86,18 @@ def graph():
     fake = wa.FakeGraph().start()
     yield fake
     fake.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The conversation suite's pass rate per theme and per needed feature, when it ran."""
+    import sys
+
+    # Imported as e2e.test_conversation_suite or tests.e2e.... depending on the rootdir.
+    suite = next((m for name, m in list(sys.modules.items()) if name.endswith("test_conversation_suite")), None)
+    if suite is None or not getattr(suite, "OUTCOMES", None):
+        return
+    from devtools.conversations import summary
+
+    terminalreporter.section("conversation suite")
+    for line in summary(suite.OUTCOMES, suite.PENDING):
+        terminalreporter.write_line(line)
