@@ -1,4 +1,4 @@
-"""The checkout_links table (journey_state/checkout), on the journey store's `metadata` (revision 0012)."""
+"""The checkout_links table (journey_state/checkout), on the journey store's `metadata` (revision 0014)."""
 from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
