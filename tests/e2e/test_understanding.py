@@ -110,7 +110,8 @@ def test_gibberish_never_gets_chitchat(stack, replies, gibberish):
 def test_yes_after_a_question_is_still_agreement(stack, replies):
     who = sender("yes")
     stack.say(who, "hi")  # "What can I do for you?"
-    assert texts(stack.say(who, "yes"))[0] == replies.choose("affirm", "awareness", "rest").text
+    # The greeting declared what a yes means (replies.yml on_affirm): it is agreement to be helped.
+    assert texts(stack.say(who, "yes"))[0] == replies.choose("what_else", "awareness", "rest").text
 
 
 def test_get_me_a_manager_hands_off_with_an_apology_first(stack, replies):

@@ -47,7 +47,7 @@ def run(action, tr):
 def test_a_named_plan_gets_its_link_and_the_plan_buttons_do_not_call_in_a_person(journey_db):
     messages, events = run(ActionJourneyTurn(), tracker("b1", "I want to order", "place_order", "m1"))
     assert [b["payload"] for b in messages[0]["buttons"]] == ['/place_order{"product": "premium"}', '/place_order{"product": "basic"}']
-    assert events == [SlotSet("journey_stage", "purchase")]
+    assert [e for e in events if e["name"] != "pending_answer"] == [SlotSet("journey_stage", "purchase")]
     # Pressed in purchase: the link, and no handoff from either action of the rule.
     pressed = tracker("b1", '/place_order{"product": "premium"}', "place_order", "m2", products=("premium",))
     messages, events = run(ActionJourneyTurn(), pressed)
