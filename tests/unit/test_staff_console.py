@@ -81,10 +81,11 @@ def test_pages_need_a_session(app):
 
 # Routes anyone may call: the storefront and its widget, static files, the login form,
 # logging out, and the API's health check and description; the dashboard's chart library
-# is a static vendor file like staff.static.
+# is a static vendor file like staff.static. A checkout link (/c/<token>) is sent to the
+# customer: its unguessable token is the credential (tests/unit/test_checkout_redirect.py).
 PUBLIC_ENDPOINTS = {
     "storefront.page", "storefront.static", "storefront.widget_bundle", "static", "staff.static", "staff_dashboard.chart_bundle",
-    "staff.login", "staff.logout", "api.health", "api.openapi",
+    "staff.login", "staff.logout", "api.health", "api.openapi", "checkout_redirect.open_checkout",
 }
 
 
