@@ -82,15 +82,18 @@ class RepairingFormValidation(JourneyFormValidation, ABC):
         return f"{self.form.name}: {', '.join(known) if known else 'nothing answered yet'}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        recording = record_turn(tracker, domain)
         requested = tracker.get_slot("requested_slot")
         if not requested or requested not in self.form.slots or not answering_latest_message(tracker):
             # Activation (slots pre-filled from the first message) or a form opened by the
             # console: nothing was asked yet, so there is nothing to repair. (The turn is
-            # recorded above; JourneyFormValidation.run would only record it again.)
+            # recorded here; JourneyFormValidation.run would only record it again.)
+            record_turn(tracker, domain)
             return await FormValidationAction.run(self, dispatcher, tracker, domain)
         message = message_of(tracker, self.values_in(tracker))
         decision = decide(self.form, requested, message)
+        # An answer to the form's question carries no journey signal of its own; a change of
+        # topic, a request for a person or a cancel does.
+        recording = record_turn(tracker, domain, form_answer=not decision.ends_form)
         logger.debug("%s: %s for %s", self.form.name, decision.move.value, requested)
         events = self.carry_out(decision, requested, message, dispatcher, tracker, recording, domain)
         if not decision.ends_form and ActiveLoop(None) not in events:

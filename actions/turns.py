@@ -6,6 +6,7 @@ message (answer, handoff check, form ask) add one touchpoint between them.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -35,15 +36,20 @@ class Recording:
         return self.turn.stage if self.turn else None
 
 
-def record_turn(tracker: Tracker, domain: DomainDict | None = None) -> Recording:
+def record_turn(tracker: Tracker, domain: DomainDict | None = None, form_answer: bool = False) -> Recording:
     """Record the latest message if this action runs in its turn (see answering_latest_message).
 
-    With the domain, a yes/no to the bot's own question is recorded as what it declared.
+    With the domain, a yes/no to the bot's own question is recorded as what it declared. A
+    `form_answer` (an email, an order number, a score) is recorded without the model's intent:
+    the model's guess for "LENA@AuroraCoffee.example" is no journey signal.
     """
     if not answering_latest_message(tracker):
         return Recording()
     try:
-        return Recording(runtime.services().conversation.record(turn_from_tracker(tracker, intents=domain_intents(domain))))
+        turn = turn_from_tracker(tracker, intents=domain_intents(domain))
+        if form_answer:
+            turn = dataclasses.replace(turn, intent=None)
+        return Recording(runtime.services().conversation.record(turn))
     except StoreUnavailable as exc:
         logger.error("journey store unavailable: %s", exc)
         return Recording(store_down=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from journey_state.catalog import Catalog
 from journey_state.checkout.answer import CheckoutFlow
-from journey_state.delivery import DeliveryDesk
+from journey_state.delivery import DELIVERY_INTENT, PLACE_DELIVERY_INTENTS, DeliveryDesk
 from journey_state.engine import Signal, Source, Transition
 from journey_state.errors import ContactNotFound
 from journey_state.identifiers import ChannelRef
@@ -34,6 +34,7 @@ OFFER_INTENTS = frozenset({"ask_pricing", "ask_offers", "compare_products", "ask
 # Friendly moments where an advocate may be invited to refer a friend.
 REFERRAL_PROMPT_INTENTS = frozenset({"thanks", "goodbye", "greet"})
 FALLBACKS_BEFORE_HUMAN = 2
+DELIVERY_INTENTS = frozenset({DELIVERY_INTENT, *PLACE_DELIVERY_INTENTS})
 # The answer for each way a referral code can be refused (journey_state.store.referral_records).
 REFERRAL_REFUSALS = {"SelfReferral": "referral_code_own", "AlreadyReferred": "referral_code_used", "UnknownReferralCode": "referral_code_unknown"}
 # Answers about one product, for a follow-up that names or points back at it ("and the basic one?").
@@ -211,7 +212,11 @@ class Conversation:
 
         if self.delivery is not None and not handing_off and turn.answer is None and answer_id not in ("no_words", "no_words_negative"):
             # A delivery question naming a place, or a bare place after one: answered for that place.
-            delivery = self.delivery.answer_turn(intent, turn.text, turn.recent_intents, turn.confidence)
+            # "do u ship to vienna" may be clarified between two delivery intents: the place answers it.
+            asked_about = next((c for c in turn.candidates if c in DELIVERY_INTENTS), intent) if answer_id == "clarify" else intent
+            delivery = self.delivery.answer_turn(asked_about, turn.text, turn.recent_intents, turn.confidence)
+            if delivery is not None and delivery.answer_id == "delivery_place_unknown" and turn.emotion in ("angry", "sad"):
+                delivery = None  # an upset message with no place in it is not a delivery question
             if delivery is not None:
                 answer_id, escalate = delivery.answer_id, False
                 values.update(delivery.values)

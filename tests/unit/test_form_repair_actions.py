@@ -262,3 +262,13 @@ def test_tracking_needs_no_email_after_a_repaired_answer(services):
     events = asyncio.run(ValidateOrderForm().run(d, chat.says("AUR-10043", "cancel_order", 0.9, entity, requested_slot="order_id", order_request="cancel_order"), domain))
     # The domain's slots are the cancel form's: Rasa asks for the email itself.
     assert SlotSet("order_id", "AUR-10043") in events and SlotSet("requested_slot", None) not in events
+
+
+def test_a_form_answer_is_no_journey_signal_of_the_models_guess(services):
+    chat = Chat()
+    entity = [{"entity": "email", "value": "lena@auroracoffee.example", "start": 0, "end": 25}]
+    validate(ValidateOrderForm(), chat, chat.says("LENA@AuroraCoffee.example", "compare_products", 0.95, entity,
+                                                  requested_slot="order_email", order_id="AUR-10054", order_request="cancel_order"))
+    contact = services.store.contact_by_identity(ChannelRef("rest", "kim"))
+    assert contact["stage"] == "awareness"
+    assert [t["intent"] for t in services.store.timeline(contact["id"]) if t["type"] == "touchpoint"] == [None]
